@@ -1,0 +1,7 @@
+"""Dataset registry. Importing this package registers every built-in dataset."""
+from trainers.datasets.base import SPLITS, DatasetBundle, DatasetSource, Split, Task
+from trainers.registry import Registry
+
+DATASETS: Registry[type[DatasetSource]] = Registry("dataset")
+
+__all__ = ["DATASETS", "SPLITS", "DatasetBundle", "DatasetSource", "Split", "Task"]
