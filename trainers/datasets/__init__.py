@@ -5,3 +5,6 @@ from trainers.registry import Registry
 DATASETS: Registry[type[DatasetSource]] = Registry("dataset")
 
 __all__ = ["DATASETS", "SPLITS", "DatasetBundle", "DatasetSource", "Split", "Task"]
+
+# Built-in datasets register themselves on import.
+from trainers.datasets import multidigits  # noqa: E402,F401

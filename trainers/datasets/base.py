@@ -67,10 +67,17 @@ class DatasetSource(ABC):
 
     name: ClassVar[str]
     tasks: ClassVar[tuple[Task, ...]]
-    input_shape: ClassVar[tuple[int, ...]]
+    input_shape: ClassVar[tuple[int, ...]] = ()
     default_arch: ClassVar[str]
     default_options: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
+    # Training settings the dataset's papers use (epochs, batch_size, lr, ...).
+    train_defaults: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def input_shape_for(cls, options: dict[str, Any]) -> tuple[int, ...]:
+        """Input shape of one sample; datasets whose shape depends on options override it."""
+        return cls.input_shape
 
     @classmethod
     def resolve_options(cls, options: dict[str, Any] | None) -> dict[str, Any]:

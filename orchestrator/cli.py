@@ -1,0 +1,218 @@
+"""The ``paretoctl`` command line (Typer + rich).
+
+Every command maps bad input (spec, flags, store URL, missing data) to one line on stderr
+and exit code 2, before anything is written; exit code 1 means the work ran but some of
+it failed (e.g. failed trials).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.errors import UserInputError
+
+app = typer.Typer(
+    name="paretoctl", no_args_is_help=True, add_completion=False, rich_markup_mode="rich",
+    help="Pareto-front sweeps for multi-objective multi-task learning: run sweeps on Ray "
+         "Tune, store every evaluated point in SQL, compute fronts and hypervolumes.",
+)
+out = Console()
+err = Console(stderr=True)
+
+STORE_HELP = "SQLAlchemy URL of the results store [env PARETOCTL_STORE; default sqlite:///paretoctl.db]"
+
+
+def user_errors(command: Callable) -> Callable:
+    """Turn user-facing errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from store.errors import StoreError
+
+        try:
+            return command(*args, **kwargs)
+        except (UserInputError, StoreError) as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- sweep
+
+
+def dry_run_table(trials: list[dict]) -> Table:
+    table = Table(title=f"{len(trials)} trials", show_lines=False)
+    for column in ("key", "dataset", "arch", "method", "preference", "seed", "epochs"):
+        table.add_column(column)
+    for t in trials:
+        pref = "-" if t["preference"] is None else "(" + ", ".join(f"{v:g}" for v in t["preference"]) + ")"
+        table.add_row(t["key"], t["dataset"]["name"], t["arch"]["name"], t["method"]["name"],
+                      pref, str(t["seed"]), str(t["train"]["epochs"]))
+    return table
+
+
+@app.command()
+@user_errors
+def sweep(
+    spec_path: Path = typer.Argument(..., metavar="SPEC.yaml", help="sweep file"),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    address: Optional[str] = typer.Option(None, "--address", help="address of an existing Ray cluster (default: start a local Ray)"),
+    resume: bool = typer.Option(False, "--resume", help="continue an existing sweep of the same name even if its spec changed"),
+    max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", min=1, help="trials running at once (overrides resources.max_concurrent)"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the expanded trials and exit; runs and writes nothing"),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="datasets folder [env PARETOCTL_DATA; default ./data]"),
+) -> None:
+    """Run every trial of a sweep file on Ray Tune and store the evaluated points.
+
+    Trials already done in the store (same key) are not run again; failed or interrupted
+    ones are. Exit code 1 when some trial failed.
+    """
+    from orchestrator.sweep import run_sweep_command
+
+    code = run_sweep_command(spec_path, store_url=store, address=address, resume=resume,
+                             max_concurrent=max_concurrent, dry_run=dry_run, data_dir=data_dir,
+                             out=out, err=err, dry_run_table=dry_run_table)
+    raise typer.Exit(code)
+
+
+# ----------------------------------------------------------------------------- front
+
+
+def parse_floats(text: Optional[str], what: str) -> Optional[list[float]]:
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise UserInputError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+
+
+def parse_list(text: Optional[str]) -> Optional[list[str]]:
+    return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
+
+
+def format_value(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(f"{v:g}" for v in value) + ")"
+    return str(value)
+
+
+def front_table(result) -> Table:
+    data = result.to_json_dict()
+    table = Table(title=f"front: {len(data['points'])} of {data['n_candidates']} points "
+                        f"(eps {data['eps']:g})", caption=f"hypervolume {data['hypervolume']:.6g} "
+                        f"w.r.t. ref point {format_value(data['ref_point'])}")
+    columns = ["trial", "method", "arch", "preference", *data["objectives"], "sr"]
+    for column in columns:
+        table.add_column(column, justify="right" if column in data["objectives"] else "left")
+    for point in data["points"]:
+        values = [format_value(v) for v in point["values"]]
+        table.add_row(point["trial"], point["method"], point["arch"],
+                      format_value(point.get("preference")), *values, format_value(point.get("sr")))
+    return table
+
+
+@app.command()
+@user_errors
+def front(
+    dataset: str = typer.Option(..., "--dataset", help="dataset name (e.g. multidigits)"),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="only points of this sweep"),
+    method: Optional[str] = typer.Option(None, "--method", help="only this method"),
+    arch: Optional[str] = typer.Option(None, "--arch", help="only this architecture"),
+    split: str = typer.Option("test", "--split", help="test | val | train"),
+    objectives: Optional[str] = typer.Option(None, "--objectives", help="comma list of loss.<task>, mcr.<task>, acc.<task>, sparsity, sr; globs ok (default mcr.* or loss.*)"),
+    eps: float = typer.Option(0.0, "--eps", min=0.0, help="epsilon-nondominance margin (0 = exact Pareto front)"),
+    ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective (default 1 for rates, 1.1 x max for losses)"),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json"),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
+    from store.front import compute_front, default_objectives, expand_objectives
+    from store.queries import PointFilter, load_points
+
+    if split not in ("test", "val", "train"):
+        raise UserInputError(f"--split: expected test, val or train, got {split!r}")
+    if fmt not in ("table", "csv", "json"):
+        raise UserInputError(f"--format: expected table, csv or json, got {fmt!r}")
+    db = open_existing_store(store)
+    df = load_points(db, PointFilter(dataset=dataset, sweep=sweep, method=method, arch=arch, split=split))
+    if df.empty:
+        raise UserInputError(f"no stored points match --dataset {dataset}"
+                             + "".join(f" --{k} {v}" for k, v in (("sweep", sweep), ("method", method), ("arch", arch)) if v)
+                             + f" --split {split}")
+    try:
+        names = expand_objectives(parse_list(objectives), df.columns) if objectives else default_objectives(df)
+        result = compute_front(df, names, eps, parse_floats(ref_point, "--ref-point"))
+    except ValueError as exc:
+        raise UserInputError(f"--objectives/--ref-point: {exc}") from None
+    emit_front(result, fmt)
+
+
+def emit_front(result, fmt: str) -> None:
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result.to_json_dict()) + "\n")
+    elif fmt == "csv":
+        sys.stdout.write(result.to_csv())
+    else:
+        out.print(front_table(result))
+
+
+def open_existing_store(url: Optional[str]):
+    from store.db import open_store, resolve_store_url
+
+    return open_store(resolve_store_url(url), create=False)
+
+
+# ----------------------------------------------------------------------------- trials
+
+
+@app.command()
+@user_errors
+def trials(
+    dataset: Optional[str] = typer.Option(None, "--dataset"),
+    sweep: Optional[str] = typer.Option(None, "--sweep"),
+    method: Optional[str] = typer.Option(None, "--method"),
+    arch: Optional[str] = typer.Option(None, "--arch"),
+    status: Optional[str] = typer.Option(None, "--status", help="pending | running | done | failed"),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """List trials with status, preference, SR/CR/PS (test split) and training time."""
+    from store.queries import PointFilter, list_trials
+
+    db = open_existing_store(store)
+    df = list_trials(db, PointFilter(dataset=dataset, sweep=sweep, method=method, arch=arch))
+    if status:
+        df = df[df["status"] == status]
+    table = Table(title=f"{len(df)} trials")
+    columns = ["key", "method", "dataset", "arch", "seed", "preference", "status", "sr", "cr", "ps", "time_train_s"]
+    for column in columns:
+        table.add_column(column)
+    for _, row in df.iterrows():
+        table.add_row(*[format_value(_plain(row.get(c))) for c in columns])
+    out.print(table)
+    failed = df[df["status"] == "failed"]
+    for _, row in failed.iterrows():
+        err.print(f"[red]{row['key']} failed:[/red] {row.get('error')}", highlight=False)
+
+
+def _plain(value):
+    """pandas gives NaN for missing numbers; show them as '-'."""
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def main() -> None:  # pragma: no cover - console script entry
+    app()

@@ -1,0 +1,131 @@
+"""Expand a validated sweep into trial configs: datasets x architectures x methods x
+search points x preferences x seeds, each with every default resolved and a stable key.
+
+Names are checked against the registries here (the spec parser only knows shapes), so
+an unknown dataset, architecture, method, option or parameter is a ``SpecError`` naming
+its field. A trial's key is a hash of what defines it (not of where or on what device
+it runs), so the same trial in two sweeps, or in a rerun, is the same row in the store.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from orchestrator.errors import SpecError
+from orchestrator.spec import NamedEntry, SweepSpec, preference_vectors
+from trainers.datasets import DATASETS
+from trainers.methods import METHODS
+from trainers.models import ARCHITECTURES
+from trainers.registry import Registry, UnknownNameError
+from trainers.settings import TrainSettings
+
+#: training settings that say where a trial runs, not what it computes
+RUNTIME_TRAIN_FIELDS = ("device",)
+
+
+def trial_key(config: dict[str, Any]) -> str:
+    """16 hex digits of SHA-256 over the canonical JSON of the defining fields."""
+    train = {k: v for k, v in config["train"].items() if k not in RUNTIME_TRAIN_FIELDS}
+    identity = {
+        "dataset": config["dataset"], "arch": config["arch"], "method": config["method"],
+        "preference": config["preference"], "seed": config["seed"], "train": train,
+    }
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def lookup(registry: Registry, name: str, spec: SweepSpec, field: str):
+    try:
+        return registry.get(name)
+    except UnknownNameError as exc:
+        raise SpecError(spec.source, field, str(exc)) from None
+
+
+def with_defaults(defaults: dict[str, Any], given: dict[str, Any], spec: SweepSpec,
+                  field: str, what: str) -> dict[str, Any]:
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        known = ", ".join(sorted(defaults)) or "none"
+        raise SpecError(spec.source, f"{field}.{unknown[0]}", f"unknown {what} (known: {known})")
+    return {**defaults, **given}
+
+
+def resolve_arch(entry: NamedEntry, dataset: str, spec: SweepSpec, index: int) -> dict[str, Any]:
+    field = f"architectures.{index}" if spec.architectures else "datasets"
+    builder = lookup(ARCHITECTURES, entry.name, spec, f"{field}.name")
+    supported = getattr(builder, "datasets", None)
+    if supported is not None and dataset not in supported:
+        raise SpecError(spec.source, f"{field}.name",
+                        f"architecture {entry.name!r} does not support dataset {dataset!r}")
+    options = with_defaults(getattr(builder, "defaults", {}), entry.options, spec, field,
+                            f"option of architecture {entry.name!r}")
+    return {"name": entry.name, "options": options}
+
+
+def resolve_params(method_cls, given: dict[str, Any], dataset: str, spec: SweepSpec,
+                   index: int) -> dict[str, Any]:
+    try:
+        return method_cls.resolve_params(given, dataset)
+    except KeyError as exc:
+        known = ", ".join(sorted(method_cls.resolve_params({}, dataset)))
+        raise SpecError(spec.source, f"methods.{index}.params.{exc.args[0]}",
+                        f"unknown parameter of {method_cls.name!r} (known: {known})") from None
+
+
+def resolve_train(layers: list[dict[str, Any] | None], spec: SweepSpec) -> dict[str, Any]:
+    try:
+        return TrainSettings.resolve(*layers).as_dict()
+    except KeyError as exc:
+        raise SpecError(spec.source, f"train.{exc.args[0]}", "unknown training setting") from None
+
+
+def method_preferences(method_cls, entry, n_tasks: int, spec: SweepSpec,
+                       index: int) -> list[list[float] | None]:
+    vectors = preference_vectors(entry, n_tasks, index=index, source=spec.source)
+    if not method_cls.uses_preference:
+        if vectors is not None:
+            raise SpecError(spec.source, f"methods.{index}.preferences",
+                            f"method {entry.name!r} takes no preference vectors")
+        return [None]
+    if vectors is None:  # uniform task weights, no sparsity weight
+        return [[0.0] + [round(1.0 / n_tasks, 12)] * n_tasks]
+    return vectors
+
+
+def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
+                 threads: int = 1) -> list[dict[str, Any]]:
+    """All trial configs of ``spec``, deduplicated by key, in a stable order."""
+    trials: dict[str, dict[str, Any]] = {}
+    spec_train = spec.train.model_dump(exclude_none=True)
+    for d_index, dataset in enumerate(spec.datasets):
+        source = lookup(DATASETS, dataset.name, spec, f"datasets.{d_index}.name")
+        options = with_defaults(source.default_options, dataset.options, spec,
+                                f"datasets.{d_index}", f"option of dataset {dataset.name!r}")
+        archs = spec.architectures or [NamedEntry(name=source.default_arch)]
+        for a_index, arch_entry in enumerate(archs):
+            arch = resolve_arch(arch_entry, dataset.name, spec, a_index)
+            for m_index, entry in enumerate(spec.methods):
+                method_cls = lookup(METHODS, entry.name, spec, f"methods.{m_index}.name")
+                prefs = method_preferences(method_cls, entry, len(source.tasks), spec, m_index)
+                for override in spec.search_points():
+                    params = resolve_params(method_cls, {**entry.params, **override.get("params", {})},
+                                            dataset.name, spec, m_index)
+                    train = resolve_train([source.train_defaults, method_cls.train_defaults,
+                                           method_cls.train_presets.get(dataset.name),
+                                           spec_train, override.get("train")], spec)
+                    for preference in prefs:
+                        for seed in spec.seeds:
+                            config = {
+                                "dataset": {"name": dataset.name, "options": options},
+                                "arch": arch,
+                                "method": {"name": entry.name, "params": params},
+                                "preference": preference,
+                                "seed": seed,
+                                "train": train,
+                            }
+                            key = trial_key(config)
+                            config = {"key": key, "sweep": spec.name, **config,
+                                      "runtime": {"data_dir": data_dir, "threads": threads}}
+                            trials.setdefault(key, config)
+    return list(trials.values())

@@ -1,0 +1,200 @@
+"""Checking and converting trainer/orchestrator dicts into table rows.
+
+Everything is validated before a transaction opens, so a malformed payload
+leaves the store untouched and fails with a message naming the field. NaN
+never reaches the database: float columns get NULL, and JSON columns get
+null (PostgreSQL's json type rejects NaN outright).
+"""
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from store.errors import StoreError
+from store.schema import SPLITS, validate_task_name
+
+_KEY_RE = re.compile(r"^[0-9a-f]{16}$")
+_ERROR_MAX_CHARS = 20_000
+
+METRIC_FLOATS = ("sr", "cr", "ps", "sr_scalar", "cr_scalar", "ps_scalar")
+METRIC_INTS = (
+    "rows_total", "rows_zero", "rows_unique",
+    "weights_total", "weights_zero", "weights_unique",
+)  # fmt: skip
+
+
+def check_key(key: object) -> str:
+    """Return a trial key if it is the 16-hex-digit stable hash, else raise."""
+    if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+        raise StoreError(f"invalid trial key {key!r}: expected 16 lowercase hex digits")
+    return key
+
+
+def json_safe(value: Any) -> Any:
+    """A copy of ``value`` that any JSON column accepts on every backend.
+
+    numpy scalars/arrays become Python values, tuples become lists, dict
+    keys become strings, non-finite floats become None and anything else
+    unknown becomes its str().
+    """
+    if isinstance(value, np.ndarray | np.generic):
+        return json_safe(value.tolist())
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def to_float(value: Any, field: str) -> float | None:
+    """A float column value: None and NaN become None, non-numbers raise."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise StoreError(f"{field}: expected a number, got {value!r}")
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def to_int(value: Any, field: str) -> int | None:
+    """An integer column value: None and NaN become None, fractions raise."""
+    number = to_float(value, field)
+    if number is None:
+        return None
+    if not number.is_integer():
+        raise StoreError(f"{field}: expected an integer, got {value!r}")
+    return int(number)
+
+
+def to_preference(value: Any, field: str) -> list[float] | None:
+    """A preference/ray as a list of floats, or None."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if not isinstance(value, list | tuple):
+        raise StoreError(f"{field}: expected a list of numbers or null, got {value!r}")
+    return [to_float(v, f"{field}[{i}]") for i, v in enumerate(value)]
+
+
+def _component_name(trial: Mapping[str, Any], field: str, key: str) -> str:
+    """``trial[field]['name']`` (a bare string is accepted as the name)."""
+    part = trial.get(field)
+    name = part.get("name") if isinstance(part, Mapping) else part
+    if not isinstance(name, str) or not name:
+        raise StoreError(f"trial {key}: field '{field}' needs a 'name'")
+    return name
+
+
+def trial_row(trial: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``trials`` row for one expanded trial dict from the orchestrator."""
+    if not isinstance(trial, Mapping):
+        raise StoreError(f"trial: expected a mapping, got {type(trial).__name__}")
+    key = check_key(trial.get("key"))
+    method = trial.get("method")
+    params = method.get("params") if isinstance(method, Mapping) else None
+    seed = to_int(trial.get("seed"), f"trial {key}: seed")
+    if seed is None:
+        raise StoreError(f"trial {key}: field 'seed' is required")
+    return {
+        "key": key,
+        "method": _component_name(trial, "method", key),
+        "dataset": _component_name(trial, "dataset", key),
+        "arch": _component_name(trial, "arch", key),
+        "seed": seed,
+        "preference": to_preference(trial.get("preference"), f"trial {key}: preference"),
+        "params": json_safe(params or {}),
+        "config": json_safe(dict(trial)),
+        "status": "pending",
+    }
+
+
+def _point_tasks(tasks: Any, where: str) -> dict[str, dict[str, float | None]]:
+    """Validated ``{task: {"loss", "acc"}}`` of one point."""
+    if not isinstance(tasks, Mapping):
+        raise StoreError(f"{where}.tasks: expected a mapping of task name to loss/acc")
+    out = {}
+    for name, values in tasks.items():
+        validate_task_name(name)
+        if not isinstance(values, Mapping):
+            raise StoreError(f"{where}.tasks.{name}: expected a mapping with 'loss'/'acc'")
+        out[name] = {
+            "loss": to_float(values.get("loss"), f"{where}.tasks.{name}.loss"),
+            "acc": to_float(values.get("acc"), f"{where}.tasks.{name}.acc"),
+        }
+    return out
+
+
+def _point_row(point: Any, where: str) -> dict[str, Any]:
+    """The ``points`` row (without trial_id) of one result point."""
+    if not isinstance(point, Mapping):
+        raise StoreError(f"{where}: expected a mapping")
+    split = point.get("split")
+    if split not in SPLITS:
+        raise StoreError(f"{where}.split: expected one of {', '.join(SPLITS)}, got {split!r}")
+    ray_index = to_int(point.get("ray_index"), f"{where}.ray_index") or 0
+    if ray_index < 0:
+        raise StoreError(f"{where}.ray_index: must be >= 0, got {ray_index}")
+    metrics = point.get("metrics") or {}
+    if not isinstance(metrics, Mapping):
+        raise StoreError(f"{where}.metrics: expected a mapping")
+    row: dict[str, Any] = {
+        "split": split,
+        "ray_index": ray_index,
+        "preference": to_preference(point.get("preference"), f"{where}.preference"),
+        "sparsity": to_float(point.get("sparsity"), f"{where}.sparsity"),
+        "n_params": to_int(point.get("n_params"), f"{where}.n_params"),
+        "time_train_s": to_float(point.get("time_train_s"), f"{where}.time_train_s"),
+        "time_eval_s": to_float(point.get("time_eval_s"), f"{where}.time_eval_s"),
+    }
+    for name in METRIC_FLOATS:
+        row[name] = to_float(metrics.get(name), f"{where}.metrics.{name}")
+    for name in METRIC_INTS:
+        row[name] = to_int(metrics.get(name), f"{where}.metrics.{name}")
+    return row
+
+
+def point_rows(key: str, result: Mapping[str, Any]) -> list[tuple[dict, dict]]:
+    """``(points row, tasks)`` pairs of a result, with unique (split, ray_index)."""
+    points = result.get("points") if isinstance(result, Mapping) else None
+    if not isinstance(points, list | tuple):
+        raise StoreError(f"result of trial {key}: 'points' must be a list")
+    pairs, seen = [], set()
+    for i, point in enumerate(points):
+        where = f"result of trial {key}: points[{i}]"
+        row = _point_row(point, where)
+        slot = (row["split"], row["ray_index"])
+        if slot in seen:
+            raise StoreError(f"{where}: duplicate split/ray_index {slot}")
+        seen.add(slot)
+        pairs.append((row, _point_tasks(point.get("tasks", {}), where)))
+    return pairs
+
+
+def trial_result_fields(key: str, result: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``trials`` columns a finished result updates (times, device, versions, info)."""
+    where = f"result of trial {key}"
+    device = result.get("device")
+    return {
+        "time_train_s": to_float(result.get("time_train_s"), f"{where}: time_train_s"),
+        "time_phase1_s": to_float(result.get("time_phase1_s"), f"{where}: time_phase1_s"),
+        "time_phase2_s": to_float(result.get("time_phase2_s"), f"{where}: time_phase2_s"),
+        "device": None if device is None else str(device),
+        "versions": json_safe(result.get("versions")),
+        "info": json_safe(result.get("info")),
+    }
+
+
+def error_text(error: Any) -> str:
+    """Error text as stored: a string, capped so one failure cannot bloat the store."""
+    text = str(error)
+    if len(text) > _ERROR_MAX_CHARS:
+        text = text[:_ERROR_MAX_CHARS] + " ...[truncated]"
+    return text

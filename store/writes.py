@@ -1,0 +1,199 @@
+"""All writes to the store, each in one short transaction.
+
+The orchestrator calls these in order: register_sweep, add_trials (to learn
+which trials are already done), then per trial mark_running and either
+record_result or mark_failed. record_result replaces a trial's points
+wholesale, so a resumed or retried trial never leaves duplicate rows.
+"""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from store.errors import StoreError
+from store.payload import (
+    check_key,
+    error_text,
+    json_safe,
+    point_rows,
+    trial_result_fields,
+    trial_row,
+)
+from store.schema import Point, PointTask, Sweep, SweepTrial, Trial
+
+if TYPE_CHECKING:
+    from store.db import Store
+
+# Keeps IN (...) lists well below every backend's bound-parameter limit.
+_CHUNK = 500
+
+
+def _utcnow() -> datetime:
+    """Timestamps are stored in UTC so stores can move between machines."""
+    return datetime.now(timezone.utc)
+
+
+def _chunks(items: list[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
+    """Consecutive slices of ``items`` of at most ``size`` elements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _paretoctl_version(versions: Mapping[str, Any]) -> str | None:
+    """Installed paretoctl version, falling back to what the caller reported."""
+    try:
+        return metadata.version("paretoctl")
+    except metadata.PackageNotFoundError:
+        reported = versions.get("paretoctl")
+        return None if reported is None else str(reported)
+
+
+def register_sweep(
+    store: "Store", name: str, spec_yaml: str, spec: dict[str, Any], versions: dict[str, Any]
+) -> int:
+    """Insert the sweep ``name`` or update its spec; returns the sweep id.
+
+    Re-running a sweep file under the same name updates the stored spec
+    (the latest one is what `--resume` and reports should show).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise StoreError("sweep name must be a non-empty string")
+    now = _utcnow()
+    with store.write_session() as session:
+        sweep = session.scalar(select(Sweep).where(Sweep.name == name))
+        if sweep is None:
+            sweep = Sweep(name=name, created_at=now)
+            session.add(sweep)
+        sweep.spec_yaml = spec_yaml
+        sweep.spec = json_safe(spec)
+        sweep.versions = json_safe(versions)
+        sweep.paretoctl_version = _paretoctl_version(versions or {})
+        sweep.updated_at = now
+        session.flush()
+        return sweep.id
+
+
+def _sweep_id(session: Session, sweep_name: str) -> int:
+    """Id of a registered sweep, or StoreError if it was never registered."""
+    sweep_id = session.scalar(select(Sweep.id).where(Sweep.name == sweep_name))
+    if sweep_id is None:
+        raise StoreError(f"unknown sweep {sweep_name!r}: register it before adding trials")
+    return sweep_id
+
+
+def _trials_by_key(session: Session, keys: list[str]) -> dict[str, tuple[int, str]]:
+    """``{key: (trial id, status)}`` for the given keys that exist."""
+    found: dict[str, tuple[int, str]] = {}
+    for chunk in _chunks(keys):
+        stmt = select(Trial.key, Trial.id, Trial.status).where(Trial.key.in_(chunk))
+        found.update({key: (tid, status) for key, tid, status in session.execute(stmt)})
+    return found
+
+
+def _link_trials(session: Session, sweep_id: int, trial_ids: list[int]) -> None:
+    """Link trials to a sweep, skipping links that already exist."""
+    for chunk in _chunks(trial_ids):
+        stmt = select(SweepTrial.trial_id).where(
+            SweepTrial.sweep_id == sweep_id, SweepTrial.trial_id.in_(chunk)
+        )
+        linked = set(session.scalars(stmt))
+        rows = [{"sweep_id": sweep_id, "trial_id": t} for t in chunk if t not in linked]
+        if rows:
+            session.execute(insert(SweepTrial), rows)
+
+
+def add_trials(store: "Store", sweep_name: str, trials: list[dict[str, Any]]) -> dict[str, str]:
+    """Insert unseen trials as 'pending', link all to the sweep, return each key's status.
+
+    A key that already exists (from this or another sweep) is reused, never
+    duplicated, and keeps its status, so the runner can skip 'done' trials.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for trial in trials:
+        row = trial_row(trial)
+        rows.setdefault(row["key"], row)
+    keys = list(rows)
+    with store.write_session() as session:
+        sweep_id = _sweep_id(session, sweep_name)
+        existing = _trials_by_key(session, keys)
+        new_rows = [rows[k] for k in keys if k not in existing]
+        if new_rows:
+            session.execute(insert(Trial), new_rows)
+            existing = _trials_by_key(session, keys)
+        _link_trials(session, sweep_id, [existing[k][0] for k in keys])
+        return {key: existing[key][1] for key in keys}
+
+
+def _update_trial(session: Session, key: str, **values: Any) -> None:
+    """Update one trial by key; an unknown key is a StoreError."""
+    stmt = update(Trial).where(Trial.key == check_key(key)).values(**values)
+    if session.execute(stmt).rowcount == 0:
+        raise StoreError(f"unknown trial {key!r}")
+
+
+def mark_running(store: "Store", key: str) -> None:
+    """Record that a trial started (clears any earlier error and finish time)."""
+    with store.write_session() as session:
+        _update_trial(
+            session, key, status="running", started_at=_utcnow(), finished_at=None, error=None
+        )
+
+
+def mark_failed(store: "Store", key: str, error: str) -> None:
+    """Record that a trial failed, with the error text shown by `paretoctl trials`."""
+    with store.write_session() as session:
+        _update_trial(
+            session, key, status="failed", error=error_text(error), finished_at=_utcnow()
+        )
+
+
+def _trial_id(session: Session, key: str) -> int:
+    """Id of the trial with ``key``, or StoreError."""
+    trial_id = session.scalar(select(Trial.id).where(Trial.key == check_key(key)))
+    if trial_id is None:
+        raise StoreError(f"unknown trial {key!r}: add it with add_trials first")
+    return trial_id
+
+
+def _insert_points(session: Session, trial_id: int, pairs: list[tuple[dict, dict]]) -> set[str]:
+    """Insert points and their per-task rows; returns the task names written."""
+    if not pairs:
+        return set()
+    stmt = insert(Point).returning(Point.id, sort_by_parameter_order=True)
+    point_ids = session.scalars(stmt, [{**row, "trial_id": trial_id} for row, _ in pairs]).all()
+    task_rows = [
+        {"point_id": point_id, "task": task, **values}
+        for point_id, (_, tasks) in zip(point_ids, pairs, strict=True)
+        for task, values in tasks.items()
+    ]
+    if task_rows:
+        session.execute(insert(PointTask), task_rows)
+    return {row["task"] for row in task_rows}
+
+
+def record_result(store: "Store", key: str, result: dict[str, Any]) -> None:
+    """Store a finished trial: replace its points, mark it 'done', keep times and info.
+
+    Delete-then-insert in one transaction makes this idempotent: recording
+    the same (or a newer) result again leaves exactly one set of rows.
+    """
+    check_key(key)
+    pairs = point_rows(key, result)
+    fields = trial_result_fields(key, result)
+    with store.write_session() as session:
+        trial_id = _trial_id(session, key)
+        session.execute(
+            delete(Point).where(Point.trial_id == trial_id),
+            execution_options={"synchronize_session": False},
+        )
+        tasks = _insert_points(session, trial_id, pairs)
+        session.execute(
+            update(Trial)
+            .where(Trial.id == trial_id)
+            .values(status="done", error=None, finished_at=_utcnow(), **fields)
+        )
+        store.ensure_flat_view(session.connection(), tasks)

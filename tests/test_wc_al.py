@@ -1,0 +1,125 @@
+"""WC-AL: the constraint vector, the augmented Lagrangian, the multiplier/penalty rule,
+and that it solves the weighted Chebyshev problem (not a weighted sum)."""
+import math
+
+import pytest
+import torch
+
+from trainers.methods import METHODS
+
+WCAL = METHODS.get("wc_al")
+
+
+def make(pref, **params):
+    torch.manual_seed(0)
+    return WCAL(pref, WCAL.resolve_params(params, "multidigits"), n_tasks=len(pref) - 1)
+
+
+def test_constraint_vector_matches_the_paper_formula():
+    m = make([0.2, 0.3, 0.5], ref_point=[0.1, 0.0, 0.2], eps=0.01, t_init=0.4)
+    L = torch.tensor([1.0, 2.0, 3.0])
+    gap = [0.9, 2.0, 2.8]
+    expected = [k * g - 0.4 + k * 0.01 * sum(gap) for k, g in zip([0.2, 0.3, 0.5], gap)]
+    assert m.constraints(L).tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_loss_is_t_plus_lambda_h_plus_penalty_when_all_constraints_active():
+    m = make([0.0, 0.5, 0.5], mu0=0.5, t_init=-1.0, lambda0=[0.2, 0.3, 0.5])
+    L = torch.tensor([0.0, 2.0, 4.0])
+    h = m.constraints(L)
+    assert (m.lam + m.mu * h > 0).all()
+    h = h.detach()
+    expected = -1.0 + float(torch.dot(m.lam, h)) + 0.5 / 2 * float((h ** 2).sum())
+    assert float(m.scalarize(L)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_inactive_constraints_drop_out_of_the_gradient():
+    m = make([0.0, 0.5, 0.5], mu0=1.0, t_init=10.0, lambda0=[0.1, 0.1, 0.1])
+    L = torch.tensor([0.0, 1.0, 1.0], requires_grad=True)
+    m.scalarize(L).backward()
+    # every lambda_i + mu H_i < 0: the loss is t - sum(lambda^2)/(2 mu), flat in L
+    assert L.grad.abs().max() == 0
+    assert float(m.t.grad) == pytest.approx(1.0)
+
+
+def test_t_gradient_is_one_minus_sum_of_shifted_multipliers():
+    m = make([0.0, 0.4, 0.6], mu0=0.3, t_init=0.0)
+    L = torch.tensor([0.0, 1.5, 2.5])
+    m.scalarize(L).backward()
+    shifted = torch.clamp(m.lam + m.mu * m.constraints(L).detach(), min=0)
+    assert float(m.t.grad) == pytest.approx(1 - float(shifted.sum()), rel=1e-5)
+
+
+def test_multiplier_and_penalty_update_rule():
+    m = make([0.0, 0.5, 0.5], mu0=0.25, rho=2.0, t_init=2.0)
+    m.begin_epoch()
+    batches = [torch.tensor([0.0, 1.0, 3.0]), torch.tensor([0.0, 3.0, 1.0])]
+    hs = [m.constraints(L).detach() for L in batches]
+    for L in batches:
+        m.scalarize(L)
+    lam_before = m.lam.clone()
+    m.end_iteration()
+    h_bar = (hs[0] + hs[1]) / 2
+    assert m.lam.tolist() == pytest.approx(torch.clamp(lam_before + 0.25 * h_bar, min=0).tolist())
+    assert m.mu == pytest.approx(0.5)
+    assert m.lam[0] == 0  # H_0 = -t = -2: 1/3 - 0.5 < 0 is projected to 0
+
+
+def test_begin_epoch_restarts_the_constraint_average():
+    m = make([0.0, 0.5, 0.5], mu0=1.0, t_init=0.0)
+    m.scalarize(torch.tensor([0.0, 100.0, 100.0]))  # an earlier epoch, must be forgotten
+    m.begin_epoch()
+    m.scalarize(torch.tensor([0.0, 1.0, 1.0]))
+    lam0 = m.lam.clone()
+    m.end_iteration()
+    h = m.constraints(torch.tensor([0.0, 1.0, 1.0])).detach()
+    assert m.lam.tolist() == pytest.approx(torch.clamp(lam0 + h, min=0).tolist())
+
+
+def test_penalty_is_capped():
+    m = make([0.0, 0.5, 0.5], mu0=1.0, rho=10.0, mu_max=50.0, t_init=0.0)
+    for _ in range(4):
+        m.end_iteration()
+    assert m.mu == 50.0
+
+
+def solve_toy(method, steps=3000, iteration=100):
+    """min over x in R of L1 = (x-1)^2, L2 = (x+1)^2 under ``method``; returns x."""
+    x = torch.nn.Parameter(torch.tensor(0.9))
+    opt = torch.optim.Adam([x, *method.extra_parameters()], lr=0.01)
+    for step in range(steps):
+        if step % iteration == 0:
+            method.begin_epoch()
+        L = torch.stack([torch.zeros(()), (x - 1) ** 2, (x + 1) ** 2])
+        loss = method.scalarize(L)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if (step + 1) % iteration == 0:
+            method.end_iteration()
+    return float(x.detach())
+
+
+def test_solves_the_weighted_chebyshev_problem_not_the_weighted_sum():
+    # max(0.8 (x-1)^2, 0.2 (x+1)^2) is minimal where both are equal: x = 1/3.
+    # The weighted sum 0.8 (x-1)^2 + 0.2 (x+1)^2 is minimal at x = 0.6.
+    method = make([0.0, 0.8, 0.2], mu0=1.0, rho=1.2, eps=1e-4)
+    x = solve_toy(method, steps=6000, iteration=200)
+    assert x == pytest.approx(1 / 3, abs=0.02)
+    assert float(method.t.detach()) == pytest.approx(0.8 * (2 / 3) ** 2, abs=0.02)
+    # The multipliers settle on the active constraints (KKT weights of the max).
+    assert method.lam[0] == 0 and method.lam[1] > 0 and method.lam[2] > 0
+    linear = METHODS.get("linear")([0.0, 0.8, 0.2], {"beta1": 0.8, "beta2": 0.2}, 2)
+    assert solve_toy(linear) == pytest.approx(0.6, abs=0.01)
+
+
+def test_wrong_length_reference_point_is_refused():
+    with pytest.raises(ValueError, match="ref_point needs 3 entries"):
+        make([0.0, 0.5, 0.5], ref_point=[0.0, 0.0])
+
+
+def test_state_is_json_friendly():
+    m = make([0.0, 0.5, 0.5])
+    state = m.state()
+    assert set(state) == {"t", "lambda", "mu", "iterations"}
+    assert all(math.isfinite(v) for v in state["lambda"])

@@ -1,0 +1,14 @@
+"""Method registry: ``methods: [{name: wc_al}]`` in a sweep names an entry here.
+
+A method is one module with one :class:`~trainers.methods.base.Method` subclass that says
+how the vector of objectives (L0 = sparsity, L1..Lm = task losses) becomes the scalar that
+one optimiser step minimises, and what it updates between iterations.
+"""
+from trainers.methods.base import Method
+from trainers.registry import Registry
+
+METHODS: Registry[type[Method]] = Registry("method")
+
+from trainers.methods import linear, wc_al  # noqa: E402,F401  (register built-ins)
+
+__all__ = ["METHODS", "Method"]

@@ -1,0 +1,21 @@
+"""``linear``: weighted-sum scalarisation, sum_i k_i L_i (i = 0 is the sparsity term).
+
+The baseline every multi-objective paper compares with; with equal task weights it is the
+``uniform`` method of the seed papers, and over a preference grid it is "grid search".
+It can only reach the convex part of a front (reference/baselines.md, Pareto MTL).
+"""
+from __future__ import annotations
+
+import torch
+
+from trainers.methods import METHODS
+from trainers.methods.base import Method
+
+
+@METHODS.register("linear")
+class Linear(Method):
+    name = "linear"
+    description = "weighted sum of the objectives (k0 weights sparsity)"
+
+    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
+        return torch.dot(self.k, objectives)

@@ -1,0 +1,13 @@
+"""Architecture registry: ``architectures: [hps]`` in a sweep names an entry here.
+
+An architecture is a builder ``build(tasks, input_shape, dataset, options) -> MultiTaskNet``
+registered under its name; methods never depend on which architecture they train.
+"""
+from trainers.models.base import MultiTaskNet
+from trainers.registry import Registry
+
+ARCHITECTURES: Registry = Registry("architecture")
+
+from trainers.models import hps  # noqa: E402,F401  (registers built-in architectures)
+
+__all__ = ["ARCHITECTURES", "MultiTaskNet"]

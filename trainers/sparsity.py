@@ -1,0 +1,46 @@
+"""Row views of weight tensors and the GrOWL sparsity objective L0.
+
+A *row* is one input neuron's group of weights (reference/mdmtn.md section 2.6, the
+paper's reading): for a linear layer (out x in) the column of input i, i.e. a row of the
+transpose; for a convolution (out, in, kh, kw) the weights reading input channel i, i.e.
+the tensor permuted to (in, out, kh, kw) and flattened per channel. (The authors' code
+reinterprets conv memory without permuting; the paper wins, see section 9.2.)
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+
+
+def row_view(weight: torch.Tensor) -> torch.Tensor:
+    """(n_rows, row_length) matrix whose rows are the input-neuron groups of ``weight``."""
+    if weight.ndim < 2:
+        raise ValueError("row_view needs a tensor with >= 2 dimensions")
+    return weight.transpose(0, 1).reshape(weight.shape[1], -1)
+
+
+def growl_weights(n: int, beta1: float, beta2: float, device=None) -> torch.Tensor:
+    """The paper's "spike" OWL weights: theta_1 = beta1 + beta2, theta_i = beta2 (i >= 2)."""
+    theta = torch.full((n,), beta2, device=device)
+    theta[0] = beta1 + beta2
+    return theta
+
+
+def growl_layer(weight: torch.Tensor, beta1: float, beta2: float) -> torch.Tensor:
+    """GrOWL value of one layer: sum_i theta_i * ||row||_[i], norms sorted descending."""
+    norms = row_view(weight).norm(dim=1)
+    ordered, _ = torch.sort(norms, descending=True)
+    return (growl_weights(len(ordered), beta1, beta2, norms.device) * ordered).sum()
+
+
+def growl_value(weights: Iterable[torch.Tensor], beta1: float = 0.8,
+                beta2: float = 0.2) -> torch.Tensor:
+    """L0 = sum over eligible layers of the GrOWL value; differentiable in the weights."""
+    total = None
+    for weight in weights:
+        value = growl_layer(weight, beta1, beta2)
+        total = value if total is None else total + value
+    if total is None:
+        return torch.zeros(())
+    return total

@@ -1,0 +1,120 @@
+"""One trial, as a pure function of its config: build data, model and method, train,
+evaluate every split, return the evaluated points (never touches the store).
+
+A trial config is the dict the orchestrator expands from a sweep (see
+orchestrator/expand.py): ``key, dataset{name, options}, arch{name, options},
+method{name, params}, preference, seed, train{...}`` plus ``runtime{data_dir, threads}``,
+which does not define the trial and so is not part of its key.
+"""
+from __future__ import annotations
+
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from trainers.datasets import DATASETS, SPLITS, DatasetBundle
+from trainers.loop import evaluate, sparsity_objective, train
+from trainers.methods import METHODS, Method
+from trainers.metrics import count_parameters, sparsity_metrics
+from trainers.models import ARCHITECTURES, MultiTaskNet
+from trainers.settings import TrainSettings, resolve_device
+
+
+def versions() -> dict[str, str]:
+    """Versions that can change results; stored with every trial."""
+    import numpy
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tool = version("paretoctl")
+    except PackageNotFoundError:  # running from a source tree
+        tool = "dev"
+    return {"paretoctl": tool, "torch": torch.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version()}
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch's global RNG (init, t) and return a generator for batch order."""
+    torch.manual_seed(seed)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def load_dataset(config: dict[str, Any]) -> DatasetBundle:
+    source = DATASETS.get(config["dataset"]["name"])
+    data_dir = config.get("runtime", {}).get("data_dir")
+    return source.build(config["dataset"].get("options", {}), Path(data_dir) if data_dir else None)
+
+
+def build_model(config: dict[str, Any], bundle: DatasetBundle) -> MultiTaskNet:
+    builder = ARCHITECTURES.get(config["arch"]["name"])
+    return builder(bundle.tasks, bundle.input_shape, bundle.name, config["arch"].get("options", {}))
+
+
+def finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def evaluate_points(model: MultiTaskNet, method: Method, bundle: DatasetBundle,
+                    config: dict[str, Any], settings: TrainSettings,
+                    time_train_s: float) -> list[dict[str, Any]]:
+    """One point per split: per-task loss/accuracy plus the model-level sparsity figures."""
+    with torch.no_grad():
+        l0 = float(sparsity_objective(model, method.params))
+    metrics = sparsity_metrics(model)
+    n_params = count_parameters(model)
+    points = []
+    for split in SPLITS:
+        start = time.perf_counter()
+        scores = evaluate(model, bundle.splits[split], bundle.tasks, settings.eval_batch_size)
+        points.append({
+            "split": split,
+            "ray_index": 0,
+            "preference": config.get("preference"),
+            "tasks": {task.name: {"loss": finite(loss), "acc": finite(acc)}
+                      for task, loss, acc in zip(bundle.tasks, scores.losses, scores.accs)},
+            "sparsity": finite(l0),
+            "metrics": {k: finite(v) if isinstance(v, float) else v for k, v in metrics.items()},
+            "n_params": n_params,
+            "time_train_s": time_train_s,
+            "time_eval_s": time.perf_counter() - start,
+        })
+    return points
+
+
+def run_trial(config: dict[str, Any],
+              on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Train and evaluate one trial; returns the result dict the store records."""
+    threads = config.get("runtime", {}).get("threads")
+    if threads:
+        torch.set_num_threads(int(threads))
+    generator = seed_everything(int(config["seed"]))
+    settings = TrainSettings.resolve(config["train"])
+    device = resolve_device(settings.device)
+    bundle = load_dataset(config)
+    splits = {name: split.to(device) for name, split in bundle.splits.items()}
+    bundle = DatasetBundle(bundle.name, bundle.tasks, bundle.input_shape, splits, bundle.info)
+
+    model = build_model(config, bundle).to(device)
+    method_cls = METHODS.get(config["method"]["name"])
+    method = method_cls(config.get("preference"), config["method"]["params"], len(bundle.tasks))
+    method.to(device)
+
+    outcome = train(model, method, bundle.tasks, bundle.splits["train"], bundle.splits["val"],
+                    settings, generator, on_epoch)
+    points = evaluate_points(model, method, bundle, config, settings, outcome.time_train_s)
+    return {
+        "points": points,
+        "time_train_s": outcome.time_train_s,
+        "time_phase1_s": None,
+        "time_phase2_s": None,
+        "device": str(device),
+        "versions": versions(),
+        "info": {"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
+                 "method_state": method.state(), "history": outcome.history},
+    }
