@@ -14,6 +14,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
+from ray.tune import Callback
+
 from orchestrator import paths
 from orchestrator.progress import SweepProgress
 
@@ -44,40 +46,48 @@ class SweepOutcome:
     skipped: list[str] = field(default_factory=list)
 
 
-def make_store_writer(store, outcome: SweepOutcome, progress: SweepProgress):
-    """Build the Tune callback (imported lazily so `paretoctl --help` stays fast)."""
-    from ray.tune import Callback
+class StoreWriter(Callback):
+    """Persists each trial's reported points on the driver.
 
-    class StoreWriter(Callback):
-        """Persists each trial's reported points on the driver."""
+    Tune pickles its callbacks with the experiment state (for restores); the live store
+    and progress handles are process-local, so they are left out of the pickled state.
+    """
 
-        def _key(self, trial) -> str:
-            return trial.config["trial"]["key"]
+    def __init__(self, store, outcome: SweepOutcome, progress: SweepProgress) -> None:
+        self.store, self.outcome, self.progress = store, outcome, progress
 
-        def on_trial_start(self, iteration, trials, trial, **info):
-            store.mark_running(self._key(trial))
-            progress.started(self._key(trial))
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
 
-        def on_trial_result(self, iteration, trials, trial, result, **info):
-            key = self._key(trial)
-            if ERROR_KEY in result:
-                self._fail(key, result[ERROR_KEY])
-            elif RESULT_KEY in result:
-                store.record_result(key, json.loads(result[RESULT_KEY]))
-                outcome.done.append(key)
-                progress.finished(key, ok=True)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.store = self.outcome = self.progress = None
 
-        def on_trial_error(self, iteration, trials, trial, **info):
-            key = self._key(trial)
-            if key not in outcome.failed:
-                self._fail(key, f"Ray trial error (see {trial.local_path})")
+    @staticmethod
+    def _key(trial) -> str:
+        return trial.config["trial"]["key"]
 
-        def _fail(self, key: str, message: str) -> None:
-            store.mark_failed(key, message)
-            outcome.failed[key] = message
-            progress.finished(key, ok=False)
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.store.mark_running(self._key(trial))
+        self.progress.started(self._key(trial))
 
-    return StoreWriter()
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        key = self._key(trial)
+        if ERROR_KEY in result:
+            self._fail(key, result[ERROR_KEY])
+        elif RESULT_KEY in result:
+            self.store.record_result(key, json.loads(result[RESULT_KEY]))
+            self.outcome.done.append(key)
+            self.progress.finished(key, ok=True)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        key = self._key(trial)
+        if key not in self.outcome.failed:
+            self._fail(key, f"Ray trial error (see {trial.local_path})")
+
+    def _fail(self, key: str, message: str) -> None:
+        self.store.mark_failed(key, message)
+        self.outcome.failed[key] = message
+        self.progress.finished(key, ok=False)
 
 
 def init_ray(address: str | None, num_cpus: int | None) -> None:
@@ -121,7 +131,7 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
         tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=False),
         run_config=tune.RunConfig(
             name=sweep_name, storage_path=str(results_dir), verbose=0,
-            callbacks=[make_store_writer(store, outcome, progress)],
+            callbacks=[StoreWriter(store, outcome, progress)],
             failure_config=tune.FailureConfig(max_failures=0),
         ),
     )

@@ -12,14 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, create_engine, event, inspect, insert, select
+from sqlalchemy import URL, create_engine, event, insert, inspect, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import writes
 from store.errors import StoreError
-from store.schema import FLAT_VIEW, SCHEMA_VERSION, Base, Meta, refresh_flat_view
+from store.schema import FLAT_VIEW, SCHEMA_VERSION, Base, Meta, Sweep, refresh_flat_view
 
 __all__ = [
     "DEFAULT_STORE_URL",
@@ -102,6 +102,14 @@ class Store:
         if not tasks <= in_view:
             in_view = set(refresh_flat_view(connection))
         self._view_tasks = in_view
+
+    def sweep_spec(self, name: str) -> dict[str, Any] | None:
+        """The stored spec dict of sweep ``name``, or None if it was never registered.
+
+        Lets the runner refuse to silently change what an existing sweep name means.
+        """
+        with self._reader() as session:
+            return session.scalar(select(Sweep.spec).where(Sweep.name == name))
 
     def register_sweep(
         self, name: str, spec_yaml: str, spec: dict[str, Any], versions: dict[str, Any]
@@ -190,9 +198,7 @@ def _check_sqlite_path(url: URL, create: bool) -> None:
     if path is None:
         return
     if not create and not path.is_file():
-        raise StoreError(
-            f"store not found: {path} (run `paretoctl sweep` first or pass --store)"
-        )
+        raise StoreError(f"store not found: {path} (run `paretoctl sweep` first or pass --store)")
     if create and not path.parent.is_dir():
         raise StoreError(f"cannot create store {path}: directory {path.parent} does not exist")
 

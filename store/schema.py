@@ -211,11 +211,7 @@ def validate_task_name(name: object) -> str:
     The view embeds task names as column names and literals, so this check is
     what keeps that DDL free of anything but plain identifiers.
     """
-    if (
-        not isinstance(name, str)
-        or len(name) > _TASK_NAME_MAX
-        or not _TASK_NAME_RE.fullmatch(name)
-    ):
+    if not isinstance(name, str) or len(name) > _TASK_NAME_MAX or not _TASK_NAME_RE.fullmatch(name):
         raise StoreError(
             f"invalid task name {name!r}: use lowercase letters, digits and '_', "
             f"starting with a letter, at most {_TASK_NAME_MAX} characters"

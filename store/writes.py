@@ -146,9 +146,7 @@ def mark_running(store: "Store", key: str) -> None:
 def mark_failed(store: "Store", key: str, error: str) -> None:
     """Record that a trial failed, with the error text shown by `paretoctl trials`."""
     with store.write_session() as session:
-        _update_trial(
-            session, key, status="failed", error=error_text(error), finished_at=_utcnow()
-        )
+        _update_trial(session, key, status="failed", error=error_text(error), finished_at=_utcnow())
 
 
 def _trial_id(session: Session, key: str) -> int:

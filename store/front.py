@@ -1,0 +1,315 @@
+"""Pareto fronts and hypervolume over loaded points (stable entry points).
+
+Everything here works on minimised objectives: accuracies and the sparsity
+rate enter complemented (1 - value), so "smaller is better" holds for every
+column of the matrices passed to ``nondominated`` and ``hypervolume``.
+Exact nondominance and the hypervolume come from pymoo; the eps rule of
+design.md is a small vectorised test against the exact front.
+"""
+
+import fnmatch
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pymoo.indicators.hv import HV
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+_OBJECTIVE_RE = re.compile(r"^(?:(loss|mcr|acc)\.[a-z][a-z0-9_]*|(sparsity|sr))$")
+_MAXIMISED_KINDS = ("acc", "sr")
+_RATE_KINDS = ("mcr", "acc", "sr")
+# Candidates x front cells per chunk of the eps test (three 4 MB boolean arrays).
+_CHUNK_ELEMENTS = 1 << 22
+_POINT_FIELDS = (
+    "trial", "method", "arch", "seed", "split", "ray_index", "preference",
+    "values", "sr", "cr", "ps",
+)  # fmt: skip
+
+
+def _as_matrix(points: Any) -> np.ndarray:
+    """``points`` as an (n, d) float array; NaN is refused (callers drop it first)."""
+    matrix = np.asarray(points, dtype=float)
+    if matrix.size == 0:
+        return matrix.reshape(0, matrix.shape[-1] if matrix.ndim == 2 else 0)
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        raise ValueError(f"points must be an (n, d) array with d >= 1, got shape {matrix.shape}")
+    if np.isnan(matrix).any():
+        raise ValueError("points contain NaN: drop rows with missing objectives first")
+    return matrix
+
+
+def _eps_vector(eps: Any, n_objectives: int) -> np.ndarray:
+    """``eps`` broadcast to one non-negative tolerance per objective."""
+    vector = np.asarray(eps, dtype=float)
+    if vector.ndim == 0:
+        vector = np.full(n_objectives, float(vector))
+    if vector.shape != (n_objectives,):
+        raise ValueError(f"eps needs 1 or {n_objectives} values, got {vector.size}")
+    if np.isnan(vector).any() or (vector < 0).any():
+        raise ValueError(f"eps must be >= 0, got {vector.tolist()}")
+    return vector
+
+
+def _exact_front(matrix: np.ndarray) -> np.ndarray:
+    """Indices of the exact first front (duplicates of a front point all kept)."""
+    front = NonDominatedSorting().do(matrix, only_non_dominated_front=True)
+    return np.sort(np.asarray(front, dtype=np.intp))
+
+
+def _eps_survivors(matrix: np.ndarray, front: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """Indices of points that no exact-front point beats by eps in every objective.
+
+    Testing against the exact front suffices: any q that eps-dominates p is
+    weakly dominated by some front point f, and f then eps-dominates p too.
+    "All <= and some <" is computed as "all <= and not all ==", accumulated
+    one objective at a time on 2-D (candidates x front) arrays, which is far
+    faster than building a 3-D array and reducing its short last axis.
+    """
+    keep = np.ones(len(matrix), dtype=bool)
+    step = max(1, _CHUNK_ELEMENTS // max(1, len(front)))
+    for start in range(0, len(matrix), step):
+        target = matrix[start : start + step] - eps
+        all_le = np.ones((len(target), len(front)), dtype=bool)
+        all_eq = np.ones_like(all_le)
+        for k in range(matrix.shape[1]):
+            f_k, p_k = front[None, :, k], target[:, k, None]
+            all_le &= f_k <= p_k
+            all_eq &= f_k == p_k
+        keep[start : start + step] = ~(all_le & ~all_eq).any(axis=1)
+    return np.flatnonzero(keep)
+
+
+def nondominated(points: Any, eps: float | Sequence[float] = 0.0) -> np.ndarray:
+    """Sorted row indices of the points that survive, all objectives minimised.
+
+    eps == 0: exact Pareto nondominance (exact duplicates are all kept).
+    eps > 0 (scalar or one value per objective): p is removed only when some
+    other q has q_i <= p_i - eps_i for all i and q_j < p_j - eps_j for some j.
+    """
+    matrix = _as_matrix(points)
+    if len(matrix) == 0:
+        return np.empty(0, dtype=np.intp)
+    tolerance = _eps_vector(eps, matrix.shape[1])
+    front = _exact_front(matrix)
+    if not tolerance.any():
+        return front
+    return _eps_survivors(matrix, matrix[front], tolerance)
+
+
+def hypervolume(points: Any, ref_point: Sequence[float]) -> float:
+    """Hypervolume dominated by ``points`` and bounded by ``ref_point`` (minimisation).
+
+    Points not strictly better than the reference in every objective add
+    nothing; no points give 0.0.
+    """
+    matrix = _as_matrix(points)
+    ref = np.asarray(ref_point, dtype=float).ravel()
+    if len(matrix) == 0:
+        return 0.0
+    if ref.shape != (matrix.shape[1],) or np.isnan(ref).any():
+        raise ValueError(f"ref_point needs {matrix.shape[1]} numbers, got {ref.tolist()}")
+    inside = matrix[(matrix < ref).all(axis=1)]
+    if len(inside) == 0:
+        return 0.0
+    return float(HV(ref_point=ref)(inside))
+
+
+def _kind(name: str) -> str:
+    """Objective kind ('loss', 'mcr', 'acc', 'sparsity', 'sr'); ValueError if unknown."""
+    match = _OBJECTIVE_RE.fullmatch(name)
+    if match is None:
+        raise ValueError(
+            f"unknown objective {name!r}: use loss.<task>, mcr.<task>, acc.<task>, sparsity or sr"
+        )
+    return match.group(1) or match.group(2)
+
+
+def objective_columns(available_columns: Iterable[str]) -> list[str]:
+    """The columns that can be objectives, in their given order."""
+    return [c for c in available_columns if _OBJECTIVE_RE.fullmatch(str(c))]
+
+
+def _split_patterns(patterns: str | Iterable[str]) -> list[str]:
+    """Patterns as a flat list; comma-separated entries are split as on the CLI."""
+    items = [patterns] if isinstance(patterns, str) else list(patterns)
+    return [p.strip() for item in items for p in item.split(",") if p.strip()]
+
+
+def expand_objectives(patterns: str | Iterable[str], available_columns: Iterable[str]) -> list[str]:
+    """Expand shell-style globs (``mcr.*``) over the objective columns, keeping order.
+
+    A pattern that matches nothing is an error naming it, so a typo never
+    silently shrinks the set of objectives.
+    """
+    names = objective_columns(available_columns)
+    chosen: list[str] = []
+    for pattern in _split_patterns(patterns):
+        matched = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        if not matched:
+            raise ValueError(
+                f"objective {pattern!r} matches none of: {', '.join(names) or '(no columns)'}"
+            )
+        chosen += [m for m in matched if m not in chosen]
+    if not chosen:
+        raise ValueError("no objectives given")
+    return chosen
+
+
+def default_objectives(df: pd.DataFrame) -> list[str]:
+    """``mcr.*`` when every task has accuracies, else ``loss.*``.
+
+    A task "has accuracies" when its ``acc.<task>`` column holds at least one
+    value, so one diverged run with a NULL accuracy does not flip the default.
+    """
+    tasks = [c[len("loss.") :] for c in df.columns if str(c).startswith("loss.")]
+    if not tasks:
+        raise ValueError("no per-task columns: no points were loaded")
+    classified = all(f"acc.{t}" in df and df[f"acc.{t}"].notna().any() for t in tasks)
+    kind = "mcr" if classified else "loss"
+    return [f"{kind}.{t}" for t in tasks]
+
+
+def minimised_matrix(df: pd.DataFrame, objectives: Sequence[str]) -> np.ndarray:
+    """(n, k) float matrix of the objectives, accuracies and SR complemented."""
+    columns = []
+    for name in objectives:
+        kind = _kind(name)
+        if name not in df.columns:
+            raise ValueError(f"objective {name!r} is not a column of the loaded points")
+        values = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        columns.append(1.0 - values if kind in _MAXIMISED_KINDS else values)
+    if not columns:
+        raise ValueError("no objectives given")
+    return np.column_stack(columns)
+
+
+def _padded_max(column: np.ndarray) -> float:
+    """10% beyond the worst finite value (1.0 when there is none or it is 0)."""
+    finite = column[np.isfinite(column)]
+    if finite.size == 0:
+        return 1.0
+    worst = float(finite.max())
+    return worst + 0.1 * abs(worst) if worst != 0 else 1.0
+
+
+def default_ref_point(objectives: Sequence[str], matrix: np.ndarray) -> list[float]:
+    """Reference point: 1.0 for rates (mcr, acc, sr), 1.1 x worst value for loss/sparsity."""
+    matrix = np.asarray(matrix, dtype=float).reshape(-1, len(objectives))
+    return [
+        1.0 if _kind(name) in _RATE_KINDS else _padded_max(matrix[:, j])
+        for j, name in enumerate(objectives)
+    ]
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-ready Python value: NaN/NA to None, numpy scalars/arrays unwrapped."""
+    if isinstance(value, np.ndarray | list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+@dataclass
+class FrontResult:
+    """A computed front with the numbers `paretoctl front` prints.
+
+    ``n_candidates`` counts rows that entered the computation (after the
+    ``n_dropped_nan`` rows with a missing objective were removed). ``values``
+    in ``front_df`` are the minimised objective values, the same space as
+    ``ref_point``.
+    """
+
+    objectives: list[str]
+    ref_point: list[float]
+    eps: float | list[float]
+    hypervolume: float
+    n_candidates: int
+    n_dropped_nan: int
+    front_df: pd.DataFrame
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The ``--format json`` object of design.md."""
+        records = self.front_df.to_dict("records")
+        return {
+            "objectives": list(self.objectives),
+            "ref_point": [float(v) for v in self.ref_point],
+            "eps": self.eps,
+            "hypervolume": float(self.hypervolume),
+            "n_candidates": int(self.n_candidates),
+            "points": [{k: _json_value(r.get(k)) for k in _POINT_FIELDS} for r in records],
+        }
+
+    def to_csv(self) -> str:
+        """One CSV row per front point (``--format csv``), header first.
+
+        Objective columns carry the stored values under their own names (an
+        ``acc.<task>`` column holds accuracy, not 1 - accuracy) so the file
+        reads naturally; the minimised ``values`` are in ``to_json_dict``.
+        """
+        ids = [c for c in _POINT_FIELDS if c not in ("values", "sr", "cr", "ps")]
+        extra = [c for c in ("sr", "cr", "ps") if c not in self.objectives]
+        table = self.front_df.reindex(columns=[*ids, *self.objectives, *extra]).copy()
+        table["preference"] = [
+            json.dumps(_json_value(p)) if isinstance(p, list | tuple | np.ndarray) else ""
+            for p in table["preference"]
+        ]
+        return table.to_csv(index=False, lineterminator="\n")
+
+
+def _eps_json(eps: float | Sequence[float]) -> float | list[float]:
+    """eps as a float or list of floats for JSON output."""
+    vector = np.asarray(eps, dtype=float)
+    return float(vector) if vector.ndim == 0 else [float(v) for v in vector]
+
+
+def _checked_ref(ref_point: Sequence[float], n_objectives: int) -> list[float]:
+    """A user-given reference point, one finite number per objective."""
+    ref = [float(v) for v in ref_point]
+    if len(ref) != n_objectives or not all(math.isfinite(v) for v in ref):
+        raise ValueError(f"ref point needs {n_objectives} finite numbers, got {list(ref_point)}")
+    return ref
+
+
+def compute_front(
+    df: pd.DataFrame,
+    objectives: Sequence[str],
+    eps: float | Sequence[float] = 0.0,
+    ref_point: Sequence[float] | None = None,
+) -> FrontResult:
+    """Front of ``df`` over ``objectives``, its hypervolume and the counts.
+
+    Rows missing any chosen objective are dropped (and counted) first, so a
+    NaN never enters a front. Front rows are sorted by the first objective
+    (ties by the next ones).
+    """
+    objectives = list(objectives)
+    matrix = minimised_matrix(df, objectives)
+    complete = ~np.isnan(matrix).any(axis=1)
+    candidates, values = df.loc[complete], matrix[complete]
+    chosen = nondominated(values, eps)
+    chosen = chosen[np.lexsort(values[chosen].T[::-1])]
+    if ref_point is None:
+        ref = default_ref_point(objectives, values)
+    else:
+        ref = _checked_ref(ref_point, len(objectives))
+    front_df = candidates.iloc[chosen].copy()
+    front_df["values"] = [[float(v) for v in row] for row in values[chosen]]
+    return FrontResult(
+        objectives=objectives,
+        ref_point=ref,
+        eps=_eps_json(eps),
+        hypervolume=hypervolume(values[chosen], ref),
+        n_candidates=int(complete.sum()),
+        n_dropped_nan=int((~complete).sum()),
+        front_df=front_df.reset_index(drop=True),
+    )

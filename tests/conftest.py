@@ -1,0 +1,32 @@
+"""Shared fixtures: every test runs in its own working directory with its own store,
+Ray folders and data folder, so nothing leaks between tests or into the checkout."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture()
+def workdir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PARETOCTL_STORE", raising=False)
+    monkeypatch.setenv("PARETOCTL_HOME", str(tmp_path / ".paretoctl"))
+    monkeypatch.setenv("PARETOCTL_DATA", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture()
+def write_spec(workdir):
+    """Write a YAML sweep file into the working directory and return its path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = workdir / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    return write
+
+
+TINY_DATA = "{name: multidigits, n_train: 300, n_val: 100, n_test: 100}"

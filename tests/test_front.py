@@ -1,0 +1,281 @@
+"""Tests for store.front: nondominance (vs a brute-force oracle), hypervolume, objectives."""
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from store import front
+from store.front import (
+    compute_front,
+    default_objectives,
+    default_ref_point,
+    expand_objectives,
+    hypervolume,
+    minimised_matrix,
+    nondominated,
+)
+
+
+def oracle(points: np.ndarray, eps) -> np.ndarray:
+    """design.md's rule, literally, in O(n^2): p is removed when another q beats it by eps."""
+    n, d = points.shape
+    eps = np.broadcast_to(np.asarray(eps, dtype=float), (d,))
+    keep = []
+    for i in range(n):
+        target = points[i] - eps
+        beaten = any(
+            np.all(points[j] <= target) and np.any(points[j] < target) for j in range(n) if j != i
+        )
+        if not beaten:
+            keep.append(i)
+    return np.array(keep, dtype=int)
+
+
+def tied_points(seed: int, n: int, d: int) -> np.ndarray:
+    """Small-integer points (many ties) plus exact duplicates of some rows."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 6, size=(n, d)).astype(float)
+    duplicates = base[rng.integers(0, n, size=n // 4)]
+    return rng.permutation(np.vstack([base, duplicates]))
+
+
+EPS_CASES = [0.0, 0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("eps", EPS_CASES)
+def test_nondominated_matches_oracle_on_ties(seed, d, eps):
+    points = tied_points(seed, 60, d)
+    np.testing.assert_array_equal(nondominated(points, eps), oracle(points, eps))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(
+    "eps", [[1.0, 0.0], [0.0, 0.5], [2.0, 1.0], [0.5, 0.0, 1.0], [1.0, 1.0, 0.0]]
+)
+def test_nondominated_per_objective_eps_matches_oracle(seed, eps):
+    points = tied_points(seed, 50, len(eps))
+    np.testing.assert_array_equal(nondominated(points, eps), oracle(points, eps))
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("eps", [0.0, 0.05])
+def test_nondominated_continuous_data_matches_oracle(seed, eps):
+    points = np.random.default_rng(100 + seed).random((150, 3))
+    np.testing.assert_array_equal(nondominated(points, eps), oracle(points, eps))
+
+
+def test_eps_front_is_chunk_size_independent(monkeypatch):
+    points = tied_points(7, 200, 3)
+    expected = oracle(points, 1.0)
+    monkeypatch.setattr(front, "_CHUNK_ELEMENTS", 7)
+    np.testing.assert_array_equal(nondominated(points, 1.0), expected)
+
+
+def test_duplicates_are_all_kept_and_result_sorted():
+    points = np.array([[2.0, 2.0], [1.0, 3.0], [2.0, 2.0], [3.0, 3.0], [3.0, 1.0]])
+    result = nondominated(points)
+    assert result.tolist() == [0, 1, 2, 4]
+    assert np.issubdtype(result.dtype, np.integer)
+
+
+def test_eps_keeps_near_front_points_and_removes_far_ones():
+    points = np.array([[1.0, 1.0], [1.05, 1.05], [3.0, 3.0]])
+    assert nondominated(points, 0.0).tolist() == [0]
+    assert nondominated(points, 0.1).tolist() == [0, 1]
+
+
+def test_nondominated_empty_and_nan_and_bad_eps():
+    assert nondominated(np.empty((0, 2))).tolist() == []
+    assert nondominated([]).tolist() == []
+    with pytest.raises(ValueError, match="NaN"):
+        nondominated(np.array([[1.0, np.nan], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="eps"):
+        nondominated(np.ones((3, 2)), eps=-0.1)
+    with pytest.raises(ValueError, match="eps"):
+        nondominated(np.ones((3, 2)), eps=[0.1, 0.1, 0.1])
+
+
+def test_hypervolume_2d_staircase():
+    points = np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0]])
+    assert hypervolume(points, [4.0, 4.0]) == pytest.approx(6.0)
+
+
+def test_hypervolume_ignores_dominated_and_outside_points():
+    points = np.array([[1.0, 3.0], [2.0, 2.0], [3.0, 1.0], [3.0, 3.0], [5.0, 0.0], [4.0, 1.0]])
+    assert hypervolume(points, [4.0, 4.0]) == pytest.approx(6.0)
+
+
+def test_hypervolume_3d_by_inclusion_exclusion():
+    # Three boxes of volume 3*3*1 = 9 up to (4,4,4); each pair overlaps in a
+    # 3*1*1 = 3 box, all three in a 1*1*1 box: 27 - 9 + 1 = 19.
+    points = np.array([[1.0, 1.0, 3.0], [1.0, 3.0, 1.0], [3.0, 1.0, 1.0]])
+    assert hypervolume(points, [4.0, 4.0, 4.0]) == pytest.approx(19.0)
+    assert hypervolume([[1.0, 2.0, 3.0]], [4.0, 4.0, 4.0]) == pytest.approx(6.0)
+
+
+def test_hypervolume_empty_and_nothing_inside():
+    assert hypervolume(np.empty((0, 2)), [1.0, 1.0]) == 0.0
+    assert hypervolume([[1.0, 0.5]], [1.0, 1.0]) == 0.0
+
+
+def frame() -> pd.DataFrame:
+    """A load_points-like frame with two classification tasks."""
+    return pd.DataFrame(
+        {
+            "trial": ["a" * 16, "b" * 16, "c" * 16, "d" * 16],
+            "method": ["wc_al", "wc_al", "mgda", "mgda"],
+            "arch": ["lenet"] * 4,
+            "seed": [0, 0, 1, 1],
+            "split": ["test"] * 4,
+            "ray_index": [0, 0, 0, 3],
+            "preference": [[0.0, 0.5, 0.5], [0.0, 0.2, 0.8], None, [0.1, 0.9]],
+            "sparsity": [0.5, 0.1, np.nan, 0.2],
+            "sr": [0.3, 0.1, 0.0, 0.2],
+            "cr": [2.0, 1.0, 1.0, np.nan],
+            "ps": [1.4, 0.9, 1.0, 1.0],
+            "loss.left": [0.3, 0.5, 0.2, 0.9],
+            "loss.right": [0.6, 0.4, 0.9, 0.2],
+            "acc.left": [0.9, 0.8, 0.95, 0.7],
+            "acc.right": [0.8, 0.85, 0.6, np.nan],
+            "mcr.left": [0.1, 0.2, 0.05, 0.3],
+            "mcr.right": [0.2, 0.15, 0.4, np.nan],
+        }
+    )
+
+
+def test_expand_objectives_globs_and_order():
+    cols = frame().columns
+    assert expand_objectives(["mcr.*"], cols) == ["mcr.left", "mcr.right"]
+    assert expand_objectives(["loss.right", "sparsity"], cols) == ["loss.right", "sparsity"]
+    assert expand_objectives("mcr.left,sr", cols) == ["mcr.left", "sr"]
+    assert expand_objectives(["*.left", "loss.*"], cols) == [
+        "loss.left",
+        "acc.left",
+        "mcr.left",
+        "loss.right",
+    ]
+
+
+@pytest.mark.parametrize("pattern", ["foo.*", "mcr.middle", "cr", "point_id", "trial"])
+def test_expand_objectives_rejects_unknown(pattern):
+    with pytest.raises(ValueError, match=pattern.replace("*", r"\*")):
+        expand_objectives([pattern], frame().columns)
+
+
+def test_default_objectives_mcr_when_all_tasks_have_accuracy():
+    assert default_objectives(frame()) == ["mcr.left", "mcr.right"]
+
+
+def test_default_objectives_loss_when_a_task_has_no_accuracy():
+    df = frame()
+    df["acc.right"] = np.nan
+    df["mcr.right"] = np.nan
+    assert default_objectives(df) == ["loss.left", "loss.right"]
+
+
+def test_minimised_matrix_complements_acc_and_sr():
+    df = frame()
+    matrix = minimised_matrix(df, ["acc.left", "sr", "loss.right", "mcr.left", "sparsity"])
+    np.testing.assert_allclose(matrix[:, 0], 1 - df["acc.left"])
+    np.testing.assert_allclose(matrix[:, 1], 1 - df["sr"])
+    np.testing.assert_allclose(matrix[:, 2], df["loss.right"])
+    np.testing.assert_allclose(matrix[:, 3], df["mcr.left"])
+    np.testing.assert_allclose(matrix[:, 4], df["sparsity"])
+
+
+def test_default_ref_point():
+    objectives = ["mcr.left", "loss.right", "sparsity", "sr", "acc.left"]
+    matrix = np.array([[0.1, 0.6, 0.5, 0.7, 0.1], [0.2, 0.4, np.nan, 0.9, 0.2]])
+    assert default_ref_point(objectives, matrix) == pytest.approx([1.0, 0.66, 0.55, 1.0, 1.0])
+
+
+def test_compute_front_drops_nan_rows_and_sorts_by_first_objective():
+    df = frame()
+    result = compute_front(df, ["mcr.left", "mcr.right"], eps=0.0)
+    # Row 3 has no acc.right: dropped although its mcr.left would not matter.
+    assert result.n_dropped_nan == 1
+    assert result.n_candidates == 3
+    # Rows 0 (0.1, 0.2), 1 (0.2, 0.15), 2 (0.05, 0.4) are mutually nondominated.
+    assert result.front_df["trial"].tolist() == ["c" * 16, "a" * 16, "b" * 16]
+    np.testing.assert_allclose(
+        np.array(result.front_df["values"].tolist()), [[0.05, 0.4], [0.1, 0.2], [0.2, 0.15]]
+    )
+    expected_hv = hypervolume(np.array([[0.05, 0.4], [0.1, 0.2], [0.2, 0.15]]), [1.0, 1.0])
+    assert result.hypervolume == pytest.approx(expected_hv)
+    assert result.ref_point == [1.0, 1.0]
+
+
+def test_compute_front_acc_objective_enters_complemented():
+    result = compute_front(frame(), ["acc.left"])
+    assert result.front_df["trial"].tolist() == ["c" * 16]
+    np.testing.assert_allclose(np.array(result.front_df["values"].tolist()), [[0.05]])
+
+
+def test_compute_front_user_ref_point_and_eps_vector():
+    result = compute_front(frame(), ["loss.left", "loss.right"], eps=[0.1, 0.1], ref_point=[1, 1])
+    assert result.ref_point == [1.0, 1.0]
+    assert result.eps == [0.1, 0.1]
+    with pytest.raises(ValueError, match="ref point"):
+        compute_front(frame(), ["loss.left", "loss.right"], ref_point=[1.0])
+
+
+def test_front_json_shape():
+    result = compute_front(frame(), ["mcr.left", "mcr.right"], eps=0.0)
+    payload = result.to_json_dict()
+    text = json.dumps(payload, allow_nan=False)  # no NaN may leak into JSON
+    assert json.loads(text) == payload
+    assert list(payload) == [
+        "objectives",
+        "ref_point",
+        "eps",
+        "hypervolume",
+        "n_candidates",
+        "points",
+    ]
+    assert payload["objectives"] == ["mcr.left", "mcr.right"]
+    assert payload["eps"] == 0.0
+    assert payload["n_candidates"] == 3
+    first = payload["points"][0]
+    assert set(first) == {
+        "trial", "method", "arch", "seed", "split", "ray_index",
+        "preference", "values", "sr", "cr", "ps",
+    }  # fmt: skip
+    assert first["trial"] == "c" * 16 and first["preference"] is None
+    assert len(first["values"]) == 2
+    assert isinstance(first["seed"], int)
+
+
+def test_front_json_nan_metrics_become_null():
+    df = frame().iloc[[3]].copy()
+    payload = compute_front(df, ["loss.left", "loss.right"]).to_json_dict()
+    assert payload["points"][0]["cr"] is None
+    json.dumps(payload, allow_nan=False)
+
+
+def test_compute_front_with_no_complete_rows():
+    df = frame()
+    df["mcr.right"] = np.nan
+    result = compute_front(df, ["mcr.left", "mcr.right"])
+    assert result.n_candidates == 0 and result.n_dropped_nan == 4
+    assert result.hypervolume == 0.0
+    assert result.to_json_dict()["points"] == []
+
+
+def test_front_csv_one_row_per_point_with_raw_objective_values():
+    result = compute_front(frame(), ["acc.left", "mcr.right"])
+    lines = result.to_csv().splitlines()
+    header = "trial,method,arch,seed,split,ray_index,preference,acc.left,mcr.right,sr,cr,ps"
+    assert lines[0] == header
+    assert len(lines) == 1 + len(result.front_df)
+    df = pd.read_csv(io.StringIO(result.to_csv()))
+    first = df.iloc[0]
+    assert first["trial"] == "c" * 16
+    assert first["acc.left"] == pytest.approx(0.95)  # accuracy itself, not 1 - acc
+    assert pd.isna(first["preference"])
+    second = df.iloc[1]
+    assert json.loads(second["preference"]) == [0.0, 0.5, 0.5]
