@@ -23,8 +23,12 @@ app = typer.Typer(
     help="Pareto-front sweeps for multi-objective multi-task learning: run sweeps on Ray "
          "Tune, store every evaluated point in SQL, compute fronts and hypervolumes.",
 )
-out = Console()
+out = Console() if Console().is_terminal else Console(width=200)
 err = Console(stderr=True)
+
+from orchestrator.data_cli import data_app  # noqa: E402
+
+app.add_typer(data_app, name="data")
 
 STORE_HELP = "SQLAlchemy URL of the results store [env PARETOCTL_STORE; default sqlite:///paretoctl.db]"
 
