@@ -39,10 +39,11 @@ def user_errors(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         from store.errors import StoreError
+        from trainers.errors import DataError
 
         try:
             return command(*args, **kwargs)
-        except (UserInputError, StoreError) as exc:
+        except (UserInputError, StoreError, DataError) as exc:
             err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
