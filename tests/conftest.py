@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-
 @pytest.fixture()
 def workdir(tmp_path, monkeypatch) -> Path:
     monkeypatch.chdir(tmp_path)
@@ -15,7 +14,6 @@ def workdir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("PARETOCTL_HOME", str(tmp_path / ".paretoctl"))
     monkeypatch.setenv("PARETOCTL_DATA", str(tmp_path / "data"))
     return tmp_path
-
 
 @pytest.fixture()
 def write_spec(workdir):
@@ -27,6 +25,3 @@ def write_spec(workdir):
         return path
 
     return write
-
-
-TINY_DATA = "{name: multidigits, n_train: 300, n_val: 100, n_test: 100}"
