@@ -30,7 +30,7 @@ from orchestrator.data_cli import data_app  # noqa: E402
 
 app.add_typer(data_app, name="data")
 
-STORE_HELP = "SQLAlchemy URL of the results store [env PARETOCTL_STORE; default sqlite:///paretoctl.db]"
+STORE_HELP = "SQLAlchemy URL of the results store (env PARETOCTL_STORE; default sqlite:///paretoctl.db)"
 
 
 def user_errors(command: Callable) -> Callable:
@@ -73,12 +73,11 @@ def sweep(
     resume: bool = typer.Option(False, "--resume", help="continue an existing sweep of the same name even if its spec changed"),
     max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", min=1, help="trials running at once (overrides resources.max_concurrent)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the expanded trials and exit; runs and writes nothing"),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="datasets folder [env PARETOCTL_DATA; default ./data]"),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="datasets folder (env PARETOCTL_DATA; default ./data)"),
 ) -> None:
     """Run every trial of a sweep file on Ray Tune and store the evaluated points.
 
-    Trials already done in the store (same key) are not run again; failed or interrupted
-    ones are. Exit code 1 when some trial failed.
+    Trials already done in the store (same key) are not run again; failed or interrupted ones are. Exit code 1 when some trial failed, 2 on bad input (nothing written).
     """
     from orchestrator.sweep import run_sweep_command
 
@@ -186,10 +185,10 @@ def open_existing_store(url: Optional[str]):
 @app.command()
 @user_errors
 def trials(
-    dataset: Optional[str] = typer.Option(None, "--dataset"),
-    sweep: Optional[str] = typer.Option(None, "--sweep"),
-    method: Optional[str] = typer.Option(None, "--method"),
-    arch: Optional[str] = typer.Option(None, "--arch"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="only trials on this dataset"),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="only trials of this sweep"),
+    method: Optional[str] = typer.Option(None, "--method", help="only this method"),
+    arch: Optional[str] = typer.Option(None, "--arch", help="only this architecture"),
     status: Optional[str] = typer.Option(None, "--status", help="pending | running | done | failed"),
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
 ) -> None:
