@@ -66,12 +66,29 @@ ensure_cluster() {
         --auth-local=trust --auth-host=scram-sha-256 -E UTF8 >&2
 }
 
+server_ready() {
+    as_postgres "$1/pg_isready" -q -h "$PG_DIR" -p "$PG_PORT" >/dev/null 2>&1
+}
+
+# A server killed hard (e.g. when a session ends) leaves postmaster.pid behind; the
+# pid in it may be dead or reused, which makes `pg_ctl status` lie. Trust readiness.
+clear_stale_pid() {
+    local pidfile="$DATA_DIR/postmaster.pid" pid
+    [ -f "$pidfile" ] || return 0
+    pid="$(head -n 1 "$pidfile")"
+    if ! ps -o comm= -p "$pid" 2>/dev/null | grep -q postgres; then
+        log "removing stale $pidfile (pid $pid is not a postgres process)"
+        rm -f "$pidfile"
+    fi
+}
+
 ensure_running() {
     local bindir="$1"
-    if as_postgres "$bindir/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1; then
+    if server_ready "$bindir"; then
         log "server already running on port $PG_PORT"
         return
     fi
+    clear_stale_pid
     log "starting server on 127.0.0.1:$PG_PORT"
     as_postgres "$bindir/pg_ctl" -D "$DATA_DIR" -l "$PG_DIR/server.log" -w \
         -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1" start >&2
