@@ -205,3 +205,32 @@ def test_form_count_and_k0_placement(spec, field):
 
 def test_error_str_includes_the_field():
     assert str(error_of({"explicit": [[0, 0.5, 0.4]]})) == "explicit.0: entries must sum to 1 (got 0.9)"
+
+
+# ----------------------------------------------------------------------------- rays
+
+def test_test_rays_are_angle_spaced_and_sum_to_one():
+    from trainers.preferences import test_rays
+
+    rays = test_rays(25)
+    assert len(rays) == 25
+    assert all(abs(sum(r) - 1) < 1e-9 and min(r) > 0 for r in rays)
+    assert rays[0] == pytest.approx([0.909, 0.091], abs=1e-3)
+    assert rays[-1] == pytest.approx([0.091, 0.909], abs=1e-3)
+    ratios = [math.atan2(r[1], r[0]) for r in rays]
+    steps = [b - a for a, b in zip(ratios, ratios[1:])]
+    assert max(steps) - min(steps) < 1e-9  # even in angle
+
+
+def test_dirichlet_rays_are_seeded_and_on_the_simplex():
+    import numpy as np
+
+    from trainers.preferences import PreferenceError, dirichlet_ray
+
+    a = [dirichlet_ray(1.2, 2, np.random.default_rng(0)) for _ in range(2)]
+    assert a[0].tolist() == a[1].tolist()
+    draws = np.stack([dirichlet_ray(0.2, 3, np.random.default_rng(s)) for s in range(200)])
+    assert np.allclose(draws.sum(axis=1), 1, atol=1e-6) and (draws >= 0).all()
+    assert (draws.max(axis=1) > 0.9).mean() > 0.3  # small alpha samples near the vertices
+    with pytest.raises(PreferenceError):
+        dirichlet_ray([0.1, -1], 2, np.random.default_rng(0))

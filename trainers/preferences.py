@@ -16,6 +16,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 SUM_TOL = 1e-6
 DECIMALS = 12  # generated vectors are rounded so that equal vectors compare equal
 DEFAULT_N_TASKS = 2  # the paper's setting; used when the dataset is not known yet
@@ -269,3 +271,27 @@ __all__ = [
     "expand",
     "validate_vector",
 ]
+
+
+# ----------------------------------------------------------------------------- rays
+# Methods that learn a whole front in one run (COSMOS, PHN) sample a ray per mini-batch
+# and are evaluated on fixed test rays (reference/baselines.md sections 3.4, 3.5, 4.1).
+
+
+def test_rays(count: int = 25, start: float = 0.1, end: float = math.pi / 2 - 0.1) -> list[list[float]]:
+    """The COSMOS/PHN test rays for two tasks: (cos a, sin a), a evenly spaced in angle
+    from ``start`` to ``end``, normalised to sum 1 (not evenly spaced in r)."""
+    if count < 1:
+        raise PreferenceError("test_rays", f"needs at least 1 ray, got {count}")
+    angles = np.linspace(start, end, count)
+    rays = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    return [_rounded(ray / ray.sum()) for ray in rays]
+
+
+def dirichlet_ray(alpha: float | Sequence[float], n_tasks: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """One training ray r ~ Dir(alpha) (alpha a scalar repeated per task, or a list)."""
+    concentration = np.full(n_tasks, float(alpha)) if np.isscalar(alpha) else np.asarray(alpha, float)
+    if concentration.shape != (n_tasks,) or (concentration <= 0).any():
+        raise PreferenceError("alpha", f"needs {n_tasks} positive entries, got {alpha!r}")
+    return rng.dirichlet(concentration).astype(np.float32)
