@@ -8,6 +8,6 @@ from trainers.registry import Registry
 
 ARCHITECTURES: Registry = Registry("architecture")
 
-from trainers.models import hps  # noqa: E402,F401  (registers built-in architectures)
+from trainers.models import hps, kdmtl, mdmtn, mtan, stl  # noqa: E402,F401  (register built-ins)
 
 __all__ = ["ARCHITECTURES", "MultiTaskNet"]

@@ -7,17 +7,22 @@ sections 2.6 and 4.2). Metrics, by contrast, count every weight tensor (``all_we
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
+#: options every architecture takes: ``width`` scales the shared network (the seed-3
+#: capacity ablation); ``trunk`` picks a layer family (mm, cm, small) or ``auto`` = the
+#: data set's own (trainers/models/trunks.py)
+COMMON_OPTIONS: dict[str, Any] = {"width": 1.0, "trunk": "auto"}
+
 
 class MultiTaskNet(nn.Module):
-    """Base class: subclasses fill ``heads`` and list their input layers' parameter names."""
+    """Base class: subclasses fill ``heads`` and name the weights that read the raw input."""
 
     heads: nn.ModuleList
-    #: names of parameters (``shared.conv1.weight``) of layers that see the raw input
+    #: names of parameters (``shared.blocks.0.conv.weight``) of layers that see the raw input
     input_weight_names: tuple[str, ...] = ()
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover - abstract
@@ -41,3 +46,16 @@ class MultiTaskNet(nn.Module):
         for name, param in self.named_parameters():
             if not name.startswith("heads."):
                 yield param
+
+
+def make_heads(in_features: int, tasks) -> nn.ModuleList:
+    """One linear output layer O_t per task (log-softmax lives in the loss)."""
+    return nn.ModuleList(nn.Linear(in_features, task.n_classes or 1) for task in tasks)
+
+
+def resolve_options(defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with ``options``; unknown keys are errors."""
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise KeyError(unknown[0])
+    return {**defaults, **options}
