@@ -16,6 +16,7 @@ from orchestrator.errors import SpecError
 from orchestrator.spec import NamedEntry, SweepSpec, preference_vectors
 from trainers.datasets import DATASETS
 from trainers.methods import METHODS
+from trainers.methods.base import ParamError
 from trainers.models import ARCHITECTURES
 from trainers.registry import Registry, UnknownNameError
 from trainers.settings import TrainSettings
@@ -63,14 +64,16 @@ def resolve_arch(entry: NamedEntry, dataset: str, spec: SweepSpec, index: int) -
     return {"name": entry.name, "options": options}
 
 
-def resolve_params(method_cls, given: dict[str, Any], dataset: str, spec: SweepSpec,
-                   index: int) -> dict[str, Any]:
+def resolve_params(method_cls, given: dict[str, Any], dataset: str, arch: str,
+                   spec: SweepSpec, index: int) -> dict[str, Any]:
     try:
-        return method_cls.resolve_params(given, dataset)
+        return method_cls.resolve_params(given, dataset, arch)
     except KeyError as exc:
-        known = ", ".join(sorted(method_cls.resolve_params({}, dataset)))
+        known = ", ".join(sorted(method_cls.resolve_params({}, dataset, arch)))
         raise SpecError(spec.source, f"methods.{index}.params.{exc.args[0]}",
                         f"unknown parameter of {method_cls.name!r} (known: {known})") from None
+    except ParamError as exc:
+        raise SpecError(spec.source, f"methods.{index}.params.{exc.name}", str(exc)) from None
 
 
 def resolve_train(layers: list[dict[str, Any] | None], spec: SweepSpec) -> dict[str, Any]:
@@ -110,9 +113,9 @@ def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
                 prefs = method_preferences(method_cls, entry, len(source.tasks), spec, m_index)
                 for override in spec.search_points():
                     params = resolve_params(method_cls, {**entry.params, **override.get("params", {})},
-                                            dataset.name, spec, m_index)
+                                            dataset.name, arch["name"], spec, m_index)
                     train = resolve_train([source.train_defaults, method_cls.train_defaults,
-                                           method_cls.train_presets.get(dataset.name),
+                                           method_cls.train_preset(dataset.name, arch["name"]),
                                            spec_train, override.get("train")], spec)
                     for preference in prefs:
                         for seed in spec.seeds:

@@ -123,3 +123,100 @@ def test_state_is_json_friendly():
     state = m.state()
     assert set(state) == {"t", "lambda", "mu", "iterations"}
     assert all(math.isfinite(v) for v in state["lambda"])
+
+
+# ------------------------------------------------------------ paper presets and phases
+
+
+def test_paper_mu_keeps_an_exact_gradient_in_float32():
+    # mu0 = 2.5e-8 (MultiMNIST): (lambda + mu H)^2 - lambda^2 would cancel in float32; the
+    # loss is written without the cancellation and its gradient is lambda + mu H per H_i
+    m = make([1e-3, 0.2, 0.799], mu0=2.5e-8, t_init=0.3)
+    L = torch.tensor([40.0, 2.3, 2.2], requires_grad=True)
+    loss = m.scalarize(L)
+    loss.backward()
+    h = m.constraints(L.detach()).double()
+    lam = m.lam.double()
+    expected = 0.3 + float((lam * h + 0.5 * 2.5e-8 * h ** 2).sum())
+    assert float(loss.detach()) == pytest.approx(expected, rel=1e-6)
+    k, eps = m.k.double(), 1e-4
+    shifted = lam + 2.5e-8 * h
+    grad = k * shifted + eps * float((k * shifted).sum())
+    assert L.grad.double().tolist() == pytest.approx(grad.tolist(), rel=1e-5)
+
+
+def test_restart_resets_multipliers_and_penalty_but_not_t():
+    m = make([0.1, 0.45, 0.45], mu0=0.25, t_init=0.5)
+    m.begin_epoch()
+    m.scalarize(torch.tensor([3.0, 1.0, 2.0]))
+    m.end_iteration()
+    m.end_iteration()
+    assert m.mu == pytest.approx(1.0) and m.lam.tolist() != pytest.approx([1 / 3] * 3)
+    with torch.no_grad():
+        m.t.add_(1.0)
+    m.restart()
+    assert m.mu == pytest.approx(0.25)
+    assert m.lam.tolist() == pytest.approx([1 / 3] * 3)
+    assert float(m.t) == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("dataset, arch, expected", [
+    ("multimnist", "mdmtn", {"mu0": 2.5e-8, "ap_preference": 0.7, "s_min": 0.20, "s_lmax": 0.8}),
+    ("multimnist", "hps", {"mu0": 2.5e-8, "s_min": 0.10, "s_lmax": 0.8}),
+    ("cifar10mnist", "mdmtn", {"mu0": 6.8e-8, "ap_preference": 0.8, "s_min": 0.10, "s_lmax": 0.3}),
+    ("cifar10mnist", "hps", {"mu0": 6.8e-8, "s_min": 0.05, "s_lmax": 0.15}),
+    ("multifashion", "mdmtn", {"mu0": 2.5e-8, "s_min": 0.20}),
+])
+def test_paper_presets_by_dataset_and_architecture(dataset, arch, expected):
+    params = WCAL.resolve_params({}, dataset, arch)
+    for name, value in expected.items():
+        assert params[name] == pytest.approx(value), name
+    assert params["phase1_iterations"] == 3 and params["phase2_iterations"] == 10
+    assert (params["beta1"], params["beta2"], params["eps"]) == (0.8, 0.2, 1e-4)
+    assert params["lsuv"] == "always" and params["prox_step"] == "epoch_lr"
+    # a sweep's params override every preset layer
+    assert WCAL.resolve_params({"s_min": 0.3}, dataset, arch)["s_min"] == 0.3
+
+
+def test_paper_training_presets():
+    mm = WCAL.train_preset("multimnist", "mdmtn")
+    assert (mm["lr"], mm["lr_decay"], mm["epochs"], mm["batch_size"], mm["epochs_per_iteration"]) \
+        == (2.5e-3, 0.5, 36, 256, 3)
+    cm = WCAL.train_preset("cifar10mnist", "hps")
+    assert (cm["lr"], cm["lr_decay"]) == (1e-4, 0.98)
+    assert WCAL.train_preset("multidigits", "hps") == {}
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"lsuv": "sometimes"}, "lsuv"), ({"prox_step": "big"}, "prox_step"),
+    ({"prox_step": -1.0}, "prox_step"), ({"phase1_iterations": 0}, "phase1_iterations"),
+    ({"s_lmax": 1.5}, "s_lmax"), ({"mu0": 0}, "mu0"),
+])
+def test_unusable_values_are_refused_by_name(params, name):
+    from trainers.methods.base import ParamError
+
+    with pytest.raises(ParamError) as info:
+        WCAL.resolve_params(params, "multimnist", "mdmtn")
+    assert info.value.name == name
+
+
+def test_sweep_expansion_uses_dataset_and_architecture_presets(monkeypatch):
+    from orchestrator.errors import SpecError
+    from orchestrator.expand import expand_sweep
+    from orchestrator.spec import parse_spec
+
+    monkeypatch.setattr(WCAL, "presets", {"multidigits": {"s_min": 0.3},
+                                          "multidigits/mdmtn": {"s_min": 0.4}})
+    monkeypatch.setattr(WCAL, "train_presets", {"multidigits/mdmtn": {"lr": 0.02}})
+    spec = parse_spec({"name": "p", "datasets": ["multidigits"], "architectures": ["hps", "mdmtn"],
+                       "methods": [{"name": "wc_al"}]}, "s.yaml")
+    by_arch = {t["arch"]["name"]: t for t in expand_sweep(spec)}
+    assert by_arch["hps"]["method"]["params"]["s_min"] == 0.3
+    assert by_arch["mdmtn"]["method"]["params"]["s_min"] == 0.4
+    assert by_arch["mdmtn"]["train"]["lr"] == 0.02
+    assert by_arch["hps"]["train"]["lr"] != 0.02
+    bad = parse_spec({"name": "p", "datasets": ["multidigits"],
+                      "methods": [{"name": "wc_al", "params": {"lsuv": "maybe"}}]}, "s.yaml")
+    with pytest.raises(SpecError) as info:
+        expand_sweep(bad)
+    assert str(info.value).startswith("s.yaml: methods.0.params.lsuv:")

@@ -4,22 +4,29 @@ Whole splits live on the device as tensors and are sliced by a seeded permutatio
 there is no per-sample Python and no DataLoader. Every epoch ends with a validation pass;
 the checkpoint with the best mean validation accuracy (lowest mean loss for regression)
 is the trial's model, as in the MDMTN paper.
+
+A *stage* is a run of epochs with its own optimiser, learning-rate schedule, checkpoint
+rule and hooks (after every step, after every epoch). The generic schedule, ``train``, is
+one stage; a method with its own schedule (WC-AL with sparsity: phase 1 with the GrOWL
+prox, Affinity Propagation, phase 2 with tying) chains stages in ``Method.fit``.
 """
 from __future__ import annotations
 
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
 from trainers.datasets import Split, Task
-from trainers.methods import Method
 from trainers.models import MultiTaskNet
 from trainers.settings import TrainSettings
 from trainers.sparsity import growl_value
+
+if TYPE_CHECKING:  # methods import this module; the loop only needs the type
+    from trainers.methods import Method
 
 
 def task_loss(logits: torch.Tensor, target: torch.Tensor, task: Task) -> torch.Tensor:
@@ -43,7 +50,7 @@ def sparsity_objective(model: MultiTaskNet, params: dict[str, Any]) -> torch.Ten
     return growl_value(weights, params["beta1"], params["beta2"])
 
 
-def objective_vector(model: MultiTaskNet, method: Method, tasks: tuple[Task, ...],
+def objective_vector(model: MultiTaskNet, method: "Method", tasks: tuple[Task, ...],
                      x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """(L0, L1, ..., Lm) of one batch; L0 only carries gradient when k0 > 0."""
     outputs = model(x)
@@ -100,42 +107,165 @@ def make_optimizer(settings: TrainSettings, params: list[torch.nn.Parameter]) ->
 
 
 @dataclass
-class TrainOutcome:
+class TrainData:
+    """What fitting needs from a data set: its tasks and the train and validation splits."""
+
+    tasks: tuple[Task, ...]
+    train: Split
+    val: Split
+
+
+@dataclass
+class EpochEnd:
+    """What an epoch-end hook sees: where the stage is and the learning rate just used."""
+
+    epoch: int
+    iteration: int      # 0-based: epoch // epochs_per_iteration
+    lr: float
+    n_batches: int
+
+
+StepHook = Callable[[], None]
+EpochHook = Callable[[EpochEnd], "dict[str, Any] | None"]
+
+
+def snapshot(model: MultiTaskNet, method: "Method") -> tuple:
+    """The trainable state: model weights and buffers, plus the method's own variables (t)."""
+    return (copy.deepcopy(model.state_dict()),
+            [p.detach().clone() for p in method.extra_parameters()])
+
+
+@torch.no_grad()
+def load_snapshot(model: MultiTaskNet, method: "Method", state: tuple) -> None:
+    model.load_state_dict(state[0])
+    for param, value in zip(method.extra_parameters(), state[1]):
+        param.copy_(value)
+
+
+class BestValidation:
+    """Checkpoint rule: the epoch with the best validation score (strict >, as in the paper)."""
+
+    def __init__(self) -> None:
+        self.score, self.epoch, self.state = float("-inf"), -1, None
+
+    def consider(self, model: MultiTaskNet, method: "Method", record: dict[str, Any]) -> None:
+        if record["val_score"] > self.score:
+            self.score, self.epoch = record["val_score"], record["epoch"]
+            self.state = snapshot(model, method)
+
+    def restore(self, model: MultiTaskNet, method: "Method") -> dict[str, Any]:
+        """Load the kept weights; returns what was chosen."""
+        if self.state is not None:
+            load_snapshot(model, method, self.state)
+        return {"best_epoch": self.epoch, "best_val_score": self.score}
+
+
+@dataclass
+class Stage:
+    """A run of epochs with one optimiser, one learning-rate schedule and one checkpoint
+    rule. ``after_step`` hooks run after every optimiser step (e.g. hold pruned rows at
+    zero); ``after_epoch`` hooks after the last batch and before validation (e.g. the
+    GrOWL prox, tying) and may return figures for the epoch's record."""
+
+    name: str
+    epochs: int
+    after_step: list[StepHook] = field(default_factory=list)
+    after_epoch: list[EpochHook] = field(default_factory=list)
+    checkpoint: Any = field(default_factory=BestValidation)
+
+
+@dataclass
+class StageOutcome:
+    name: str
     best_epoch: int
     best_val_score: float
-    time_train_s: float
+    time_s: float
     history: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
-def train(model: MultiTaskNet, method: Method, tasks: tuple[Task, ...], train_split: Split,
-          val_split: Split, settings: TrainSettings, generator: torch.Generator,
-          on_epoch: Callable[[dict[str, Any]], None] | None = None) -> TrainOutcome:
-    """Train ``model`` with ``method``; leaves the best-validation weights in ``model``."""
+@dataclass
+class FitOutcome:
+    """A whole schedule: its stages, and the time of phase 1 (everything before
+    retraining, or the single stage) and of phase 2 (retraining; None without one)."""
+
+    stages: list[StageOutcome]
+    time_phase1_s: float
+    time_phase2_s: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best_epoch(self) -> int:
+        return self.stages[-1].best_epoch
+
+    @property
+    def best_val_score(self) -> float:
+        return self.stages[-1].best_val_score
+
+    @property
+    def time_train_s(self) -> float:
+        return self.time_phase1_s + (self.time_phase2_s or 0.0)
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return [record for stage in self.stages for record in stage.history]
+
+
+def train_epoch(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
+                optimizer: torch.optim.Optimizer, generator: torch.Generator,
+                after_step: list[StepHook]) -> int:
+    """One pass over the shuffled training split; returns the number of batches."""
+    model.train()
+    method.begin_epoch()
+    n_batches = 0
+    for x, y in batches(data.train, settings.batch_size, generator):
+        loss = method.scalarize(objective_vector(model, method, data.tasks, x, y))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        for hook in after_step:
+            hook()
+        n_batches += 1
+    return n_batches
+
+
+def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
+              stage: Stage, generator: torch.Generator,
+              on_epoch: Callable[[dict[str, Any]], None] | None = None) -> StageOutcome:
+    """Train one stage; leaves the stage's checkpoint (by its rule) in ``model``."""
     optimizer = make_optimizer(settings, list(model.parameters()) + method.extra_parameters())
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
-    best_state, best_score, best_epoch = None, float("-inf"), -1
     history: list[dict[str, Any]] = []
     start = time.perf_counter()
-    for epoch in range(settings.epochs):
-        model.train()
-        method.begin_epoch()
-        for x, y in batches(train_split, settings.batch_size, generator):
-            loss = method.scalarize(objective_vector(model, method, tasks, x, y))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    for epoch in range(stage.epochs):
+        lr = optimizer.param_groups[0]["lr"]
+        n_batches = train_epoch(model, method, data, settings, optimizer, generator,
+                                stage.after_step)
+        end = EpochEnd(epoch, epoch // settings.epochs_per_iteration, lr, n_batches)
+        figures: dict[str, Any] = {}
+        for hook in stage.after_epoch:
+            figures.update(hook(end) or {})
         if (epoch + 1) % settings.epochs_per_iteration == 0:
             method.end_iteration()
             scheduler.step()
-        val = evaluate(model, val_split, tasks, settings.eval_batch_size)
-        record = {"epoch": epoch, "val_score": val.selection_score, **method.state()}
+        val = evaluate(model, data.val, data.tasks, settings.eval_batch_size)
+        record = {"stage": stage.name, "epoch": epoch, "val_score": val.selection_score,
+                  **figures, **method.state()}
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if val.selection_score > best_score:  # strict, as in the paper
-            best_state = copy.deepcopy(model.state_dict())
-            best_score, best_epoch = val.selection_score, epoch
+        stage.checkpoint.consider(model, method, record)
     elapsed = time.perf_counter() - start
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return TrainOutcome(best_epoch, best_score, elapsed, history)
+    info = stage.checkpoint.restore(model, method)
+    return StageOutcome(stage.name, info.pop("best_epoch"), info.pop("best_val_score"),
+                        elapsed, history, info)
+
+
+def train(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
+          generator: torch.Generator,
+          on_epoch: Callable[[dict[str, Any]], None] | None = None) -> FitOutcome:
+    """The generic schedule (``Method.fit``'s default): one stage of ``settings.epochs``
+    epochs, keeping the best-validation weights."""
+    stage = run_stage(model, method, data, settings, Stage("train", settings.epochs),
+                      generator, on_epoch)
+    return FitOutcome([stage], time_phase1_s=stage.time_s)

@@ -20,6 +20,12 @@ def row_view(weight: torch.Tensor) -> torch.Tensor:
     return weight.transpose(0, 1).reshape(weight.shape[1], -1)
 
 
+def rows_to_weight(rows: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Inverse of :func:`row_view`: the (out, in, ...) tensor whose rows are ``rows``."""
+    out, n_in, *rest = shape
+    return rows.reshape(n_in, out, *rest).transpose(0, 1)
+
+
 def growl_weights(n: int, beta1: float, beta2: float, device=None) -> torch.Tensor:
     """The paper's "spike" OWL weights: theta_1 = beta1 + beta2, theta_i = beta2 (i >= 2)."""
     theta = torch.full((n,), beta2, device=device)

@@ -1,5 +1,11 @@
-"""One trial, as a pure function of its config: build data, model and method, train,
-evaluate every split, return the evaluated points (never touches the store).
+"""One trial, as a pure function of its config: build data, model and method, let the
+method fit the model (its own schedule, or the generic loop), evaluate every split of the
+final model (for WC-AL with k0 > 0: sparse and tied), return the evaluated points (never
+touches the store).
+
+Times: ``time_phase1_s`` is everything before retraining (LSUV, phase 1, clustering) or
+the whole single stage; ``time_phase2_s`` is the retraining phase (the time the MDMTN
+paper reports for k0 > 0), None without one; ``time_train_s`` is their sum.
 
 A trial config is the dict the orchestrator expands from a sweep (see
 orchestrator/expand.py): ``key, dataset{name, options}, arch{name, options},
@@ -17,7 +23,7 @@ from typing import Any, Callable
 import torch
 
 from trainers.datasets import DATASETS, SPLITS, DatasetBundle
-from trainers.loop import evaluate, sparsity_objective, train
+from trainers.loop import TrainData, evaluate, sparsity_objective
 from trainers.methods import METHODS, Method
 from trainers.metrics import count_parameters, sparsity_metrics
 from trainers.models import ARCHITECTURES, MultiTaskNet
@@ -105,16 +111,16 @@ def run_trial(config: dict[str, Any],
     method = method_cls(config.get("preference"), config["method"]["params"], len(bundle.tasks))
     method.to(device)
 
-    outcome = train(model, method, bundle.tasks, bundle.splits["train"], bundle.splits["val"],
-                    settings, generator, on_epoch)
+    data = TrainData(bundle.tasks, bundle.splits["train"], bundle.splits["val"])
+    outcome = method.fit(model, data, settings, generator, on_epoch)
     points = evaluate_points(model, method, bundle, config, settings, outcome.time_train_s)
     return {
         "points": points,
         "time_train_s": outcome.time_train_s,
-        "time_phase1_s": None,
-        "time_phase2_s": None,
+        "time_phase1_s": outcome.time_phase1_s,
+        "time_phase2_s": outcome.time_phase2_s,
         "device": str(device),
         "versions": versions(),
         "info": {"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
-                 "method_state": method.state(), "history": outcome.history},
+                 "method_state": method.state(), "history": outcome.history, **outcome.info},
     }

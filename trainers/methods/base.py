@@ -1,21 +1,46 @@
 """The interface a method implements, and how its parameters get their defaults.
 
-Parameters resolve in layers: ``default_params`` < ``presets[dataset]`` < the sweep's
-``params``. Training settings resolve likewise: global defaults < the dataset's
-``train_defaults`` < the method's ``train_defaults`` < its ``train_presets[dataset]`` <
-the sweep's ``train`` < the sweep's search axes.
+Parameters resolve in layers: ``default_params`` < ``presets[dataset]`` <
+``presets["dataset/arch"]`` < the sweep's ``params``. Training settings resolve likewise:
+global defaults < the dataset's ``train_defaults`` < the method's ``train_defaults`` <
+its ``train_presets[dataset]`` < ``train_presets["dataset/arch"]`` < the sweep's
+``train`` < the sweep's search axes. (The MDMTN paper's hyper-parameters differ by data
+set and, for the sparsity caps, by architecture: reference/mdmtn.md 4.5, 6.1.)
 Unknown parameter names are errors, so a typo never silently runs the default.
+
+A method says how the objective vector becomes one training loss (``scalarize``), what
+moves between iterations (``end_iteration``), and, through ``fit``, which schedule trains
+the model: the generic loop by default, or its own chain of stages.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
 
+from trainers import loop
+
 #: GrOWL spike weights of the sparsity objective L0, shared by every method (paper values)
 SPARSITY_PARAMS: dict[str, Any] = {"beta1": 0.8, "beta2": 0.2}
+
+
+class ParamError(ValueError):
+    """A method parameter with a value the method cannot use; ``name`` is the parameter."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def preset_layers(table: dict[str, dict[str, Any]], dataset: str,
+                  arch: str | None) -> list[dict[str, Any]]:
+    """The data set's preset, then the (data set, architecture) one; missing ones are {}."""
+    layers = [table.get(dataset, {})]
+    if arch is not None:
+        layers.append(table.get(f"{dataset}/{arch}", {}))
+    return layers
 
 
 class Method(ABC):
@@ -26,10 +51,11 @@ class Method(ABC):
     #: False for methods that need no preference vector (MGDA, single task)
     uses_preference: ClassVar[bool] = True
     default_params: ClassVar[dict[str, Any]] = {}
+    #: keyed by data set name or "dataset/arch"
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
     #: training settings of the method on any dataset (e.g. WC-AL's p = 3 epochs/iteration)
     train_defaults: ClassVar[dict[str, Any]] = {}
-    #: training settings of the method on one dataset (the papers' per-dataset presets)
+    #: training settings per data set or "dataset/arch" (the papers' presets)
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, preference: list[float] | None, params: dict[str, Any],
@@ -41,14 +67,33 @@ class Method(ABC):
         self.k = torch.tensor(preference, dtype=torch.float32)
 
     @classmethod
-    def resolve_params(cls, params: dict[str, Any] | None, dataset: str) -> dict[str, Any]:
-        """Defaults, then the dataset preset, then ``params``; unknown keys raise KeyError."""
+    def resolve_params(cls, params: dict[str, Any] | None, dataset: str,
+                       arch: str | None = None) -> dict[str, Any]:
+        """Defaults, the presets, then ``params``; unknown keys raise KeyError, unusable
+        values ParamError."""
         params = dict(params or {})
         defaults = {**SPARSITY_PARAMS, **cls.default_params}
         unknown = sorted(set(params) - set(defaults))
         if unknown:
             raise KeyError(unknown[0])
-        return {**defaults, **cls.presets.get(dataset, {}), **params}
+        resolved = dict(defaults)
+        for layer in preset_layers(cls.presets, dataset, arch):
+            resolved.update(layer)
+        resolved.update(params)
+        cls.check_params(resolved)
+        return resolved
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        """Raise ParamError for a value the method cannot use (checked before any run)."""
+
+    @classmethod
+    def train_preset(cls, dataset: str, arch: str | None = None) -> dict[str, Any]:
+        """The method's training settings for this data set (and architecture)."""
+        merged: dict[str, Any] = {}
+        for layer in preset_layers(cls.train_presets, dataset, arch):
+            merged.update(layer)
+        return merged
 
     @property
     def uses_sparsity(self) -> bool:
@@ -72,6 +117,15 @@ class Method(ABC):
 
     def end_iteration(self) -> None:
         """Called after every iteration (``epochs_per_iteration`` epochs)."""
+
+    def restart(self) -> None:
+        """Called when a schedule starts a new phase (WC-AL resets lambda and mu)."""
+
+    def fit(self, model, data: loop.TrainData, settings, generator: torch.Generator,
+            on_epoch: Callable[[dict[str, Any]], None] | None = None) -> loop.FitOutcome:
+        """Train ``model`` and leave the chosen weights in it; the default is the generic
+        loop (one stage, best-validation checkpoint)."""
+        return loop.train(model, self, data, settings, generator, on_epoch)
 
     def state(self) -> dict[str, Any]:
         """JSON-able internal state, stored with the trial (multipliers, t, ...)."""

@@ -26,18 +26,56 @@ standard rule
     lambda_i <- max(0, lambda_i + mu * Hbar_i),      mu <- rho * mu   (rho = 2: doubling),
 
 with Hbar the mean of the per-batch constraint values over the iteration's last epoch
-(our estimate of H at the iterate). lambda starts at 1/(m+1) each, t at N(0, 1) as in
-the paper. The GrOWL value L0 keeps its gradient (it is not detached).
+(our estimate of H at the iterate; the authors' code sums the batch values of the best
+validation epoch so far, section 3.4). lambda starts at 1/(m+1) each, t at N(0, 1) as in
+the paper, and t is optimised for every architecture (the code leaves HPS's t at its
+initial value, 9.2.8). The GrOWL value L0 keeps its gradient (it is not detached).
+lambda and mu restart at their initial values when a schedule starts a new phase.
+
+With k0 = 0 a trial is one stage of ``train.epochs`` epochs. With k0 > 0 it is the
+paper's two-phase schedule (trainers/methods/two_phase.py): phase 1 of M1 =
+``phase1_iterations`` iterations with the GrOWL prox and per-layer caps, Affinity
+Propagation, phase 2 of M2 = ``phase2_iterations`` iterations of tied retraining
+(``train.epochs`` is then unused; each iteration is ``epochs_per_iteration`` epochs).
+
+LSUV (trainers/lsuv.py) initialises the network before training. The paper says LSUV is
+used "for all experiments"; the authors' code applies it only to phase 1 of k0 > 0 runs
+(section 8). ``lsuv: always`` (default) follows the paper, ``lsuv: sparse`` the code,
+``lsuv: never`` keeps PyTorch's default initialisation. Phase 2 never re-initialises: it
+retrains the phase-1 network.
+
+Presets (section 6.1): lr 2.5e-3 x0.5 per iteration and mu0 2.5e-8 on MultiMNIST (and, with
+no paper values of their own, the 36x36 overlays multifashion, multimnist36 and
+multifashion_mnist), lr 1e-4 x0.98 and mu0 6.8e-8 on Cifar10Mnist; p = 3,
+M1 = 3, M2 = 10, 36 epochs for k0 = 0, batch 256; AP preference 0.7 / 0.8; s_min / s_lmax
+0.20 / 0.8 (MDMTN) and 0.10 / 0.8 (HPS) on MultiMNIST, 0.10 / 0.3 and 0.05 / 0.15 on
+Cifar10Mnist. A sweep overrides any of them under ``params`` or ``train``.
 """
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from trainers import loop
+from trainers.lsuv import lsuv_
 from trainers.methods import METHODS
-from trainers.methods.base import Method
+from trainers.methods.base import Method, ParamError
+from trainers.methods.two_phase import PROX_STEPS, fit_two_phase
+
+#: whether a run starts with LSUV, by ``lsuv`` value and k0 > 0
+LSUV_POLICIES: dict[str, Callable[[bool], bool]] = {
+    "always": lambda sparse: True,     # the paper: LSUV for all experiments
+    "sparse": lambda sparse: sparse,   # the authors' code: phase 1 of k0 > 0 runs only
+    "never": lambda sparse: False,
+}
+
+PMTL_OVERLAYS = ("multifashion", "multimnist36", "multifashion_mnist")
+MULTIMNIST_PARAMS = {"mu0": 2.5e-8, "ap_preference": 0.7, "s_min": 0.20, "s_lmax": 0.8}
+MULTIMNIST_TRAIN = {"epochs": 36, "batch_size": 256, "lr": 2.5e-3, "lr_decay": 0.5,
+                    "epochs_per_iteration": 3, "optimizer": "adam"}
 
 
 @METHODS.register("wc_al")
@@ -53,13 +91,53 @@ class WeightedChebyshevAL(Method):
         "ref_point": None,   # a; None = the origin (paper)
         "lambda0": None,     # None = 1/(m+1) for every constraint (paper)
         "t_init": "normal",  # "normal" = N(0,1) (paper), or a number
+        "lsuv": "always",    # always (paper) | sparse (authors' code) | never
+        "phase1_iterations": 3,    # M1: GrOWL iterations (k0 > 0)
+        "phase2_iterations": 10,   # M2: tied retraining iterations (k0 > 0)
+        "s_min": 0.10,       # minimum model SR (fraction of rows) of the phase-1 checkpoint
+        "s_lmax": 0.8,       # per-layer cap on the zero-row fraction after M1 iterations
+        "prox_step": "epoch_lr",   # tau of the prox: epoch_lr | raw (code) | a number
+        "ap_preference": 0.7,      # Affinity Propagation preference
     }
+    presets: dict[str, dict[str, Any]] = {
+        "multimnist": MULTIMNIST_PARAMS,
+        "multimnist/hps": {"s_min": 0.10},
+        # the 36x36 Pareto MTL overlays borrow the MultiMNIST values (no paper values)
+        **{name: MULTIMNIST_PARAMS for name in PMTL_OVERLAYS},
+        **{f"{name}/hps": {"s_min": 0.10} for name in PMTL_OVERLAYS},
+        "cifar10mnist": {"mu0": 6.8e-8, "ap_preference": 0.8, "s_min": 0.10, "s_lmax": 0.3},
+        "cifar10mnist/hps": {"s_min": 0.05, "s_lmax": 0.15},
+    }
+    train_presets: dict[str, dict[str, Any]] = {
+        "multimnist": MULTIMNIST_TRAIN,
+        **{name: MULTIMNIST_TRAIN for name in PMTL_OVERLAYS},
+        "cifar10mnist": {**MULTIMNIST_TRAIN, "lr": 1e-4, "lr_decay": 0.98},
+    }
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        if params["lsuv"] not in LSUV_POLICIES:
+            raise ParamError("lsuv", f"lsuv must be one of {', '.join(LSUV_POLICIES)}")
+        step = params["prox_step"]
+        if isinstance(step, str) and step not in PROX_STEPS or \
+                not isinstance(step, str) and not (isinstance(step, (int, float)) and step > 0):
+            raise ParamError("prox_step", f"prox_step must be one of {', '.join(PROX_STEPS)} "
+                             "or a positive number")
+        for name in ("phase1_iterations", "phase2_iterations"):
+            if not (isinstance(params[name], int) and params[name] >= 1):
+                raise ParamError(name, f"{name} must be an integer >= 1")
+        for name in ("s_min", "s_lmax"):
+            if not (isinstance(params[name], (int, float)) and 0 <= params[name] <= 1):
+                raise ParamError(name, f"{name} must be a fraction in [0, 1]")
+        if not (isinstance(params["mu0"], (int, float)) and params["mu0"] > 0):
+            raise ParamError("mu0", "mu0 must be a positive number")
 
     def __init__(self, preference, params, n_tasks) -> None:
         super().__init__(preference, params, n_tasks)
         n_obj = n_tasks + 1
         self.a = self._vector(params["ref_point"], n_obj, 0.0, "ref_point")
-        self.lam = self._vector(params["lambda0"], n_obj, 1.0 / n_obj, "lambda0")
+        self.lam0 = self._vector(params["lambda0"], n_obj, 1.0 / n_obj, "lambda0")
+        self.lam = self.lam0.clone()
         self.mu = float(params["mu0"])
         t0 = torch.randn(()) if params["t_init"] == "normal" else torch.tensor(float(params["t_init"]))
         self.t = nn.Parameter(t0)
@@ -79,6 +157,7 @@ class WeightedChebyshevAL(Method):
     def to(self, device: torch.device) -> "WeightedChebyshevAL":
         super().to(device)
         self.a, self.lam = self.a.to(device), self.lam.to(device)
+        self.lam0 = self.lam0.to(device)
         self._h_sum = self._h_sum.to(device)
         self.t.data = self.t.data.to(device)
         return self
@@ -92,11 +171,17 @@ class WeightedChebyshevAL(Method):
         return self.k * gap - self.t + self.k * self.params["eps"] * gap.sum()
 
     def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
+        """t + sum_i psi(H_i), with psi = lambda H + mu/2 H^2 where lambda + mu H > 0 and
+        the constant -lambda^2 / (2 mu) elsewhere: the PHR form above, written without
+        the cancellation that (lambda + mu H)^2 - lambda^2 suffers in float32 when mu is
+        the paper's 2.5e-8."""
         h = self.constraints(objectives)
         self._h_sum += h.detach()
         self._h_batches += 1
-        shifted = torch.clamp(self.lam + self.mu * h, min=0.0)
-        return self.t + (shifted.square() - self.lam.square()).sum() / (2.0 * self.mu)
+        active = (self.lam + self.mu * h) > 0
+        psi = torch.where(active, self.lam * h + 0.5 * self.mu * h.square(),
+                          -self.lam.square() / (2.0 * self.mu))
+        return self.t + psi.sum()
 
     def begin_epoch(self) -> None:
         self._h_sum.zero_()
@@ -109,6 +194,26 @@ class WeightedChebyshevAL(Method):
             self.lam = torch.clamp(self.lam + self.mu * h_bar, min=0.0)
         self.mu = min(self.mu * float(self.params["rho"]), float(self.params["mu_max"]))
         self.iterations += 1
+
+    def restart(self) -> None:
+        """A new phase starts from lambda0 and mu0 (section 3.4)."""
+        self.lam = self.lam0.clone()
+        self.mu = float(self.params["mu0"])
+        self.begin_epoch()
+
+    def fit(self, model, data: loop.TrainData, settings, generator: torch.Generator,
+            on_epoch=None) -> loop.FitOutcome:
+        """LSUV (by policy), then one stage (k0 = 0) or the two-phase schedule (k0 > 0)."""
+        start = time.perf_counter()
+        if LSUV_POLICIES[self.params["lsuv"]](self.uses_sparsity):
+            x, _ = next(loop.batches(data.train, settings.batch_size, generator))
+            lsuv_(model, x, generator)
+        time_lsuv = time.perf_counter() - start
+        if self.uses_sparsity:
+            return fit_two_phase(model, self, data, settings, generator, on_epoch, time_lsuv)
+        outcome = loop.train(model, self, data, settings, generator, on_epoch)
+        outcome.time_phase1_s += time_lsuv
+        return outcome
 
     def state(self) -> dict[str, Any]:
         return {"t": float(self.t.detach()), "lambda": self.lam.tolist(), "mu": self.mu,

@@ -48,8 +48,11 @@ FAMILIES.register("small")(Family(channels=(16,), kernel=3, hidden=64, batchnorm
 #: which family a data set uses when an architecture's ``trunk`` option is ``auto``
 DATASET_FAMILY: dict[str, str] = {
     "multimnist": "mm",
-    "multifashion": "mm",      # the same one-channel overlay recipe, at 36x36
     "cifar10mnist": "cm",
+    # the Pareto MTL 36x36 one-channel overlays: same recipe as MultiMNIST, larger canvas
+    "multifashion": "mm",
+    "multimnist36": "mm",
+    "multifashion_mnist": "mm",
 }
 DEFAULT_FAMILY = "small"
 
