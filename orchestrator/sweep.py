@@ -42,6 +42,9 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
     if dry_run:
         out.print(dry_run_table(trials))
         return 0
+    # data first: missing files are exit 2 before the store exists; workers only read caches
+    from orchestrator.data_cli import prepare_for_sweep
+    prepare_for_sweep(trials, paths.data_dir(data_dir), err)
     spec_dict = spec.model_dump(mode="json")
     db = open_store(resolve_store_url(store_url), create=True)
     check_same_sweep(db, spec.name, spec_dict, resume)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import torch
-import torch.nn.functional as F
 
 from trainers.datasets import Split, Task
 from trainers.models import MultiTaskNet
@@ -30,9 +29,8 @@ if TYPE_CHECKING:  # methods import this module; the loop only needs the type
 
 
 def task_loss(logits: torch.Tensor, target: torch.Tensor, task: Task) -> torch.Tensor:
-    if task.is_classification:
-        return F.cross_entropy(logits, target)
-    return F.mse_loss(logits.squeeze(-1), target.float())
+    """Mean loss of one task on a batch; the task's kind defines it (datasets/kinds.py)."""
+    return task.loss(logits, target)
 
 
 def batches(split: Split, size: int, generator: torch.Generator | None) -> Iterator[tuple]:
@@ -87,14 +85,12 @@ def evaluate(model: MultiTaskNet, split: Split, tasks: tuple[Task, ...],
     correct = torch.zeros(len(tasks), dtype=torch.float64)
     for x, y in batches(split, batch_size, None):
         for i, (out, task) in enumerate(zip(model(x), tasks)):
-            target = y[:, i]
-            if task.is_classification:
-                loss_sums[i] += F.cross_entropy(out, target, reduction="sum").item()
-                correct[i] += (out.argmax(dim=1) == target).sum().item()
-            else:
-                loss_sums[i] += F.mse_loss(out.squeeze(-1), target.float(), reduction="sum").item()
+            loss_sums[i] += task.loss(out, y[:, i], reduction="sum").item()
+            hits = task.n_correct(out, y[:, i])
+            if hits is not None:
+                correct[i] += hits.item()
     n = len(split)
-    accs = [float(correct[i] / n) if t.is_classification else None for i, t in enumerate(tasks)]
+    accs = [float(correct[i] / n) if t.has_accuracy else None for i, t in enumerate(tasks)]
     return SplitScores((loss_sums / n).tolist(), accs, n)
 
 

@@ -7,4 +7,7 @@ DATASETS: Registry[type[DatasetSource]] = Registry("dataset")
 __all__ = ["DATASETS", "SPLITS", "DatasetBundle", "DatasetSource", "Split", "Task"]
 
 # Built-in datasets register themselves on import.
-from trainers.datasets import multidigits  # noqa: E402,F401
+from trainers.datasets import (  # noqa: E402,F401
+    adult, celeba, cifar10mnist, compas, default, multidigits, multifashion, multifashion_mnist,
+    multimnist, multimnist36, synthetic_concave,
+)

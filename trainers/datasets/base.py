@@ -12,6 +12,9 @@ from typing import Any, ClassVar
 
 import torch
 
+from trainers.datasets.kinds import TASK_KINDS, TaskKind
+from trainers.datasets.progress import Progress
+
 SPLITS = ("train", "val", "test")
 
 
@@ -20,12 +23,29 @@ class Task:
     """One task of a multi-task dataset. Names are SQL-safe identifiers (``left``)."""
 
     name: str
-    kind: str = "classification"  # or "regression"
+    kind: str = "classification"  # a trainers.datasets.kinds.TASK_KINDS name
     n_classes: int | None = 10
 
     @property
     def is_classification(self) -> bool:
         return self.kind == "classification"
+
+    @property
+    def kind_rules(self) -> TaskKind:
+        return TASK_KINDS.get(self.kind)
+
+    @property
+    def has_accuracy(self) -> bool:
+        return self.kind_rules.has_accuracy
+
+    def loss(self, output: torch.Tensor, target: torch.Tensor,
+             reduction: str = "mean") -> torch.Tensor:
+        """This task's loss on a batch (see trainers/datasets/kinds.py)."""
+        return self.kind_rules.loss(output, target, reduction)
+
+    def n_correct(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor | None:
+        """Correct predictions in a batch, or ``None`` for kinds without accuracy."""
+        return self.kind_rules.n_correct(output, target)
 
 
 @dataclass
@@ -78,6 +98,32 @@ class DatasetSource(ABC):
     def input_shape_for(cls, options: dict[str, Any]) -> tuple[int, ...]:
         """Input shape of one sample; datasets whose shape depends on options override it."""
         return cls.input_shape
+
+    @classmethod
+    def tasks_for(cls, options: dict[str, Any]) -> tuple[Task, ...]:
+        """Tasks with resolved ``options``; datasets whose tasks are an option override it."""
+        return cls.tasks
+
+    @classmethod
+    def prepare(cls, options: dict[str, Any], data_dir: Path | None = None,
+                source_dir: Path | None = None, download: bool = False,
+                progress: Progress | None = None, force: bool = False) -> Path | None:
+        """Find the raw files, build the tensors and cache them; returns the cache file.
+
+        A no-op (``None``) for datasets that need no files (embedded or synthetic ones).
+        Raises ``DataError`` with one line when files are missing or unreadable.
+        """
+        return None
+
+    @classmethod
+    def cached_files(cls, data_dir: Path | None = None) -> list[Path]:
+        """Cache files of this dataset under ``data_dir`` (every option variant)."""
+        return []
+
+    @classmethod
+    def is_cached(cls, options: dict[str, Any], data_dir: Path | None = None) -> bool | None:
+        """Whether ``options``' cache exists; ``None`` for datasets that are never cached."""
+        return None
 
     @classmethod
     def resolve_options(cls, options: dict[str, Any] | None) -> dict[str, Any]:

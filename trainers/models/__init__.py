@@ -10,4 +10,6 @@ ARCHITECTURES: Registry = Registry("architecture")
 
 from trainers.models import hps, kdmtl, mdmtn, mtan, stl  # noqa: E402,F401  (register built-ins)
 
+from trainers.models import direct  # noqa: E402,F401  (closed-form problems: x is the model)
+
 __all__ = ["ARCHITECTURES", "MultiTaskNet"]

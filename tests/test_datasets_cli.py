@@ -1,0 +1,89 @@
+"""``paretoctl data prepare`` / ``data list``, and a sweep whose data is missing: exit 2,
+one line on stderr, nothing written to the store."""
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from test_datasets_fakes import IDX_NAMES, write_mnist
+from trainers.datasets import DATASETS
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_exit_2(result, *fragments):
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    message = result.stderr.strip()
+    assert message.startswith("error:") and len(message.splitlines()) == 1, message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_prepare_without_files_says_what_where_and_how(workdir):
+    result = invoke("data", "prepare", "multimnist")
+    data = workdir / "data"
+    assert_one_line_exit_2(result, "MNIST files missing: train-images-idx3-ubyte",
+                           str(data / "MNIST" / "raw"),
+                           f"paretoctl data prepare multimnist --download --data-dir {data}")
+    assert not (data / "cache").exists() or not any((data / "cache").glob("*.pt"))
+
+
+def test_prepare_from_source_then_list(workdir):
+    write_mnist(workdir / "raw", n_train=30, n_test=10)
+    result = invoke("data", "prepare", "multimnist36", "--source", workdir / "raw",
+                    "-o", "n_train=40", "-o", "n_test=12")
+    assert result.exit_code == 0, result.stderr
+    assert "multimnist36:" in result.stdout and "train 36" in result.stdout and "test 12" in result.stdout
+    cache = list((workdir / "data" / "cache").glob("multimnist36-*.pt"))
+    assert len(cache) == 1
+    assert json.loads(cache[0].with_suffix(".json").read_text())["options"]["n_train"] == 40
+    listing = invoke("data", "list")
+    assert listing.exit_code == 0, listing.stderr
+    for name in DATASETS.names():
+        assert name in listing.stdout
+    row = next(line for line in listing.stdout.splitlines() if "multimnist36" in line)
+    assert "no (+1 variants)" in row and "kB" in row  # default options not cached, one variant is
+    row = next(line for line in listing.stdout.splitlines() if "synthetic_concave" in line)
+    assert "not needed" in row and "direct" in row
+
+
+def test_prepare_corrupt_file_names_it(workdir):
+    write_mnist(workdir / "raw", n_train=10, n_test=5)
+    broken = workdir / "raw" / f"{IDX_NAMES['train'][0]}.gz"
+    broken.write_bytes(broken.read_bytes()[:50])
+    assert_one_line_exit_2(invoke("data", "prepare", "multimnist", "--source", workdir / "raw"),
+                           str(broken), "cannot read")
+
+
+def test_prepare_bad_input(workdir):
+    assert_one_line_exit_2(invoke("data", "prepare", "mnist9"), "unknown dataset 'mnist9'")
+    assert_one_line_exit_2(invoke("data", "prepare", "multifashion", "-o", "n_train"), "KEY=VALUE")
+    assert_one_line_exit_2(invoke("data", "prepare", "multifashion", "-o", "colour=red"),
+                           "unknown option 'colour'")
+    assert_one_line_exit_2(invoke("data", "prepare", "multimnist", "--source", workdir / "nope"),
+                           "is not a folder")
+
+
+def test_prepare_embedded_dataset_is_a_no_op(workdir):
+    result = invoke("data", "prepare", "synthetic_concave")
+    assert result.exit_code == 0 and "nothing to prepare" in result.stdout
+
+
+def test_sweep_with_missing_data_exits_2_and_writes_nothing(workdir, write_spec):
+    spec = write_spec("""
+        name: missing_data
+        datasets: [multimnist]
+        methods: [{name: linear}]
+        train: {epochs: 1}
+    """)
+    assert_one_line_exit_2(invoke("sweep", spec), "multimnist: MNIST files missing",
+                           "paretoctl data prepare multimnist --download")
+    assert not (workdir / "paretoctl.db").exists()
+    assert not (workdir / ".paretoctl").exists()
