@@ -87,3 +87,16 @@ def test_sweep_with_missing_data_exits_2_and_writes_nothing(workdir, write_spec)
                            "paretoctl data prepare multimnist --download")
     assert not (workdir / "paretoctl.db").exists()
     assert not (workdir / ".paretoctl").exists()
+
+
+def test_sweeps_prepare_each_distinct_dataset_once(tmp_path, monkeypatch):
+    from trainers.datasets.prepare import prepare_trials
+
+    calls = []
+    source = DATASETS.get("multimnist36")
+    monkeypatch.setattr(source, "prepare", classmethod(
+        lambda cls, options, data_dir, **kw: calls.append(options) or tmp_path / "x.pt"))
+    trials = [{"dataset": {"name": "multimnist36", "options": {"n_train": 10, "seed": s}}}
+              for s in (0, 0, 1)] + [{"dataset": {"name": "multidigits", "options": {}}}]
+    assert prepare_trials(trials, tmp_path) == [tmp_path / "x.pt"] * 2
+    assert calls == [{"n_train": 10, "seed": 0}, {"n_train": 10, "seed": 1}]

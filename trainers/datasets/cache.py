@@ -122,9 +122,10 @@ class CacheEntry:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        """Exclusive build lock, so parallel trials on one machine build a dataset once."""
+        """Exclusive build lock of the cache folder (one hidden file), so parallel trials on
+        one machine build a dataset once; builds are rare, so one lock for all is enough."""
         self.data_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.data_path.with_suffix(".lock"), "w") as handle:
+        with open(self.data_path.parent / ".lock", "w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
