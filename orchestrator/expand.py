@@ -110,7 +110,7 @@ def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
             arch = resolve_arch(arch_entry, dataset.name, spec, a_index)
             for m_index, entry in enumerate(spec.methods):
                 method_cls = lookup(METHODS, entry.name, spec, f"methods.{m_index}.name")
-                prefs = method_preferences(method_cls, entry, len(source.tasks), spec, m_index)
+                prefs = method_preferences(method_cls, entry, len(source.tasks_for(options)), spec, m_index)
                 for override in spec.search_points():
                     params = resolve_params(method_cls, {**entry.params, **override.get("params", {})},
                                             dataset.name, arch["name"], spec, m_index)

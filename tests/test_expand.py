@@ -78,3 +78,10 @@ def test_unknown_names_and_wrong_lengths_name_their_field(over, field):
     message = str(info.value)
     assert message.startswith(f"s.yaml: {field}:"), message
     assert "\n" not in message
+
+
+def test_preference_length_follows_the_tasks_chosen_by_options():
+    # celeba's tasks are an option: three attributes need k0 + 3 entries
+    s = parse_spec({"name": "c", "datasets": [{"name": "celeba", "attributes": ["Smiling", "Young", "Male"]}],
+                    "methods": [{"name": "linear", "preferences": {"explicit": [[0, 0.2, 0.3, 0.5]]}}]}, "s.yaml")
+    assert [t["preference"] for t in expand_sweep(s)] == [[0, 0.2, 0.3, 0.5]]
