@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Reproduces the "MDMTN on Multi-Fashion" figures of benchmarks/RESULTS.md: WC-AL on
+# MDMTN, dense (k0 = 0) against sparse and tied (k0 = 1e-3) with the same task weights,
+# at the CPU budget of sweeps/multifashion_mdmtn.yaml (two trials side by side, one CPU
+# thread each).
+#
+#   benchmarks/mdmtn_multifashion.sh [STORE_URL]
+#
+# Needs Debian's dataset-fashion-mnist files (or --source/--download, see
+# `paretoctl data prepare --help`). Writes a fresh SQLite store under benchmarks/out/ unless
+# a store URL is given, and prints the table of RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.venv/bin}
+OUT=benchmarks/out
+mkdir -p "$OUT"
+STORE=${1:-sqlite:///$OUT/mdmtn_multifashion.db}
+
+"$BIN/paretoctl" data prepare multifashion
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+start=$(date +%s)
+"$BIN/paretoctl" sweep sweeps/multifashion_mdmtn.yaml --store "$STORE"
+echo "sweep wall time: $(( $(date +%s) - start )) s; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$BIN/python" benchmarks/mdmtn_report.py "$STORE" multifashion_mdmtn

@@ -1,0 +1,54 @@
+"""The MDMTN sweep files validate and expand to the paper's trials with the paper's
+presets (reference/mdmtn.md 6.1, 7.1, 10)."""
+from pathlib import Path
+
+import pytest
+
+from orchestrator.expand import expand_sweep
+from orchestrator.spec import load_spec
+from trainers.datasets import DATASETS
+
+SWEEPS = Path(__file__).resolve().parent.parent / "sweeps"
+
+
+def expand(name):
+    spec = load_spec(SWEEPS / f"{name}.yaml")
+    for dataset in spec.datasets:
+        if dataset.name not in DATASETS:
+            pytest.skip(f"dataset {dataset.name!r} is not registered in this checkout")
+    return expand_sweep(spec)
+
+
+def test_multimnist_90k_is_the_paper_study():
+    trials = expand("multimnist_90k")
+    assert len(trials) == 90
+    assert sum(t["preference"][0] == 0 for t in trials) == 19
+    t = trials[0]
+    assert (t["arch"]["name"], t["method"]["name"]) == ("mdmtn", "wc_al")
+    assert t["train"]["lr"] == 2.5e-3 and t["train"]["lr_decay"] == 0.5
+    assert t["train"]["epochs"] == 36 and t["train"]["epochs_per_iteration"] == 3
+    p = t["method"]["params"]
+    assert (p["mu0"], p["s_min"], p["s_lmax"], p["ap_preference"]) == (2.5e-8, 0.2, 0.8, 0.7)
+    assert (p["phase1_iterations"], p["phase2_iterations"]) == (3, 10)
+
+
+@pytest.mark.parametrize("name, arch, prefs, s_min, s_lmax", [
+    ("cifar10mnist_hps", "hps", [[0.0, 0.5, 0.5], [0.1, 0.6, 0.3]], 0.05, 0.15),
+    ("cifar10mnist_mdmtn", "mdmtn", [[0.0, 0.55, 0.45], [0.01, 0.8, 0.19]], 0.10, 0.3),
+])
+def test_cifar10mnist_table_rows(name, arch, prefs, s_min, s_lmax):
+    trials = expand(name)
+    assert [t["preference"] for t in trials] == prefs
+    for t in trials:
+        assert t["arch"]["name"] == arch
+        assert (t["train"]["lr"], t["train"]["lr_decay"]) == (1e-4, 0.98)
+        p = t["method"]["params"]
+        assert (p["mu0"], p["s_min"], p["s_lmax"], p["ap_preference"]) == (6.8e-8, s_min, s_lmax, 0.8)
+
+
+def test_multifashion_variant_pairs_dense_and_sparse_with_the_same_task_weights():
+    trials = expand("multifashion_mdmtn")
+    dense, sparse = (t["preference"] for t in trials)
+    assert dense[0] == 0 and sparse[0] > 0
+    assert dense[1] / dense[2] == pytest.approx(sparse[1] / sparse[2])
+    assert all(t["arch"]["name"] == "mdmtn" for t in trials)
