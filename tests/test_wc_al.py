@@ -107,8 +107,10 @@ def test_solves_the_weighted_chebyshev_problem_not_the_weighted_sum():
     x = solve_toy(method, steps=6000, iteration=200)
     assert x == pytest.approx(1 / 3, abs=0.02)
     assert float(method.t.detach()) == pytest.approx(0.8 * (2 / 3) ** 2, abs=0.02)
-    # The multipliers settle on the active constraints (KKT weights of the max).
-    assert method.lam[0] == 0 and method.lam[1] > 0 and method.lam[2] > 0
+    # The multipliers settle on the task constraints (the max binds), never on the
+    # inactive sparsity one. How the KKT weight splits between lambda and the penalty
+    # term mu*H depends on the last Adam steps, so only their support is asserted.
+    assert method.lam[0] == 0 and float(method.lam[1:].sum()) > 0
     linear = METHODS.get("linear")([0.0, 0.8, 0.2], {"beta1": 0.8, "beta2": 0.2}, 2)
     assert solve_toy(linear) == pytest.approx(0.6, abs=0.01)
 

@@ -215,10 +215,7 @@ def train_epoch(model: MultiTaskNet, method: "Method", data: TrainData, settings
     method.begin_epoch()
     n_batches = 0
     for x, y in batches(data.train, settings.batch_size, generator):
-        loss = method.scalarize(objective_vector(model, method, data.tasks, x, y))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        method.train_step(model, data.tasks, x, y, optimizer)
         for hook in after_step:
             hook()
         n_batches += 1
@@ -244,8 +241,9 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
         if (epoch + 1) % settings.epochs_per_iteration == 0:
             method.end_iteration()
             scheduler.step()
-        val = evaluate(model, data.val, data.tasks, settings.eval_batch_size)
-        record = {"stage": stage.name, "epoch": epoch, "val_score": val.selection_score,
+        val_score = method.validation_score(model, data.val, data.tasks,
+                                            settings.eval_batch_size)
+        record = {"stage": stage.name, "epoch": epoch, "val_score": val_score,
                   **figures, **method.state()}
         history.append(record)
         if on_epoch is not None:

@@ -57,9 +57,15 @@ def load_dataset(config: dict[str, Any]) -> DatasetBundle:
     return source.build(config["dataset"].get("options", {}), Path(data_dir) if data_dir else None)
 
 
-def build_model(config: dict[str, Any], bundle: DatasetBundle) -> MultiTaskNet:
+def build_model(config: dict[str, Any], bundle: DatasetBundle, method: Method) -> MultiTaskNet:
+    """The sweep's architecture, as the method wraps it (COSMOS, PHN) or as it is."""
     builder = ARCHITECTURES.get(config["arch"]["name"])
-    return builder(bundle.tasks, bundle.input_shape, bundle.name, config["arch"].get("options", {}))
+    options = config["arch"].get("options", {})
+
+    def build(input_shape: tuple[int, ...]) -> MultiTaskNet:
+        return builder(bundle.tasks, input_shape, bundle.name, options)
+
+    return method.build_model(build, bundle.input_shape)
 
 
 def finite(value: float | None) -> float | None:
@@ -69,28 +75,38 @@ def finite(value: float | None) -> float | None:
 def evaluate_points(model: MultiTaskNet, method: Method, bundle: DatasetBundle,
                     config: dict[str, Any], settings: TrainSettings,
                     time_train_s: float) -> list[dict[str, Any]]:
-    """One point per split: per-task loss/accuracy plus the model-level sparsity figures."""
+    """One point per split and evaluation ray (one ray unless the method learns a front):
+    per-task loss/accuracy plus the model-level sparsity figures."""
     with torch.no_grad():
         l0 = float(sparsity_objective(model, method.params))
     metrics = sparsity_metrics(model)
     n_params = count_parameters(model)
+    rays = method.eval_rays()
     points = []
-    for split in SPLITS:
-        start = time.perf_counter()
-        scores = evaluate(model, bundle.splits[split], bundle.tasks, settings.eval_batch_size)
-        points.append({
-            "split": split,
-            "ray_index": 0,
-            "preference": config.get("preference"),
+    for ray_index, ray in enumerate(rays):
+        method.condition(model, ray)
+        for split in SPLITS:
+            points.append(evaluate_point(model, bundle, split, settings, {
+                "ray_index": ray_index,
+                "preference": config.get("preference") if len(rays) == 1 else ray,
+                "sparsity": finite(l0),
+                "metrics": {k: finite(v) if isinstance(v, float) else v
+                            for k, v in metrics.items()},
+                "n_params": n_params,
+                "time_train_s": time_train_s,
+            }))
+    return points
+
+
+def evaluate_point(model: MultiTaskNet, bundle: DatasetBundle, split: str,
+                   settings: TrainSettings, fields: dict[str, Any]) -> dict[str, Any]:
+    """The stored point of one split: per-task scores plus the given ``fields``."""
+    start = time.perf_counter()
+    scores = evaluate(model, bundle.splits[split], bundle.tasks, settings.eval_batch_size)
+    return {"split": split, **fields,
             "tasks": {task.name: {"loss": finite(loss), "acc": finite(acc)}
                       for task, loss, acc in zip(bundle.tasks, scores.losses, scores.accs)},
-            "sparsity": finite(l0),
-            "metrics": {k: finite(v) if isinstance(v, float) else v for k, v in metrics.items()},
-            "n_params": n_params,
-            "time_train_s": time_train_s,
-            "time_eval_s": time.perf_counter() - start,
-        })
-    return points
+            "time_eval_s": time.perf_counter() - start}
 
 
 def run_trial(config: dict[str, Any],
@@ -106,10 +122,10 @@ def run_trial(config: dict[str, Any],
     splits = {name: split.to(device) for name, split in bundle.splits.items()}
     bundle = DatasetBundle(bundle.name, bundle.tasks, bundle.input_shape, splits, bundle.info)
 
-    model = build_model(config, bundle).to(device)
     method_cls = METHODS.get(config["method"]["name"])
     method = method_cls(config.get("preference"), config["method"]["params"], len(bundle.tasks))
     method.to(device)
+    model = build_model(config, bundle, method).to(device)
 
     data = TrainData(bundle.tasks, bundle.splits["train"], bundle.splits["val"])
     outcome = method.fit(model, data, settings, generator, on_epoch)

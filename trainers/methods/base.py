@@ -11,6 +11,18 @@ Unknown parameter names are errors, so a typo never silently runs the default.
 A method says how the objective vector becomes one training loss (``scalarize``), what
 moves between iterations (``end_iteration``), and, through ``fit``, which schedule trains
 the model: the generic loop by default, or its own chain of stages.
+
+Four more hooks let one module hold a method that is not a scalarisation, without any
+if-chain elsewhere:
+
+- ``build_model`` wraps or replaces the architecture's network (COSMOS conditions the
+  input on the ray, PHN generates the target network's weights from a hypernetwork);
+- ``train_step`` is one optimiser step on one mini-batch (MGDA and Pareto MTL combine
+  per-task gradients instead of differentiating one scalar);
+- ``eval_rays`` and ``condition`` say which preference rays a trained model is evaluated
+  on and how the model is set to one (one stored point per ray and split);
+- ``validation_score`` is the number the checkpoint rule maximises (a front-learning
+  method averages it over rays).
 """
 from __future__ import annotations
 
@@ -21,6 +33,7 @@ import torch
 from torch import nn
 
 from trainers import loop
+from trainers.datasets import Split, Task
 
 #: GrOWL spike weights of the sparsity objective L0, shared by every method (paper values)
 SPARSITY_PARAMS: dict[str, Any] = {"beta1": 0.8, "beta2": 0.2}
@@ -103,6 +116,40 @@ class Method(ABC):
     def to(self, device: torch.device) -> "Method":
         self.k = self.k.to(device)
         return self
+
+    @property
+    def preference(self) -> list[float]:
+        """The trial's preference vector (k0, k1, ..., km) as plain floats."""
+        return [float(v) for v in self.k.detach().cpu()]
+
+    def build_model(self, build: Callable[[tuple[int, ...]], nn.Module],
+                    input_shape: tuple[int, ...]) -> nn.Module:
+        """The network this method trains; ``build(shape)`` makes the sweep's architecture
+        for inputs of ``shape``. The default trains the architecture as it is."""
+        return build(input_shape)
+
+    def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
+                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """One optimiser step on one mini-batch: differentiate the scalarised objectives."""
+        loss = self.scalarize(loop.objective_vector(model, self, tasks, x, y))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def eval_rays(self) -> list[list[float]]:
+        """Preference vectors (k0, k1..km) the trained model is evaluated at, one stored
+        point per ray and split; ray_index is the position in this list. A method trained
+        for one preference has one ray, its own."""
+        return [self.preference]
+
+    def condition(self, model: nn.Module, ray: list[float]) -> None:
+        """Set ``model`` to answer for ``ray`` before an evaluation (no-op by default)."""
+
+    def validation_score(self, model: nn.Module, split: Split, tasks: tuple[Task, ...],
+                         batch_size: int) -> float:
+        """What the checkpoint rule maximises: the mean validation accuracy (or minus the
+        mean loss for tasks without accuracy)."""
+        return loop.evaluate(model, split, tasks, batch_size).selection_score
 
     def extra_parameters(self) -> list[nn.Parameter]:
         """Trainable scalars the method adds to the optimiser (WC-AL's t)."""
