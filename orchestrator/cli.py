@@ -6,7 +6,6 @@ it failed (e.g. failed trials).
 """
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli_common import err, user_errors
 from orchestrator.errors import UserInputError
 
 app = typer.Typer(
@@ -24,30 +24,12 @@ app = typer.Typer(
          "Tune, store every evaluated point in SQL, compute fronts and hypervolumes.",
 )
 out = Console() if Console().is_terminal else Console(width=200)
-err = Console(stderr=True)
 
 from orchestrator.data_cli import data_app  # noqa: E402
 
 app.add_typer(data_app, name="data")
 
 STORE_HELP = "SQLAlchemy URL of the results store (env PARETOCTL_STORE; default sqlite:///paretoctl.db)"
-
-
-def user_errors(command: Callable) -> Callable:
-    """Turn user-facing errors into one line on stderr and exit code 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from store.errors import StoreError
-        from trainers.errors import DataError
-
-        try:
-            return command(*args, **kwargs)
-        except (UserInputError, StoreError, DataError) as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 # ----------------------------------------------------------------------------- sweep

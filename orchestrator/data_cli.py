@@ -7,7 +7,6 @@ that missing data is exit 2 with nothing written.
 """
 from __future__ import annotations
 
-import functools
 import json
 import time
 from contextlib import contextmanager
@@ -21,27 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from orchestrator import paths
+from orchestrator.cli_common import err, user_errors
 from orchestrator.errors import UserInputError
 
 data_app = typer.Typer(no_args_is_help=True, help="List and prepare datasets.")
 out = Console() if Console().is_terminal else Console(width=200)
-err = Console(stderr=True)
-
-
-def user_errors(command: Callable) -> Callable:
-    """Bad input (unknown dataset or option, missing or corrupt files): one line, exit 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from trainers.errors import DataError
-
-        try:
-            return command(*args, **kwargs)
-        except (UserInputError, DataError) as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 @contextmanager

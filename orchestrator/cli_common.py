@@ -1,0 +1,33 @@
+"""What every sub-command shares: the stderr console and the rule that turns bad input
+into one line on stderr and exit code 2 (design.md, "Exit codes")."""
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import typer
+from rich.console import Console
+
+from orchestrator.errors import UserInputError
+
+err = Console(stderr=True)
+
+
+def user_errors(command: Callable) -> Callable:
+    """Bad input (spec, flags, store URL, unknown or missing data): one line, exit 2.
+
+    Only the tool's own bad-input errors are caught; anything else is a bug and keeps
+    its traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from store.errors import StoreError
+        from trainers.errors import DataError
+
+        try:
+            return command(*args, **kwargs)
+        except (UserInputError, StoreError, DataError) as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
