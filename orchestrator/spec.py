@@ -136,7 +136,9 @@ class TrainConfig(_Strict):
     epochs_per_iteration: PositiveInt | None = None
     lr: PositiveFloat | None = None
     lr_decay: PositiveFloat | None = None
-    optimizer: Name | None = None
+    optimizer: Literal["adam", "sgd"] | None = None
+    momentum: NonNegativeFloat | None = None
+    checkpoint: Literal["best_val", "last"] | None = None
     device: str | None = None
 
     @field_validator("device")

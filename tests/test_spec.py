@@ -221,7 +221,7 @@ def test_bad_preferences_name_the_sub_field(preferences, field, message):
     [
         ({"space": {"lr": [0.1]}}, "search.space.lr"),
         ({"space": {"model.width": [1, 2]}}, "search.space.model.width"),
-        ({"space": {"train.momentum": [0.9]}}, "search.space.train.momentum"),
+        ({"space": {"train.warmup_epochs": [0.9]}}, "search.space.train.warmup_epochs"),
         ({"space": {"train.lr": [0.1, -1]}}, "search.space.train.lr.1"),
         ({"space": {"params.mu0": []}}, "search.space.params.mu0"),
         ({"space": {}}, "search.space"),

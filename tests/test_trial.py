@@ -99,6 +99,29 @@ def test_trial_keeps_the_best_validation_checkpoint(method):
         "the evaluated model must be the best-validation checkpoint"
 
 
+def test_last_epoch_checkpoint_keeps_the_final_weights():
+    config = make_config("linear", (0.0, 0.5, 0.5))
+    config["train"] = {**config["train"], "epochs": 3, "checkpoint": "last"}
+    threads = torch.get_num_threads()
+    try:
+        result = run_trial(config)
+    finally:
+        torch.set_num_threads(threads)
+    info = result["info"]
+    assert info["best_epoch"] == 2
+    assert info["best_val_score"] == info["history"][-1]["val_score"]
+    val = next(p for p in result["points"] if p["split"] == "val")
+    mean_val_acc = sum(t["acc"] for t in val["tasks"].values()) / 2
+    assert mean_val_acc == pytest.approx(info["history"][-1]["val_score"], abs=1e-12)
+
+
+def test_unknown_checkpoint_rule_is_refused():
+    from trainers.loop import checkpoint_rule
+    from trainers.settings import TrainSettings
+    with pytest.raises(ValueError, match="unknown checkpoint rule 'median'"):
+        checkpoint_rule(TrainSettings(checkpoint="median"))
+
+
 def test_trial_learns_something():
     # 2 epochs on 300 samples: the training split must beat chance (10%) on both tasks
     train = next(p for p in trial("linear")["points"] if p["split"] == "train")

@@ -156,6 +156,34 @@ class BestValidation:
         return {"best_epoch": self.epoch, "best_val_score": self.score}
 
 
+class LastEpoch:
+    """Checkpoint rule: the weights of the last epoch (Pareto MTL's protocol; closed-form
+    problems, where "validation" is the training objective and the best-score epoch of a
+    concave front would be biased towards its ends)."""
+
+    def __init__(self) -> None:
+        self.score, self.epoch = float("-inf"), -1
+
+    def consider(self, model: MultiTaskNet, method: "Method", record: dict[str, Any]) -> None:
+        self.score, self.epoch = record["val_score"], record["epoch"]
+
+    def restore(self, model: MultiTaskNet, method: "Method") -> dict[str, Any]:
+        return {"best_epoch": self.epoch, "best_val_score": self.score}
+
+
+#: ``train.checkpoint`` values: which epoch of a stage becomes the trial's model
+CHECKPOINT_RULES: dict[str, Callable[[], Any]] = {"best_val": BestValidation, "last": LastEpoch}
+
+
+def checkpoint_rule(settings: TrainSettings) -> Any:
+    """A fresh checkpoint rule as ``settings.checkpoint`` names it."""
+    try:
+        return CHECKPOINT_RULES[settings.checkpoint]()
+    except KeyError:
+        known = ", ".join(CHECKPOINT_RULES)
+        raise ValueError(f"unknown checkpoint rule {settings.checkpoint!r} (known: {known})") from None
+
+
 @dataclass
 class Stage:
     """A run of epochs with one optimiser, one learning-rate schedule and one checkpoint
@@ -259,7 +287,9 @@ def train(model: MultiTaskNet, method: "Method", data: TrainData, settings: Trai
           generator: torch.Generator,
           on_epoch: Callable[[dict[str, Any]], None] | None = None) -> FitOutcome:
     """The generic schedule (``Method.fit``'s default): one stage of ``settings.epochs``
-    epochs, keeping the best-validation weights."""
-    stage = run_stage(model, method, data, settings, Stage("train", settings.epochs),
+    epochs, keeping the weights ``settings.checkpoint`` chooses (best validation by
+    default)."""
+    stage = run_stage(model, method, data, settings,
+                      Stage("train", settings.epochs, checkpoint=checkpoint_rule(settings)),
                       generator, on_epoch)
     return FitOutcome([stage], time_phase1_s=stage.time_s)

@@ -17,6 +17,7 @@ class TrainSettings:
     epochs_per_iteration: int = 1   # p: multipliers, penalty and lr move every p epochs
     optimizer: str = "adam"         # adam | sgd
     momentum: float = 0.9           # sgd only
+    checkpoint: str = "best_val"    # best_val | last: which epoch's weights the trial keeps
     device: str = "auto"            # auto | cpu | cuda | cuda:N (not part of a trial's identity)
 
     @classmethod
