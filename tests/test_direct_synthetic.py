@@ -91,3 +91,48 @@ def test_sweep_defaults_pick_direct(tmp_path):
     trials = expand_sweep(load_spec(spec))
     assert trials[0]["arch"]["name"] == "direct"
     assert trials[0]["train"]["optimizer"] == "sgd" and trials[0]["train"]["batch_size"] == 1
+
+
+# --------------------------------------------------------------- spread along the front
+# The Pareto MTL paper's Fig. 2: on a concave front, linear scalarisation over a grid of
+# preferences only finds the two ends, while methods that aim at a preference direction
+# spread along it. A front point is located by s in [-1, 1] (x = s/sqrt(d) * 1).
+
+GRID = [[0.0, k, round(1.0 - k, 10)] for k in np.linspace(0.0, 1.0, 7)]
+WC_AL_TRAIN = {"lr": 0.1, "epochs": 300, "epochs_per_iteration": 10}
+WC_AL_PARAMS = {"mu0": 1.0, "rho": 1.5, "mu_max": 20.0}
+
+
+def front_position(point) -> float:
+    """s of the nearest true front point."""
+    s = np.linspace(-1.0, 1.0, 4001)
+    return float(s[np.argmin(np.linalg.norm(PROBLEM.front(4001) - point, axis=1))])
+
+
+def largest_gap(positions) -> float:
+    """The widest stretch of the front (s from -1 to 1) with no solution in it."""
+    s = np.sort(np.concatenate([[-1.0, 1.0], positions]))
+    return float(np.diff(s).max())
+
+
+def grid_points(method, **overrides):
+    return np.array([objective_point(run_trial(config(method, pref, **overrides)))
+                     for pref in GRID])
+
+
+def test_linear_grid_finds_only_the_ends_while_wc_al_spreads_along_the_front():
+    from store.front import hypervolume
+
+    linear = grid_points("linear")
+    wc_al = grid_points("wc_al", train=WC_AL_TRAIN, params=WC_AL_PARAMS)
+    for points in (linear, wc_al):
+        assert max(distance_to_front(p) for p in points) < 0.02
+    s_linear = [front_position(p) for p in linear]
+    s_wc_al = [front_position(p) for p in wc_al]
+    assert all(abs(s) > 0.9 for s in s_linear)            # every weighted sum: an end
+    assert sum(abs(s) < 0.8 for s in s_wc_al) >= 3         # WC-AL: inside the front too
+    assert largest_gap(s_linear) > 1.6 and largest_gap(s_wc_al) < 0.8
+    ref = [1.0, 1.0]
+    true_hv = hypervolume(PROBLEM.front(201), ref)
+    assert hypervolume(wc_al, ref) > hypervolume(linear, ref) + 0.05
+    assert hypervolume(wc_al, ref) <= true_hv + 1e-9
