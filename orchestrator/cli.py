@@ -126,18 +126,9 @@ def front(
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
     from store.front import compute_front, default_objectives, expand_objectives
-    from store.queries import PointFilter, load_points
 
-    if split not in ("test", "val", "train"):
-        raise UserInputError(f"--split: expected test, val or train, got {split!r}")
-    if fmt not in ("table", "csv", "json"):
-        raise UserInputError(f"--format: expected table, csv or json, got {fmt!r}")
-    db = open_existing_store(store)
-    df = load_points(db, PointFilter(dataset=dataset, sweep=sweep, method=method, arch=arch, split=split))
-    if df.empty:
-        raise UserInputError(f"no stored points match --dataset {dataset}"
-                             + "".join(f" --{k} {v}" for k, v in (("sweep", sweep), ("method", method), ("arch", arch)) if v)
-                             + f" --split {split}")
+    df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
+                              arch=arch, split=split)
     try:
         names = expand_objectives(parse_list(objectives), df.columns) if objectives else default_objectives(df)
         result = compute_front(df, names, eps, parse_floats(ref_point, "--ref-point"))
@@ -155,10 +146,76 @@ def emit_front(result, fmt: str) -> None:
         out.print(front_table(result))
 
 
+def load_filtered_points(store: Optional[str], fmt: str, **filters):
+    """The points a front or report reads; bad --split/--format or no match is bad input."""
+    from store.queries import PointFilter, load_points
+
+    if filters["split"] not in ("test", "val", "train"):
+        raise UserInputError(f"--split: expected test, val or train, got {filters['split']!r}")
+    if fmt not in ("table", "csv", "json"):
+        raise UserInputError(f"--format: expected table, csv or json, got {fmt!r}")
+    df = load_points(open_existing_store(store), PointFilter(**filters))
+    if df.empty:
+        named = " ".join(f"--{k} {v}" for k, v in filters.items() if v is not None)
+        raise UserInputError(f"no stored points match {named}")
+    return df
+
+
 def open_existing_store(url: Optional[str]):
     from store.db import open_store, resolve_store_url
 
     return open_store(resolve_store_url(url), create=False)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def report_table(table, objectives: list[str], ref: list[float], tasks: list[str]) -> Table:
+    view = Table(title=f"methods compared on {', '.join(objectives)}",
+                 caption=f"hv: hypervolume of each seed's points w.r.t. ref point "
+                         f"{format_value(ref)}, mean and std over seeds; best: the point with "
+                         f"the best mean accuracy (or loss); train_s: one seed's trials summed")
+    columns = ["method", "arch", "seeds", "trials", "points", "hv", "hv_std",
+               *[f"acc.{t}" for t in tasks], "sr", "cr", "ps", "n_params", "train_s"]
+    for column in columns:
+        view.add_column(column, justify="left" if column in ("method", "arch") else "right")
+    for _, row in table.iterrows():
+        view.add_row(*[format_value(_plain(row.get(c))) for c in columns])
+    return view
+
+
+@app.command()
+@user_errors
+def report(
+    dataset: str = typer.Option(..., "--dataset", help="dataset name (e.g. multifashion)"),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="only points of this sweep"),
+    method: Optional[str] = typer.Option(None, "--method", help="only this method"),
+    arch: Optional[str] = typer.Option(None, "--arch", help="only this architecture"),
+    split: str = typer.Option("test", "--split", help="test | val | train"),
+    objectives: Optional[str] = typer.Option(None, "--objectives", help="comma list as for front (default mcr.* or loss.*)"),
+    ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective, shared by every row"),
+    fmt: str = typer.Option("table", "--format", help="table | csv | json"),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Compare methods: hypervolume (mean and std over seeds), best point, SR/CR/PS, time."""
+    from store.front import default_objectives, expand_objectives
+    from store.report import compare, task_names
+
+    df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
+                              arch=arch, split=split)
+    try:
+        names = expand_objectives(parse_list(objectives), df.columns) if objectives else default_objectives(df)
+        table, ref = compare(df, names, parse_floats(ref_point, "--ref-point"))
+    except ValueError as exc:
+        raise UserInputError(f"--objectives/--ref-point: {exc}") from None
+    if fmt == "json":
+        records = [{k: _plain(v) for k, v in r.items()} for r in table.to_dict("records")]
+        sys.stdout.write(json.dumps({"objectives": names, "ref_point": ref, "rows": records},
+                                    default=float) + "\n")
+    elif fmt == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    else:
+        out.print(report_table(table, names, ref, task_names(df)))
 
 
 # ----------------------------------------------------------------------------- trials

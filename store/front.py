@@ -272,7 +272,7 @@ def _eps_json(eps: float | Sequence[float]) -> float | list[float]:
     return float(vector) if vector.ndim == 0 else [float(v) for v in vector]
 
 
-def _checked_ref(ref_point: Sequence[float], n_objectives: int) -> list[float]:
+def checked_ref_point(ref_point: Sequence[float], n_objectives: int) -> list[float]:
     """A user-given reference point, one finite number per objective."""
     ref = [float(v) for v in ref_point]
     if len(ref) != n_objectives or not all(math.isfinite(v) for v in ref):
@@ -301,7 +301,7 @@ def compute_front(
     if ref_point is None:
         ref = default_ref_point(objectives, values)
     else:
-        ref = _checked_ref(ref_point, len(objectives))
+        ref = checked_ref_point(ref_point, len(objectives))
     front_df = candidates.iloc[chosen].copy()
     front_df["values"] = [[float(v) for v in row] for row in values[chosen]]
     return FrontResult(

@@ -1,0 +1,89 @@
+"""Method comparison (``paretoctl report``): one row per (method, architecture).
+
+The MDMTN paper's Table I reports each method's best point (per-task accuracy, SR, CR,
+PS, parameters); the COSMOS and MTL-not-MOO papers report each method's hypervolume as
+mean and standard deviation over seeds, and its training time. A report row carries both:
+
+- ``hv`` / ``hv_std``: the hypervolume of every point the method produced for one seed
+  (all its preference trials, or all test rays of a front-learning method), then mean and
+  (population) standard deviation over seeds. One reference point serves every row, so
+  the rows are comparable: the one given, else the default of ``store.front`` computed
+  over all the loaded points.
+- the best point: the one with the highest mean accuracy over tasks (lowest mean loss
+  where tasks have no accuracy), with its per-task values, SR, CR, PS and parameters.
+- ``train_s``: training seconds of one seed's trials summed (a method that needs several
+  trials for its front pays for all of them), mean over seeds.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from store.front import checked_ref_point, default_ref_point, hypervolume, minimised_matrix
+
+GROUP = ["method", "arch"]
+
+
+def task_names(df: pd.DataFrame) -> list[str]:
+    return [c[len("loss."):] for c in df.columns if str(c).startswith("loss.")]
+
+
+def quality(df: pd.DataFrame) -> pd.Series:
+    """Higher is better: mean accuracy over tasks, or minus the mean loss without them."""
+    tasks = task_names(df)
+    accs = [f"acc.{t}" for t in tasks if f"acc.{t}" in df and df[f"acc.{t}"].notna().any()]
+    if len(accs) == len(tasks):
+        return df[accs].mean(axis=1)
+    return -df[[f"loss.{t}" for t in tasks]].mean(axis=1)
+
+
+def seed_hypervolumes(group: pd.DataFrame, objectives: Sequence[str],
+                      ref: Sequence[float]) -> list[float]:
+    """One hypervolume per seed; rows missing an objective are left out."""
+    volumes = []
+    for _, rows in group.groupby("seed", sort=True):
+        matrix = minimised_matrix(rows, objectives)
+        volumes.append(hypervolume(matrix[~np.isnan(matrix).any(axis=1)], ref))
+    return volumes
+
+
+def seed_train_seconds(group: pd.DataFrame) -> float:
+    """Mean over seeds of the summed training time of the seed's distinct trials."""
+    per_trial = group.drop_duplicates("trial")
+    return float(per_trial.groupby("seed")["time_train_s"].sum().mean())
+
+
+def best_point(group: pd.DataFrame) -> pd.Series:
+    scores = quality(group)
+    return group.loc[scores.idxmax()] if scores.notna().any() else group.iloc[0]
+
+
+def compare(df: pd.DataFrame, objectives: Sequence[str],
+            ref_point: Sequence[float] | None = None) -> tuple[pd.DataFrame, list[float]]:
+    """The report table (one row per method and architecture, best hypervolume first)
+    and the reference point used."""
+    objectives = list(objectives)
+    matrix = minimised_matrix(df, objectives)
+    if ref_point is None:
+        ref = default_ref_point(objectives, matrix[~np.isnan(matrix).any(axis=1)])
+    else:
+        ref = checked_ref_point(ref_point, len(objectives))
+    tasks = task_names(df)
+    rows = []
+    for (method, arch), group in df.groupby(GROUP, sort=True):
+        volumes = seed_hypervolumes(group, objectives, ref)
+        best = best_point(group)
+        row = {"method": method, "arch": arch, "seeds": group["seed"].nunique(),
+               "trials": group["trial"].nunique(), "points": len(group),
+               "hv": float(np.mean(volumes)), "hv_std": float(np.std(volumes)),
+               "best_quality": float(quality(best.to_frame().T.infer_objects()).iloc[0])}
+        for task in tasks:
+            for kind in ("acc", "loss"):
+                row[f"{kind}.{task}"] = best.get(f"{kind}.{task}")
+        row |= {name: best.get(name) for name in ("sr", "cr", "ps", "n_params")}
+        row["train_s"] = seed_train_seconds(group)
+        rows.append(row)
+    table = pd.DataFrame(rows).sort_values("hv", ascending=False, kind="stable")
+    return table.reset_index(drop=True), ref
