@@ -76,6 +76,25 @@ def resolve_params(method_cls, given: dict[str, Any], dataset: str, arch: str,
         raise SpecError(spec.source, f"methods.{index}.params.{exc.name}", str(exc)) from None
 
 
+def trains(method_cls, arch: str) -> bool:
+    """Whether the method can train the architecture (stl, kdmtl and mtan need their own)."""
+    return method_cls.architectures is None or arch in method_cls.architectures
+
+
+def check_method_archs(spec: SweepSpec, archs: list[NamedEntry], dataset: str) -> None:
+    """Each method must fit one of the sweep's architectures; pairs that do not fit are
+    skipped by the expansion (a cross product of methods and architectures)."""
+    names = [a.name for a in archs]
+    for index, entry in enumerate(spec.methods):
+        method_cls = lookup(METHODS, entry.name, spec, f"methods.{index}.name")
+        if not any(trains(method_cls, name) for name in names):
+            raise SpecError(spec.source, f"methods.{index}.name",
+                            f"method {entry.name!r} trains only architecture(s) "
+                            f"{', '.join(method_cls.architectures)}; the sweep has "
+                            f"{', '.join(names)} for dataset {dataset!r} (add one under "
+                            "architectures)")
+
+
 def resolve_train(layers: list[dict[str, Any] | None], spec: SweepSpec) -> dict[str, Any]:
     try:
         return TrainSettings.resolve(*layers).as_dict()
@@ -106,10 +125,13 @@ def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
         options = with_defaults(source.default_options, dataset.options, spec,
                                 f"datasets.{d_index}", f"option of dataset {dataset.name!r}")
         archs = spec.architectures or [NamedEntry(name=source.default_arch)]
+        check_method_archs(spec, archs, dataset.name)
         for a_index, arch_entry in enumerate(archs):
             arch = resolve_arch(arch_entry, dataset.name, spec, a_index)
             for m_index, entry in enumerate(spec.methods):
                 method_cls = lookup(METHODS, entry.name, spec, f"methods.{m_index}.name")
+                if not trains(method_cls, arch["name"]):
+                    continue
                 prefs = method_preferences(method_cls, entry, len(source.tasks_for(options)), spec, m_index)
                 for override in spec.search_points():
                     params = resolve_params(method_cls, {**entry.params, **override.get("params", {})},

@@ -63,6 +63,8 @@ class Method(ABC):
     description: ClassVar[str] = ""
     #: False for methods that need no preference vector (MGDA, single task)
     uses_preference: ClassVar[bool] = True
+    #: the architectures the method can train (None: any); the expansion refuses others
+    architectures: ClassVar[tuple[str, ...] | None] = None
     default_params: ClassVar[dict[str, Any]] = {}
     #: keyed by data set name or "dataset/arch"
     presets: ClassVar[dict[str, dict[str, Any]]] = {}

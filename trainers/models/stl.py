@@ -33,6 +33,15 @@ class STLNet(MultiTaskNet):
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [head(trunk(x)) for trunk, head in zip(self.trunks, self.heads)]
 
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each task's penultimate feature (post-ReLU hidden layer): what a KDMTL teacher
+        hands its student."""
+        return [trunk(x) for trunk in self.trunks]
+
+    def task_network(self, t: int) -> nn.Module:
+        """Task t's whole network, trunk and head (what a per-task checkpoint keeps)."""
+        return nn.ModuleList([self.trunks[t], self.heads[t]])
+
     def shared_parameters(self) -> Iterator[nn.Parameter]:
         """Nothing is shared between tasks."""
         return iter(())
