@@ -31,8 +31,13 @@ class KDMTLNet(HPSNet):
 
     def adapted_features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """A_t(S(u)) for every task: what the distillation term compares with teachers."""
+        return self.outputs_and_adapted(x)[1]
+
+    def outputs_and_adapted(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """The task logits O_t(S(u)) and the adapted features A_t(S(u)) from one pass of S,
+        so that the distillation gradient and the task gradients meet in the same S(u)."""
         s = self.shared(x)
-        return [adaptor(s) for adaptor in self.adaptors]
+        return [head(s) for head in self.heads], [adaptor(s) for adaptor in self.adaptors]
 
 
 @ARCHITECTURES.register("kdmtl")
