@@ -57,10 +57,13 @@ def pmtl_phase2_weights(gram: torch.Tensor, losses: torch.Tensor, rays: torch.Te
     m = gram.shape[0]
     active = active_set(losses, rays, k)
     rows = constraint_rows(rays, k)[active].to(gram)
-    basis = torch.cat([torch.eye(m, dtype=gram.dtype), rows])  # vectors in task-gradient space
-    c = min_norm_weights(basis @ gram @ basis.T)
+    basis = torch.cat([torch.eye(m, dtype=gram.dtype, device=gram.device), rows])
+    c = min_norm_weights(basis @ gram @ basis.T)  # basis rows: vectors in task-gradient space
     weights = c[:m] + c[m:] @ rows
-    return m * weights / weights.abs().sum()
+    total = weights.abs().sum()
+    if not total > 0:  # lambda + sum beta (u_j - u_k) = 0: no direction, take no step (P7)
+        return torch.zeros_like(weights)
+    return m * weights / total
 
 
 # ----------------------------------------------------------------------------- EPO

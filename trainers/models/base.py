@@ -41,6 +41,21 @@ class MultiTaskNet(nn.Module):
                 continue
             yield name, param
 
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        """The one feature tensor z every task head reads (MGDA-UB differentiates the task
+        losses w.r.t. z instead of the shared weights). Architectures whose heads do not
+        all read a single shared z (MDMTN's per-task fusion, STL, ...) cannot offer it."""
+        raise NotImplementedError(
+            f"architecture {type(self).__name__} has no single shared representation z "
+            "feeding every task head, so MGDA-UB cannot run on it (use mode: exact)")
+
+    def heads_from(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """Task logits from the shared representation: ``forward(x) ==
+        heads_from(representation(x))`` where ``representation`` exists."""
+        raise NotImplementedError(
+            f"architecture {type(self).__name__} has no single shared representation z "
+            "feeding every task head, so MGDA-UB cannot run on it (use mode: exact)")
+
     def shared_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters outside the task heads (what gradient-balancing methods balance)."""
         for name, param in self.named_parameters():

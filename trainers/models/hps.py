@@ -24,9 +24,14 @@ class HPSNet(MultiTaskNet):
         self.heads = make_heads(shared.out_features, tasks)
         self.input_weight_names = (f"shared.{ConvStack.input_weight}",)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        z = self.shared(x)
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shared(x)
+
+    def heads_from(self, z: torch.Tensor) -> list[torch.Tensor]:
         return [head(z) for head in self.heads]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.heads_from(self.representation(x))
 
 
 @ARCHITECTURES.register("hps")

@@ -64,9 +64,14 @@ class TrunkAndHeads(MultiTaskNet):
         self.shared = trunk
         self.heads = make_heads(trunk.out_features, tasks)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        z = self.shared(x)
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shared(x)
+
+    def heads_from(self, z: torch.Tensor) -> list[torch.Tensor]:
         return [head(z) for head in self.heads]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.heads_from(self.representation(x))
 
 
 LENET_OPTIONS: dict[str, Any] = {"width": 1.0}
@@ -103,9 +108,14 @@ class FairnessMLP(MultiTaskNet):
         self.heads = nn.ModuleList([nn.Linear(25, 1)])  # one output layer, read by every task
         self.n_tasks = n_tasks
 
+    def representation(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shared(x)
+
+    def heads_from(self, z: torch.Tensor) -> list[torch.Tensor]:
+        return [self.heads[0](z)] * self.n_tasks
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        logit = self.heads[0](self.shared(x))
-        return [logit] * self.n_tasks
+        return self.heads_from(self.representation(x))
 
 
 @ARCHITECTURES.register("mlp")

@@ -1,0 +1,138 @@
+"""``mgda``: the Multiple Gradient Descent Algorithm for multi-task learning (Sener &
+Koltun 2018; reference/baselines.md 3.1-3.2, reference/mdmtn.md 6.2).
+
+Per mini-batch: the gradient g_t of every task loss, each divided by a normaliser n_t;
+the min-norm weights alpha (alpha >= 0, sum 1) of the convex hull of {g_t / n_t}; then a
+fresh forward and one optimiser step on sum_t alpha_t L_t with the *un-normalised*
+losses and alpha held constant. It takes no preference vector: MGDA finds one Pareto
+stationary point, not a chosen trade-off.
+
+Parameters:
+
+- ``mode``: ``exact`` differentiates w.r.t. the parameters named by ``grad_set``;
+  ``ub`` (MGDA-UB, the paper's upper bound) w.r.t. the shared representation z: z is
+  computed without graph, made a leaf, and each L_t is backpropagated through the heads
+  only (architectures with one z feeding every head: hps, lenet, lenet_pmtl, mlp; the
+  authors' repositories never got this path working, pitfall P6).
+- ``grad_set`` (exact mode): ``shared`` = ``model.shared_parameters()`` (the paper, and
+  the MDMTN paper's baseline) or ``all`` (heads included, as MOOMTL's MGDA*).
+- ``normalization``: ``l2`` (||g_t||), ``loss`` (L_t), ``loss+`` (L_t ||g_t||) or
+  ``none``; default ``none`` as in the MDMTN paper's baseline. A normaliser that is zero
+  or not finite is replaced by 1 (that gradient is then left as it is).
+- ``solver``: ``frank_wolfe`` (trainers/min_norm.py: exact closed form for two tasks,
+  Frank-Wolfe with exact line search for more, iteration cap enforced); ``clip``: 0 (the
+  paper's exact minimiser) or e.g. 0.001 to reproduce the code's [0.001, 0.999] clipping
+  of the two-task weight.
+
+We deliberately do not reproduce the MDMTN code's gradient bookkeeping (leftover task
+gradients added to the final update, 6.2): every task gradient is taken on its own.
+
+Presets: MultiMNIST and Cifar10Mnist use the MDMTN paper's MGDA schedule (6.2): SGD lr
+1e-2, momentum 0.9, batch 256, 100 epochs, lr halved three times. We express it as
+``epochs_per_iteration: 30, lr_decay: 0.5``, which halves after 30, 60 and 90 *completed*
+epochs (epochs 0-29, 30-59, 60-89, 90-99); the authors' scheduler halves one epoch later
+(0-30, 31-60, 61-90, 91-99). Their 10 (MM) / 5 (CM) "repetitions" continue training one
+model; here repetitions are independent runs (seeds). The 36x36 Pareto MTL overlays
+(multimnist36, multifashion, multifashion_mnist) use the COSMOS/MOOMTL setting: Adam
+lr 1e-3, batch 256, 100 epochs, no schedule (MOOMTL tuned its schedule per data set).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainers import loop
+from trainers.datasets import Task
+from trainers.methods import METHODS
+from trainers.methods.base import Method, ParamError
+from trainers.methods.task_gradients import (GRAD_SETS, flat_gradients, gram, parameter_set,
+                                             task_losses, weighted_step)
+from trainers.min_norm import min_norm_weights
+
+NORMALIZATIONS = ("l2", "loss", "loss+", "none")
+MODES = ("exact", "ub")
+SOLVERS = ("frank_wolfe",)
+
+MDMTN_SGD = {"optimizer": "sgd", "lr": 1e-2, "momentum": 0.9, "epochs": 100,
+             "batch_size": 256, "lr_decay": 0.5, "epochs_per_iteration": 30}
+COSMOS_ADAM = {"optimizer": "adam", "lr": 1e-3, "epochs": 100, "batch_size": 256,
+               "lr_decay": 1.0, "epochs_per_iteration": 1}
+PMTL_OVERLAYS = ("multimnist36", "multifashion", "multifashion_mnist")
+
+
+def normalizers(kind: str, losses: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    """n_t per task (baselines.md 3.2 table); unusable values (0, inf, NaN) become 1."""
+    norms = grads.norm(dim=1)
+    values = {"l2": norms, "loss": losses.detach(), "loss+": losses.detach() * norms,
+              "none": torch.ones_like(norms)}[kind]
+    usable = torch.isfinite(values) & (values > 0)
+    return torch.where(usable, values, torch.ones_like(values))
+
+
+@METHODS.register("mgda")
+class MGDA(Method):
+    name = "mgda"
+    description = "min-norm combination of task gradients (Sener & Koltun; no preference)"
+    uses_preference = False
+    default_params: dict[str, Any] = {
+        "mode": "exact",           # exact | ub
+        "grad_set": "shared",      # exact mode: shared (paper) | all (MOOMTL)
+        "normalization": "none",   # l2 | loss | loss+ | none (MDMTN paper's baseline)
+        "solver": "frank_wolfe",
+        "clip": 0.0,               # 0.001 reproduces the code's two-task clipping
+    }
+    train_presets: dict[str, dict[str, Any]] = {
+        "multimnist": MDMTN_SGD,
+        "cifar10mnist": MDMTN_SGD,
+        **{name: COSMOS_ADAM for name in PMTL_OVERLAYS},
+    }
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        for name, allowed in (("mode", MODES), ("grad_set", GRAD_SETS),
+                              ("normalization", NORMALIZATIONS), ("solver", SOLVERS)):
+            if params[name] not in allowed:
+                raise ParamError(name, f"{name} must be one of {', '.join(allowed)}, "
+                                       f"got {params[name]!r}")
+        clip = params["clip"]
+        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 <= clip < 0.5:
+            raise ParamError("clip", "clip must be a number in [0, 0.5)")
+
+    def __init__(self, preference, params, n_tasks) -> None:
+        super().__init__(preference, params, n_tasks)
+        self.alpha = torch.full((n_tasks,), 1.0 / n_tasks, dtype=torch.float64)
+
+    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
+        """sum_t alpha_t L_t with the latest weights (train_step does the real work)."""
+        return torch.dot(self.alpha.to(objectives), objectives[1:])
+
+    def gradients(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
+                  y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Task losses and the (m, P) task-gradient matrix of the chosen mode."""
+        if self.params["mode"] == "exact":
+            losses = task_losses(model, self, tasks, x, y)
+            return losses, flat_gradients(losses, parameter_set(model, self.params["grad_set"]))
+        with torch.no_grad():
+            z = model.representation(x)
+        z = z.detach().requires_grad_(True)
+        outputs = model.heads_from(z)
+        losses = torch.stack([loop.task_loss(out, y[:, i], task)
+                              for i, (out, task) in enumerate(zip(outputs, tasks))])
+        return losses, flat_gradients(losses, [z])
+
+    def min_norm_alpha(self, losses: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+        """Min-norm weights of the normalised gradients g_t / n_t."""
+        scaled = grads / normalizers(self.params["normalization"], losses, grads)[:, None]
+        return min_norm_weights(gram(scaled), clip=float(self.params["clip"]))
+
+    def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
+                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        losses, grads = self.gradients(model, tasks, x, y)
+        self.alpha = self.min_norm_alpha(losses, grads)
+        weighted_step(model, self, tasks, x, y, optimizer, self.alpha)
+
+    def state(self) -> dict[str, Any]:
+        """The weights alpha of the last step."""
+        return {"alpha": [float(a) for a in self.alpha]}

@@ -1,0 +1,203 @@
+"""``pmtl``: Pareto Multi-Task Learning (Lin et al., NeurIPS 2019; reference/baselines.md
+3.3 and pitfalls P1-P3, P7, P8, P16).
+
+K unit reference vectors u_1..u_K split the loss space into cones; a trial trains one
+network into the cone of its own vector u_k, Omega_k = {L : (u_j - u_k) . L <= 0 for all
+j}, so a sweep over the K vectors spreads solutions over the whole front, concave parts
+included. ``u`` lives in *loss space* (P1): u = (1, 0) asks for a large L_1 relative to
+L_2, i.e. it favours task 2.
+
+Which vector a trial uses: the trial's preference vector. Its task part (k_1..k_m) is
+read as a direction in loss space, u_k = (k_1..k_m) / ||(k_1..k_m)||; the other rays are
+the ``n_rays`` reference vectors, the one nearest to u_k being replaced by u_k. For two
+tasks the reference vectors are the paper's (cos a, sin a), a evenly spaced in
+[0, pi/2]; for m > 2 tasks the Das-Dennis simplex points with ``n_rays - 1`` partitions,
+scaled to unit length (not evenly spaced in angle; the paper gives no m > 2 recipe). So
+
+- ``preferences: {explicit: [...]}`` with the paper's five rays normalised to sum 1
+  (0, 1, 0), (0, a, 1 - a), (0, 0.5, 0.5), (0, 1 - a, a), (0, 0, 1), a = 1/sqrt(2) =
+  0.70710678 = cos 22.5 / (cos 22.5 + sin 22.5), reproduces the paper exactly (any
+  positive scaling gives the same direction);
+- ``preferences: {simplex: {n_partitions: 4}}`` runs the five simplex points as
+  directions (angles 0, 18.4, 45, 71.6, 90 degrees); the regions stay proper cones. (The
+  MOOMTL code instead L1-normalises its *reference* vectors, which collapses the interior
+  regions onto the diagonal, P3; we never do.)
+The trial's preference is what the store records. k0 (sparsity) must be 0.
+
+Schedule (``fit``):
+
+- Phase 1 (eq. 9): for at most ``phase1_epochs`` epochs of mini-batches, stop as soon as
+  the losses lie in Omega_k (active set empty; strict G_j > 0, epsilon = 0, checked on
+  L/||L||, as the code) *without taking a step*; otherwise step on w . L with w = u_j -
+  u_k for one violated constraint, or the min-norm combination over several. w may be
+  negative (ascent on one task) and is not rescaled.
+- Phase 2 (eqs. 10-14, 18): min-norm over {g_1..g_m} and the active constraint
+  gradients, alpha = lambda + sum_j beta_j (u_j - u_k), rescaled so that sum |alpha| = m
+  (alpha = 0, no step, where that sum vanishes), one step on alpha . L with alpha
+  constant; ``train.epochs`` epochs. Both phases use trainers/directions.py.
+
+Gradients are taken w.r.t. all parameters (``grad_set: all``, the paper; the other
+task's head contributes exact zeros, P8) or only the shared ones (``shared``, COSMOS'
+port). Phase 1 has its own optimiser; phase 2 starts a fresh one with the full learning
+rate (phase 1 runs before the paper's 100 epochs and its scheduler).
+
+Checkpoint: ``train.checkpoint`` defaults to ``last`` for this method (the paper and its
+code keep the last epoch; there is no validation split there); ``best_val`` keeps the
+best-validation phase-2 epoch like the generic loop. The learning-rate schedule counts
+phase-2 epochs only.
+
+Presets: 100 epochs everywhere (the paper). The 36x36 overlays (multimnist36,
+multifashion, multifashion_mnist): Adam lr 1e-3, batch 256, lr halved after 15, 30, ...,
+90 completed epochs (``epochs_per_iteration: 15, lr_decay: 0.5``, equal to MultiStep
+[15, 30, 45, 60, 75, 90] gamma 0.5 over 100 epochs; the PMTL code steps its scheduler at
+the start of each epoch, one epoch earlier, P16). With the paper's own ``lenet_pmtl`` on
+those data sets: the PMTL code's SGD lr 1e-3, momentum 0.9, same schedule.
+``synthetic_concave``: the paper's example, 10 rays, 20 phase-1 steps and 80 phase-2
+full-batch steps of size 1.
+
+Each trial initialises its network from its seed, so rays with the same seed share the
+initial weights (like MOOMTL's copies; the paper draws a fresh network per ray).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainers import loop
+from trainers.datasets import Task
+from trainers.directions import circle_rays, pmtl_phase1_weights, pmtl_phase2_weights
+from trainers.methods import METHODS
+from trainers.methods.base import Method, ParamError
+from trainers.methods.task_gradients import (GRAD_SETS, flat_gradients, gram, parameter_set,
+                                             task_losses, weighted_step)
+from trainers.preferences import expand
+
+PMTL_OVERLAYS = ("multimnist36", "multifashion", "multifashion_mnist")
+MULTISTEP = {"batch_size": 256, "lr": 1e-3, "epochs": 100, "lr_decay": 0.5,
+             "epochs_per_iteration": 15}
+
+
+def reference_rays(n_rays: int, n_tasks: int) -> torch.Tensor:
+    """Unit reference vectors: the paper's quarter circle for two tasks, Das-Dennis
+    directions normalised to unit length for more."""
+    if n_tasks == 2:
+        return circle_rays(n_rays)
+    points = expand({"simplex": {"n_partitions": n_rays - 1}}, n_tasks)
+    rays = torch.tensor([p[1:] for p in points], dtype=torch.float64)
+    return rays / rays.norm(dim=1, keepdim=True)
+
+
+def rays_for(preference: torch.Tensor, n_rays: int) -> tuple[torch.Tensor, int]:
+    """The reference rays with the nearest one replaced by the preference direction u_k;
+    returns the rays and k."""
+    u = preference.to(torch.float64)
+    u = u / u.norm()
+    rays = reference_rays(n_rays, len(u)).clone()
+    k = int(torch.argmax(rays @ u))
+    rays[k] = u
+    return rays, k
+
+
+@METHODS.register("pmtl")
+class ParetoMTL(Method):
+    name = "pmtl"
+    description = "Pareto MTL: constrained descent into the cone of one preference ray"
+    default_params: dict[str, Any] = {
+        "n_rays": 5,            # K reference vectors (per simplex edge for m > 2)
+        "phase1_epochs": 2,     # at most this many epochs to reach the ray's region
+        "grad_set": "all",      # all (paper) | shared (COSMOS port)
+    }
+    presets: dict[str, dict[str, Any]] = {
+        "synthetic_concave": {"n_rays": 10, "phase1_epochs": 20},
+    }
+    train_defaults: dict[str, Any] = {"epochs": 100, "checkpoint": "last"}  # the paper
+    train_presets: dict[str, dict[str, Any]] = {
+        **{name: {**MULTISTEP, "optimizer": "adam"} for name in PMTL_OVERLAYS},
+        **{f"{name}/lenet_pmtl": {"optimizer": "sgd", "momentum": 0.9}
+           for name in PMTL_OVERLAYS},
+        "synthetic_concave": {"epochs": 80},
+    }
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        for name, minimum in (("n_rays", 2), ("phase1_epochs", 0)):
+            value = params[name]
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ParamError(name, f"{name} must be an integer >= {minimum}")
+        if params["grad_set"] not in GRAD_SETS:
+            raise ParamError("grad_set", f"grad_set must be one of {', '.join(GRAD_SETS)}, "
+                                         f"got {params['grad_set']!r}")
+
+    def __init__(self, preference, params, n_tasks) -> None:
+        super().__init__(preference, params, n_tasks)
+        if n_tasks < 2:
+            raise ValueError("pmtl needs at least two tasks")
+        if float(self.k[0]) > 0:
+            raise ValueError("pmtl has no sparsity objective: the preference's k0 must be 0")
+        if not float(self.k[1:].sum()) > 0:
+            raise ValueError("pmtl needs a preference direction with a positive task weight")
+        self.rays, self.ray = rays_for(self.k[1:], int(params["n_rays"]))
+        self.phase = 1
+        self.weights = torch.zeros(n_tasks, dtype=torch.float64)
+        self.phase1_steps = 0
+        self.feasible = False
+
+    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
+        """alpha . L with the latest weights (train_step does the real work)."""
+        return torch.dot(self.weights.to(objectives), objectives[1:])
+
+    def direction(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
+                  y: torch.Tensor) -> torch.Tensor | None:
+        """Loss weights of the current phase; None in phase 1 once the point is feasible."""
+        losses = task_losses(model, self, tasks, x, y)
+        grads = flat_gradients(losses, parameter_set(model, self.params["grad_set"]))
+        g, l = gram(grads), losses.detach().to("cpu", torch.float64)
+        if self.phase == 1:
+            return pmtl_phase1_weights(g, l, self.rays, self.ray)
+        return pmtl_phase2_weights(g, l, self.rays, self.ray)
+
+    def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
+                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        weights = self.direction(model, tasks, x, y)
+        if weights is None:  # phase 1 reached the region: no step
+            self.feasible = True
+            return
+        self.weights = weights
+        if self.phase == 1:
+            self.phase1_steps += 1
+        if bool(weights.any()):
+            weighted_step(model, self, tasks, x, y, optimizer, weights)
+
+    def find_feasible(self, model: nn.Module, data: loop.TrainData, settings,
+                      generator: torch.Generator) -> None:
+        """Phase 1: steps towards the region until feasible, at most ``phase1_epochs``."""
+        optimizer = loop.make_optimizer(settings, list(model.parameters()))
+        model.train()
+        for _ in range(int(self.params["phase1_epochs"])):
+            for x, y in loop.batches(data.train, settings.batch_size, generator):
+                self.train_step(model, data.tasks, x, y, optimizer)
+                if self.feasible:
+                    return
+
+    def fit(self, model, data: loop.TrainData, settings, generator: torch.Generator,
+            on_epoch=None) -> loop.FitOutcome:
+        start = time.perf_counter()
+        self.phase = 1
+        self.find_feasible(model, data, settings, generator)
+        time_phase1 = time.perf_counter() - start
+        self.phase = 2
+        stage = loop.run_stage(model, self, data, settings,
+                               loop.Stage("pmtl", settings.epochs,
+                                          checkpoint=loop.checkpoint_rule(settings)),
+                               generator, on_epoch)
+        info = {"pmtl_phase1_steps": self.phase1_steps, "pmtl_phase1_feasible": self.feasible,
+                "pmtl_phase1_time_s": time_phase1}
+        return loop.FitOutcome([stage], time_phase1_s=time_phase1 + stage.time_s, info=info)
+
+    def state(self) -> dict[str, Any]:
+        return {"ray": self.ray, "ray_direction": [float(v) for v in self.rays[self.ray]],
+                "phase": self.phase, "weights": [float(w) for w in self.weights],
+                "phase1_steps": self.phase1_steps, "feasible": self.feasible}
