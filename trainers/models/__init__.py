@@ -8,7 +8,7 @@ from trainers.registry import Registry
 
 ARCHITECTURES: Registry = Registry("architecture")
 
-from trainers.models import hps, kdmtl, lenet, mdmtn, mtan, stl  # noqa: E402,F401  (register built-ins)
+from trainers.models import hps, kdmtl, lenet, mdmtn, mtan, resnet, stl  # noqa: E402,F401  (register built-ins)
 
 from trainers.models import direct  # noqa: E402,F401  (closed-form problems: x is the model)
 
