@@ -255,7 +255,7 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
               on_epoch: Callable[[dict[str, Any]], None] | None = None) -> StageOutcome:
     """Train one stage; leaves the stage's checkpoint (by its rule) in ``model``."""
     optimizer = make_optimizer(settings, list(model.parameters()) + method.extra_parameters())
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
+    scheduler = method.lr_scheduler(optimizer, settings)
     history: list[dict[str, Any]] = []
     start = time.perf_counter()
     for epoch in range(stage.epochs):

@@ -9,6 +9,6 @@ from trainers.registry import Registry
 
 METHODS: Registry[type[Method]] = Registry("method")
 
-from trainers.methods import linear, wc_al, uniform, stl, kdmtl, mtan, mgda, pmtl  # noqa: E402,F401  (register built-ins)
+from trainers.methods import linear, wc_al, uniform, stl, mgda, pmtl, cosmos, phn, kdmtl, mtan  # noqa: E402,F401  (register built-ins)
 
 __all__ = ["METHODS", "Method"]

@@ -153,6 +153,11 @@ class Method(ABC):
         mean loss for tasks without accuracy)."""
         return loop.evaluate(model, split, tasks, batch_size).selection_score
 
+    def lr_scheduler(self, optimizer: torch.optim.Optimizer, settings) -> Any:
+        """A stage's learning-rate schedule, stepped after every iteration: ``lr_decay``
+        per iteration by default (COSMOS's MultiStep milestones override it)."""
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
+
     def extra_parameters(self) -> list[nn.Parameter]:
         """Trainable scalars the method adds to the optimiser (WC-AL's t)."""
         return []

@@ -1,0 +1,151 @@
+"""What COSMOS and the Pareto HyperNetworks share: one model for the whole front.
+
+A front-learning method trains a single model that answers for any preference ray r
+(J task weights on the simplex): each mini-batch draws one ray r ~ Dir(alpha), sets the
+model to it and takes one step on the method's loss for that ray. It takes no
+preference vector (``uses_preference = False``); the sweep gives ``test_rays`` instead
+(reference/baselines.md 3.4, 3.5, 4.1):
+
+- two tasks: the COSMOS/PHN test rays, 25 by default, (cos a, sin a) with a evenly
+  spaced in [0.1, pi/2 - 0.1], normalised to sum 1 (trainers/preferences.test_rays);
+- J > 2 tasks: Das-Dennis points on the J-simplex (pymoo), with the largest number of
+  partitions that gives at most ``test_rays`` points (the papers name no J > 2 rays).
+
+Every test ray becomes a stored point per split (``eval_rays``, with k0 = 0 in front:
+these methods have no sparsity objective). The checkpoint rule maximises the mean
+selection score (mean validation accuracy, or minus the mean loss) over ``val_rays``
+test rays spread evenly by index (5 by default, always including both extremes), so the
+kept epoch is good for the whole front rather than for one ray. (The COSMOS protocol
+keeps the epoch of best validation hypervolume; a mean over rays is the tool's
+per-epoch score, comparable across methods.)
+
+Training rays come from a numpy generator seeded from torch's global RNG at the first
+step, so a trial's rays are reproducible from its seed and the network's
+initialisation is not shifted by the draw.
+
+``lr_milestones`` (optional) switches the stage's learning-rate schedule to the papers'
+MultiStep: the rate is multiplied by ``lr_gamma`` at each listed iteration (epoch, with
+``epochs_per_iteration = 1``); without it ``train.lr_decay`` applies as usual.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainers import loop
+from trainers.datasets import Split, Task
+from trainers.methods.base import Method, ParamError
+from trainers.preferences import dirichlet_ray, expand, test_rays
+
+#: parameters every front-learning method takes (method modules add their own)
+FRONT_PARAMS: dict[str, Any] = {
+    "alpha": 1.2,          # Dirichlet concentration of the training rays (scalar or per task)
+    "test_rays": 25,       # number of evaluation rays (stored points per split)
+    "val_rays": 5,         # test rays averaged by the checkpoint rule
+    "lr_milestones": None,  # MultiStep iterations, or None for train.lr_decay
+    "lr_gamma": 0.1,       # MultiStep factor
+}
+
+
+def evaluation_rays(count: int, n_tasks: int) -> list[list[float]]:
+    """The test rays (J task weights each), as described in the module docstring."""
+    if n_tasks == 2:
+        return test_rays(count)
+    partitions = 1
+    while math.comb(partitions + n_tasks, n_tasks - 1) <= count:
+        partitions += 1
+    return [vec[1:] for vec in expand({"simplex": {"n_partitions": partitions}}, n_tasks)]
+
+
+def spread_indices(n: int, k: int) -> list[int]:
+    """``k`` indices of 0..n-1 spread evenly, ends included, without repeats."""
+    return sorted({int(i) for i in np.linspace(0, n - 1, min(k, n)).round()})
+
+
+def check_alpha(alpha: Any) -> None:
+    values = alpha if isinstance(alpha, (list, tuple)) else [alpha]
+    if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or
+                         not v > 0 for v in values):
+        raise ParamError("alpha", "alpha must be a positive number or a list of positive "
+                         "numbers, one per task (alpha: 1 draws rays uniformly)")
+
+
+def check_count(params: dict[str, Any], name: str, minimum: int) -> None:
+    value = params[name]
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ParamError(name, f"{name} must be an integer >= {minimum}")
+
+
+class FrontMethod(Method):
+    """Base class: ray sampling, test rays, per-ray evaluation and checkpoint score.
+
+    Its model has ``set_ray(ray)`` (trainers/models/conditioning.py, hypernet.py).
+    """
+
+    uses_preference = False
+    default_params: dict[str, Any] = FRONT_PARAMS
+    train_defaults: dict[str, Any] = {"epochs_per_iteration": 1}
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        check_alpha(params["alpha"])
+        check_count(params, "test_rays", 2)
+        check_count(params, "val_rays", 1)
+        milestones = params["lr_milestones"]
+        if milestones is not None and (
+                not isinstance(milestones, (list, tuple)) or
+                any(isinstance(m, bool) or not isinstance(m, int) or m < 1 for m in milestones)):
+            raise ParamError("lr_milestones", "lr_milestones must be null or a list of "
+                             "positive integers (iterations)")
+        gamma = params["lr_gamma"]
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0:
+            raise ParamError("lr_gamma", "lr_gamma must be a positive number")
+
+    def __init__(self, preference: list[float] | None, params: dict[str, Any],
+                 n_tasks: int) -> None:
+        super().__init__(preference, params, n_tasks)
+        alpha = params["alpha"]
+        if isinstance(alpha, (list, tuple)) and len(alpha) != n_tasks:
+            raise ParamError("alpha", f"alpha lists one value per task: {n_tasks} needed, "
+                             f"got {len(alpha)}")
+        self.rays = evaluation_rays(int(params["test_rays"]), n_tasks)
+        self.val_indices = spread_indices(len(self.rays), int(params["val_rays"]))
+        self._rng: np.random.Generator | None = None
+        self.ray = torch.full((n_tasks,), 1.0 / n_tasks)
+
+    def sample_ray(self, device: torch.device) -> torch.Tensor:
+        """One training ray r ~ Dir(alpha), drawn from the trial's seeded stream."""
+        if self._rng is None:
+            self._rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+        ray = dirichlet_ray(self.params["alpha"], self.n_tasks, self._rng)
+        return torch.as_tensor(ray, device=device)
+
+    def begin_step(self, model: nn.Module, x: torch.Tensor) -> None:
+        """Draw this mini-batch's ray and set the model to it."""
+        self.ray = self.sample_ray(x.device)
+        model.set_ray(self.ray)
+
+    def eval_rays(self) -> list[list[float]]:
+        return [[0.0, *ray] for ray in self.rays]
+
+    def condition(self, model: nn.Module, ray: list[float]) -> None:
+        model.set_ray(ray[1:])
+
+    def validation_score(self, model: nn.Module, split: Split, tasks: tuple[Task, ...],
+                         batch_size: int) -> float:
+        scores = []
+        for index in self.val_indices:
+            model.set_ray(self.rays[index])
+            scores.append(loop.evaluate(model, split, tasks, batch_size).selection_score)
+        return float(np.mean(scores))
+
+    def lr_scheduler(self, optimizer: torch.optim.Optimizer, settings):
+        milestones: Sequence[int] | None = self.params["lr_milestones"]
+        if milestones is None:
+            return super().lr_scheduler(optimizer, settings)
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(milestones),
+                                                    gamma=float(self.params["lr_gamma"]))
