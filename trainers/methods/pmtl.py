@@ -184,6 +184,8 @@ class ParetoMTL(Method):
 
     def fit(self, model, data: loop.TrainData, settings, generator: torch.Generator,
             on_epoch=None) -> loop.FitOutcome:
+        """Phase 1 (its steps, time and success go to ``info``), then ``train.epochs`` of
+        phase 2 with the ``train.checkpoint`` rule; the whole run is one training time."""
         start = time.perf_counter()
         self.phase = 1
         self.find_feasible(model, data, settings, generator)
