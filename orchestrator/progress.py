@@ -1,5 +1,12 @@
-"""A rich progress display for a running sweep: done / running / failed and elapsed time."""
+"""A rich progress display for a running sweep: done / running / failed and elapsed time.
+
+On a terminal it is a live bar; where output goes to a file or a CI log (no live
+display), every finished trial prints one line instead, so long sweeps still show
+progress there.
+"""
 from __future__ import annotations
+
+import time
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -13,10 +20,13 @@ class SweepProgress:
         self.running: set[str] = set()
         self.done = 0
         self.failed = 0
+        self._start = time.monotonic()
+        self._console = console or Console(stderr=True)
+        self._log_lines = enabled and not self._console.is_terminal
         self._progress = Progress(
             TextColumn("[bold]trials"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=console or Console(stderr=True), disable=not enabled, transient=False,
+            console=self._console, disable=not enabled or self._log_lines, transient=False,
         )
         self._task = self._progress.add_task(self._describe(), total=total)
 
@@ -42,3 +52,8 @@ class SweepProgress:
             self.failed += 1
         self._progress.update(self._task, completed=self.done + self.failed,
                               description=self._describe())
+        if self._log_lines:
+            elapsed = time.monotonic() - self._start
+            self._console.print(f"trial {key} {'done' if ok else 'FAILED'}: "
+                                f"{self.done + self.failed}/{self.total} finished, "
+                                f"{self.failed} failed, {elapsed:.0f} s", highlight=False)
