@@ -12,6 +12,9 @@ the linear scalarisation plus a cosine penalty that pulls the loss vector toward
 ray's direction (a larger ``penalty`` spreads the front; ``penalty`` is the paper's
 lambda). The losses are the plain batch means, not normalised (the paper's final form).
 At evaluation the network is run once per test ray (trainers/methods/front.py).
+Conditioning acts through the input, so an architecture that ignores its input (the
+``direct`` decision vector of ``synthetic_concave``) answers every ray alike: its
+"front" is one point, repeated per ray (use ``phn_ls``/``phn_epo`` there).
 
 Presets (3.4): Multi-MNIST, Multi-Fashion, Multi-Fashion+MNIST alpha 1.2 and penalty
 2 / 2 / 8. The paper text says lambda = 8 on Multi-MNIST while its code (and the MTL-not-

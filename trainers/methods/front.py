@@ -9,7 +9,8 @@ preference vector (``uses_preference = False``); the sweep gives ``test_rays`` i
 - two tasks: the COSMOS/PHN test rays, 25 by default, (cos a, sin a) with a evenly
   spaced in [0.1, pi/2 - 0.1], normalised to sum 1 (trainers/preferences.test_rays);
 - J > 2 tasks: Das-Dennis points on the J-simplex (pymoo), with the largest number of
-  partitions that gives at most ``test_rays`` points (the papers name no J > 2 rays).
+  partitions that gives at most ``test_rays`` points, and at least one partition (the J
+  vertices); the papers name no rays for J > 2, and these include the simplex boundary.
 
 Every test ray becomes a stored point per split (``eval_rays``, with k0 = 0 in front:
 these methods have no sparsity objective). The checkpoint rule maximises the mean
