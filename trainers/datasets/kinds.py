@@ -14,10 +14,18 @@ asks the task for ``loss(output, target)`` (mean over the batch while training,
 - ``binary``: ``output`` (B, 1) one logit, ``target`` (B,) in {0, 1}; BCE with logits,
   hits = (logit > 0) matches (the fairness data sets, reference/baselines.md 6).
 - ``fairness``: ``output`` (B, 1) the *label task's* logit, ``target`` (B,) the sensitive
-  group (0/1) of a positive sample and -1 for a negative one; the loss is the relaxed
-  DEO of baselines.md 6, |sum_{a=0,y=1} tanh(s) - sum_{a=1,y=1} tanh(s)| / n with
-  s = sigmoid(logit), n the batch size. The absolute value makes it non-additive over
-  batches: a split's value is the mean of per-batch values, as in the papers (P10).
+  group (0/1) of a positive sample and -1 for a negative one. The loss is the relaxed
+  DEO of baselines.md 6 (the training objective), |sum_{a=0,y=1} tanh(s) -
+  sum_{a=1,y=1} tanh(s)| / n with s = sigmoid(logit) (the code's tanh of ReLU of the
+  sigmoid; the ReLU is a no-op) and n the batch size, negatives included. The *hard* DEO,
+  |#(a=1, y=1, logit > 0) - #(a=0, y=1, logit > 0)| / n (the score the papers' HV and
+  plots use), is reported through the accuracy slot: hits = n - |count gap|, so the
+  stored ``acc`` is 1 - hard DEO and ``mcr.<task>`` *is* the hard DEO. (A checkpoint
+  rule that averages accuracies therefore weighs 1 - DEO like the label's accuracy.)
+  The absolute values make both non-additive over batches: a split's value is the
+  batch-size-weighted mean of per-batch values. The fairness data sets evaluate a split
+  in one batch (their ``eval_batch_size``), so stored values are exact data-set-level
+  figures, the choice baselines.md P10 recommends; the papers average per-batch values.
 """
 from __future__ import annotations
 
@@ -89,17 +97,28 @@ def relaxed_deo(logit: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
     return gap.abs() / max(1, group.numel())
 
 
+def deo_count_gap(logit: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+    """|#(a=1, y=1, logit>0) - #(a=0, y=1, logit>0)|: positive predictions among the true
+    positives of each group (counts, not rates, as in the papers' code)."""
+    predicted = logit.reshape(-1) > 0
+    return ((predicted & (group == 1)).sum() - (predicted & (group == 0)).sum()).abs()
+
+
 def hard_deo(logit: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
-    """The papers' DEO score: |#(a=1, y=1, logit>0) - #(a=0, y=1, logit>0)| / n."""
-    positive = logit.reshape(-1) > 0
-    gap = (positive & (group == 1)).sum() - (positive & (group == 0)).sum()
-    return gap.abs().float() / max(1, group.numel())
+    """The papers' DEO score: the count gap divided by the batch size n."""
+    return deo_count_gap(logit, group).float() / max(1, group.numel())
 
 
 class Fairness(TaskKind):
+    has_accuracy = True  # "accuracy" = 1 - hard DEO (module docstring)
+
     def loss(self, output, target, reduction):
         value = relaxed_deo(output, target)
         return reduce(value.expand(target.numel()), reduction)  # sum = n x the batch value
+
+    def n_correct(self, output, target):
+        """n - count gap, so that hits / n = 1 - hard DEO."""
+        return target.numel() - deo_count_gap(output, target)
 
 
 TASK_KINDS.register("classification")(Classification())
