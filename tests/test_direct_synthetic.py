@@ -120,19 +120,21 @@ def grid_points(method, **overrides):
                      for pref in GRID])
 
 
-def test_linear_grid_finds_only_the_ends_while_wc_al_spreads_along_the_front():
+def test_linear_grid_finds_only_the_ends_while_wc_al_and_pmtl_spread_along_the_front():
     from store.front import hypervolume
 
     linear = grid_points("linear")
-    wc_al = grid_points("wc_al", train=WC_AL_TRAIN, params=WC_AL_PARAMS)
-    for points in (linear, wc_al):
+    spreading = {"wc_al": grid_points("wc_al", train=WC_AL_TRAIN, params=WC_AL_PARAMS),
+                 "pmtl": grid_points("pmtl")}
+    for points in (linear, *spreading.values()):
         assert max(distance_to_front(p) for p in points) < 0.02
     s_linear = [front_position(p) for p in linear]
-    s_wc_al = [front_position(p) for p in wc_al]
     assert all(abs(s) > 0.9 for s in s_linear)            # every weighted sum: an end
-    assert sum(abs(s) < 0.8 for s in s_wc_al) >= 3         # WC-AL: inside the front too
-    assert largest_gap(s_linear) > 1.6 and largest_gap(s_wc_al) < 0.8
+    assert largest_gap(s_linear) > 1.6
     ref = [1.0, 1.0]
     true_hv = hypervolume(PROBLEM.front(201), ref)
-    assert hypervolume(wc_al, ref) > hypervolume(linear, ref) + 0.05
-    assert hypervolume(wc_al, ref) <= true_hv + 1e-9
+    for name, points in spreading.items():
+        s = [front_position(p) for p in points]
+        assert sum(abs(v) < 0.8 for v in s) >= 3, name     # inside the front too
+        assert largest_gap(s) < 0.8, name
+        assert hypervolume(linear, ref) + 0.05 < hypervolume(points, ref) <= true_hv + 1e-9
