@@ -73,13 +73,16 @@ def adult_csv(n, seed):
     pick = lambda values: rng.choice(values, n)  # noqa: E731
     return pd.DataFrame({
         "age": rng.integers(18, 70, n), "workclass": pick(["Private", "State-gov", "?"]),
-        "fnlwgt": rng.integers(10_000, 400_000, n), "education": pick(["Bachelors", "HS-grad", "Masters"]),
-        "educational-num": rng.integers(5, 16, n), "marital-status": np.where(married, "Married-civ-spouse", "Never-married"),
+        "fnlwgt": rng.integers(10_000, 400_000, n),
+        "education": pick(["Bachelors", "HS-grad", "Masters"]),
+        "educational-num": rng.integers(5, 16, n),
+        "marital-status": np.where(married, "Married-civ-spouse", "Never-married"),
         "occupation": pick(["Sales", "Tech-support", "?"]),
         "relationship": np.where(married, np.where(female, "Wife", "Husband"), "Not-in-family"),
         "race": pick(["White", "Black"]), "gender": np.where(female, "Female", "Male"),
         "capital-gain": rng.integers(0, 2, n) * 5000, "capital-loss": np.zeros(n, dtype=int),
-        "hours-per-week": rng.integers(20, 60, n), "native-country": pick(["United-States", "Mexico"]),
+        "hours-per-week": rng.integers(20, 60, n),
+        "native-country": pick(["United-States", "Mexico"]),
         "income": np.where(rich, ">50K", "<=50K"),
     })
 

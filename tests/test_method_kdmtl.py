@@ -5,7 +5,6 @@ import math
 import pytest
 import torch
 
-from trainers import loop
 from trainers.datasets import DATASETS
 from trainers.methods.base import ParamError
 from trainers.methods.kdmtl import KnowledgeDistillation as KD
@@ -94,7 +93,8 @@ def test_teacher_settings_default_to_the_trial_and_presets_to_stl():
     teacher = method.teacher_settings(settings)
     assert (teacher.epochs, teacher.lr, teacher.optimizer) == (7, 0.3, "adam")
     mm = KD.resolve_params({}, "multimnist")
-    assert (mm["teacher_epochs"], mm["teacher_lr"], mm["teacher_epochs_per_iteration"]) == (100, 1e-2, 30)
+    teacher = (mm["teacher_epochs"], mm["teacher_lr"], mm["teacher_epochs_per_iteration"])
+    assert teacher == (100, 1e-2, 30)
     assert KD.resolve_params({}, "cifar10mnist")["teacher_lr"] == 5e-2
     assert KD.train_preset("cifar10mnist")["lr"] == 1e-4
     assert mm["adaptor_weight_decay"] == 5e-4 and mm["lambda"] == 0.025

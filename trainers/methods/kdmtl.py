@@ -167,7 +167,8 @@ class KnowledgeDistillation(Method):
     def loss(self, model: KDMTLNet, tasks, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Task losses plus the distillation term on one batch."""
         outputs, adapted = model.outputs_and_adapted(x)
-        losses = torch.stack([task.loss(out, y[:, i]) for i, (out, task) in enumerate(zip(outputs, tasks))])
+        losses = torch.stack([task.loss(out, y[:, i])
+                              for i, (out, task) in enumerate(zip(outputs, tasks))])
         with torch.no_grad():
             targets = self.teachers.features(x)
         return losses.sum() + distillation(adapted, targets, self.lambdas)

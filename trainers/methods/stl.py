@@ -81,12 +81,14 @@ class PerTaskBest:
         for part, state in zip(self.parts, self.states):
             if state is not None:
                 part.load_state_dict(state)
-        return {"best_epoch": max(self.epochs), "best_val_score": sum(self.scores) / len(self.scores),
+        return {"best_epoch": max(self.epochs),
+                "best_val_score": sum(self.scores) / len(self.scores),
                 "best_epochs": list(self.epochs), "best_val_scores": list(self.scores)}
 
 
 def fit_per_task(model: STLNet, method: Method, data: loop.TrainData, settings,
-                 generator: torch.Generator, on_epoch=None, name: str = "train") -> loop.StageOutcome:
+                 generator: torch.Generator, on_epoch=None,
+                 name: str = "train") -> loop.StageOutcome:
     """One stage of independent per-task training with the per-task checkpoint."""
     parts = [model.task_network(t) for t in range(len(data.tasks))]
     stage = loop.Stage(name, settings.epochs, checkpoint=PerTaskBest(parts))
