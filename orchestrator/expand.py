@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Iterator
 
 from orchestrator.errors import SpecError
 from orchestrator.spec import NamedEntry, SweepSpec, preference_vectors
@@ -52,8 +52,7 @@ def with_defaults(defaults: dict[str, Any], given: dict[str, Any], spec: SweepSp
     return {**defaults, **given}
 
 
-def resolve_arch(entry: NamedEntry, dataset: str, spec: SweepSpec, index: int) -> dict[str, Any]:
-    field = f"architectures.{index}" if spec.architectures else "datasets"
+def resolve_arch(entry: NamedEntry, dataset: str, spec: SweepSpec, field: str) -> dict[str, Any]:
     builder = lookup(ARCHITECTURES, entry.name, spec, f"{field}.name")
     supported = getattr(builder, "datasets", None)
     if supported is not None and dataset not in supported:
@@ -62,6 +61,21 @@ def resolve_arch(entry: NamedEntry, dataset: str, spec: SweepSpec, index: int) -
     options = with_defaults(getattr(builder, "defaults", {}), entry.options, spec, field,
                             f"option of architecture {entry.name!r}")
     return {"name": entry.name, "options": options}
+
+
+def method_archs(spec: SweepSpec, entry, m_index: int,
+                 default_arch: str) -> list[tuple[NamedEntry, str]]:
+    """The architectures a method runs on, each with the field that names it: the
+    method's own ``architectures``, else the sweep's, else the dataset's default."""
+    if entry.architectures:
+        archs = [(a, f"methods.{m_index}.architectures.{i}") for i, a in enumerate(entry.architectures)]
+    elif spec.architectures:
+        archs = [(a, f"architectures.{i}") for i, a in enumerate(spec.architectures)]
+    else:
+        archs = [(NamedEntry(name=default_arch), "datasets")]
+    for arch, field in archs:  # unknown names first, before any pairing rule
+        lookup(ARCHITECTURES, arch.name, spec, f"{field}.name")
+    return archs
 
 
 def resolve_params(method_cls, given: dict[str, Any], dataset: str, arch: str,
@@ -81,18 +95,25 @@ def trains(method_cls, arch: str) -> bool:
     return method_cls.architectures is None or arch in method_cls.architectures
 
 
-def check_method_archs(spec: SweepSpec, archs: list[NamedEntry], dataset: str) -> None:
-    """Each method must fit one of the sweep's architectures; pairs that do not fit are
-    skipped by the expansion (a cross product of methods and architectures)."""
-    names = [a.name for a in archs]
-    for index, entry in enumerate(spec.methods):
-        method_cls = lookup(METHODS, entry.name, spec, f"methods.{index}.name")
-        if not any(trains(method_cls, name) for name in names):
-            raise SpecError(spec.source, f"methods.{index}.name",
-                            f"method {entry.name!r} trains only architecture(s) "
-                            f"{', '.join(method_cls.architectures)}; the sweep has "
-                            f"{', '.join(names)} for dataset {dataset!r} (add one under "
-                            "architectures)")
+def fitting_archs(method_cls, entry, m_index: int, archs: list[tuple[NamedEntry, str]],
+                  spec: SweepSpec, dataset: str) -> list[tuple[NamedEntry, str]]:
+    """The architectures the method can train. A method's own list must fit entirely;
+    from the sweep's list, pairs that do not fit are skipped (a cross product), but at
+    least one must fit."""
+    fit = [(a, field) for a, field in archs if trains(method_cls, a.name)]
+    wrong = [(a, field) for a, field in archs if not trains(method_cls, a.name)]
+    if entry.architectures and wrong:
+        arch, field = wrong[0]
+        raise SpecError(spec.source, f"{field}.name",
+                        f"method {entry.name!r} trains only architecture(s) "
+                        f"{', '.join(method_cls.architectures)}, not {arch.name!r}")
+    if not fit:
+        raise SpecError(spec.source, f"methods.{m_index}.name",
+                        f"method {entry.name!r} trains only architecture(s) "
+                        f"{', '.join(method_cls.architectures)}; the sweep has "
+                        f"{', '.join(a.name for a, _ in archs)} for dataset {dataset!r} (add "
+                        f"one under architectures, or under the method's own architectures)")
+    return fit
 
 
 def resolve_train(layers: list[dict[str, Any] | None], spec: SweepSpec) -> dict[str, Any]:
@@ -115,42 +136,47 @@ def method_preferences(method_cls, entry, n_tasks: int, spec: SweepSpec,
     return vectors
 
 
+def combinations(spec: SweepSpec) -> Iterator[tuple[Any, dict[str, Any], Any, int, Any, Any, dict[str, Any]]]:
+    """(dataset entry, its options, its source, method index, method entry, method class,
+    resolved architecture) for every dataset x method x architecture the sweep runs."""
+    for d_index, dataset in enumerate(spec.datasets):
+        source = lookup(DATASETS, dataset.name, spec, f"datasets.{d_index}.name")
+        options = with_defaults(source.default_options, dataset.options, spec,
+                                f"datasets.{d_index}", f"option of dataset {dataset.name!r}")
+        for m_index, entry in enumerate(spec.methods):
+            method_cls = lookup(METHODS, entry.name, spec, f"methods.{m_index}.name")
+            archs = method_archs(spec, entry, m_index, source.default_arch)
+            for arch_entry, field in fitting_archs(method_cls, entry, m_index, archs, spec,
+                                                   dataset.name):
+                arch = resolve_arch(arch_entry, dataset.name, spec, field)
+                yield dataset, options, source, m_index, entry, method_cls, arch
+
+
 def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
                  threads: int = 1) -> list[dict[str, Any]]:
     """All trial configs of ``spec``, deduplicated by key, in a stable order."""
     trials: dict[str, dict[str, Any]] = {}
     spec_train = spec.train.model_dump(exclude_none=True)
-    for d_index, dataset in enumerate(spec.datasets):
-        source = lookup(DATASETS, dataset.name, spec, f"datasets.{d_index}.name")
-        options = with_defaults(source.default_options, dataset.options, spec,
-                                f"datasets.{d_index}", f"option of dataset {dataset.name!r}")
-        archs = spec.architectures or [NamedEntry(name=source.default_arch)]
-        check_method_archs(spec, archs, dataset.name)
-        for a_index, arch_entry in enumerate(archs):
-            arch = resolve_arch(arch_entry, dataset.name, spec, a_index)
-            for m_index, entry in enumerate(spec.methods):
-                method_cls = lookup(METHODS, entry.name, spec, f"methods.{m_index}.name")
-                if not trains(method_cls, arch["name"]):
-                    continue
-                prefs = method_preferences(method_cls, entry, len(source.tasks_for(options)), spec, m_index)
-                for override in spec.search_points():
-                    params = resolve_params(method_cls, {**entry.params, **override.get("params", {})},
-                                            dataset.name, arch["name"], spec, m_index)
-                    train = resolve_train([source.train_defaults, method_cls.train_defaults,
-                                           method_cls.train_preset(dataset.name, arch["name"]),
-                                           spec_train, override.get("train")], spec)
-                    for preference in prefs:
-                        for seed in spec.seeds:
-                            config = {
-                                "dataset": {"name": dataset.name, "options": options},
-                                "arch": arch,
-                                "method": {"name": entry.name, "params": params},
-                                "preference": preference,
-                                "seed": seed,
-                                "train": train,
-                            }
-                            key = trial_key(config)
-                            config = {"key": key, "sweep": spec.name, **config,
-                                      "runtime": {"data_dir": data_dir, "threads": threads}}
-                            trials.setdefault(key, config)
+    for dataset, options, source, m_index, entry, method_cls, arch in combinations(spec):
+        prefs = method_preferences(method_cls, entry, len(source.tasks_for(options)), spec, m_index)
+        for override in spec.search_points():
+            params = resolve_params(method_cls, {**entry.params, **override.get("params", {})},
+                                    dataset.name, arch["name"], spec, m_index)
+            train = resolve_train([source.train_defaults, method_cls.train_defaults,
+                                   method_cls.train_preset(dataset.name, arch["name"]),
+                                   spec_train, override.get("train")], spec)
+            for preference in prefs:
+                for seed in spec.seeds:
+                    config = {
+                        "dataset": {"name": dataset.name, "options": options},
+                        "arch": arch,
+                        "method": {"name": entry.name, "params": params},
+                        "preference": preference,
+                        "seed": seed,
+                        "train": train,
+                    }
+                    key = trial_key(config)
+                    config = {"key": key, "sweep": spec.name, **config,
+                              "runtime": {"data_dir": data_dir, "threads": threads}}
+                    trials.setdefault(key, config)
     return list(trials.values())

@@ -108,6 +108,8 @@ class MethodEntry(_Strict):
     name: Name
     preferences: dict[str, Any] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    #: this method's own architectures, instead of the sweep's (e.g. ``stl`` beside lenet)
+    architectures: list[NamedEntry] | None = Field(default=None, min_length=1)
     _index: int | None = PrivateAttr(default=None)
     _source: str = PrivateAttr(default=DEFAULT_SOURCE)
 

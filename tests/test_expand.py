@@ -85,3 +85,27 @@ def test_preference_length_follows_the_tasks_chosen_by_options():
     s = parse_spec({"name": "c", "datasets": [{"name": "celeba", "attributes": ["Smiling", "Young", "Male"]}],
                     "methods": [{"name": "linear", "preferences": {"explicit": [[0, 0.2, 0.3, 0.5]]}}]}, "s.yaml")
     assert [t["preference"] for t in expand_sweep(s)] == [[0, 0.2, 0.3, 0.5]]
+
+
+def test_a_method_can_name_its_own_architectures():
+    s = spec(architectures=["hps"],
+             methods=[{"name": "linear"},
+                      {"name": "stl", "architectures": ["stl"]},
+                      {"name": "uniform", "architectures": ["hps", {"name": "hps", "width": 2}]}])
+    pairs = sorted((t["method"]["name"], t["arch"]["name"], t["arch"]["options"]["width"])
+                   for t in expand_sweep(s))
+    # linear runs on the sweep's hps only (not on stl), stl only on its own
+    assert pairs == [("linear", "hps", 1.0), ("stl", "stl", 1.0),
+                     ("uniform", "hps", 1.0), ("uniform", "hps", 2)]
+
+
+@pytest.mark.parametrize("method, field", [
+    ({"name": "stl", "architectures": ["hps"]}, "methods.0.architectures.0.name"),
+    ({"name": "linear", "architectures": ["nope"]}, "methods.0.architectures.0.name"),
+    ({"name": "linear", "architectures": [{"name": "hps", "depth": 3}]}, "methods.0.architectures.0.depth"),
+    ({"name": "stl"}, "methods.0.name"),
+])
+def test_method_architectures_that_cannot_work_name_their_field(method, field):
+    with pytest.raises(SpecError) as info:
+        expand_sweep(spec(methods=[method]))
+    assert str(info.value).startswith(f"s.yaml: {field}:"), str(info.value)
