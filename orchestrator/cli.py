@@ -218,6 +218,42 @@ def report(
         out.print(report_table(table, names, ref, task_names(df)))
 
 
+# ----------------------------------------------------------------------------- plot
+
+
+@app.command()
+@user_errors
+def plot(
+    dataset: str = typer.Option(..., "--dataset", help="dataset name (e.g. multifashion)"),
+    out_file: Path = typer.Option(..., "--out", help="picture to write: .png, .svg or .pdf"),
+    sweep: Optional[str] = typer.Option(None, "--sweep", help="only points of this sweep"),
+    method: Optional[str] = typer.Option(None, "--method", help="only this method"),
+    arch: Optional[str] = typer.Option(None, "--arch", help="only this architecture"),
+    split: str = typer.Option("test", "--split", help="test | val | train"),
+    objectives: Optional[str] = typer.Option(None, "--objectives", help="2 or 3 objectives as for front (default mcr.* or loss.*)"),
+    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+) -> None:
+    """Draw the stored points and fronts (2-D or 3-D), one colour per method."""
+    from store.front import default_objectives, expand_objectives
+    from store.plot import plot_front
+
+    if out_file.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UserInputError(f"--out: expected a .png, .svg or .pdf file, got {str(out_file)!r}")
+    if not out_file.parent.is_dir():
+        raise UserInputError(f"--out: folder {str(out_file.parent)!r} does not exist")
+    df = load_filtered_points(store, "table", dataset=dataset, sweep=sweep, method=method,
+                              arch=arch, split=split)
+    try:
+        names = expand_objectives(parse_list(objectives), df.columns) if objectives else default_objectives(df)
+        if len(names) not in (2, 3):
+            raise ValueError(f"a plot needs 2 or 3 objectives, got {len(names)}: {', '.join(names)}")
+        title = f"{dataset} ({sweep or 'all sweeps'}, {split} split)"
+        drawn = plot_front(df, names, out_file, title)
+    except ValueError as exc:
+        raise UserInputError(f"--objectives: {exc}") from None
+    out.print(f"wrote {out_file} ({drawn} points, objectives {', '.join(names)})")
+
+
 # ----------------------------------------------------------------------------- trials
 
 

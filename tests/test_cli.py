@@ -35,7 +35,7 @@ def assert_refused(result, *fragments, workdir=None):
         assert not (workdir / "paretoctl.db").exists()
 
 
-@pytest.mark.parametrize("command", [[], ["sweep"], ["front"], ["trials"], ["data"], ["data", "list"]])
+@pytest.mark.parametrize("command", [[], ["sweep"], ["front"], ["report"], ["plot"], ["trials"], ["data"], ["data", "list"]])
 def test_every_command_has_help(command):
     result = invoke(*command, "--help")
     assert result.exit_code == 0

@@ -90,3 +90,32 @@ def test_report_table_and_bad_input(store_url):
     bad = runner.invoke(app, ["report", "--dataset", "multimnist", "--store", store_url,
                               "--objectives", "mcr.middle"])
     assert bad.exit_code == 2 and "mcr.middle" in bad.stderr
+
+
+def test_plot_writes_a_picture(store_url, tmp_path):
+    from PIL import Image
+
+    target = tmp_path / "front.png"
+    out = runner.invoke(app, ["plot", "--dataset", "multimnist", "--store", store_url,
+                              "--out", str(target)])
+    assert out.exit_code == 0, out.stderr
+    assert "5 points" in out.stdout and "mcr.left, mcr.right" in out.stdout
+    with Image.open(target) as picture:
+        assert picture.size == (840, 660)
+        # not blank: the points and lines put many distinct colours on the canvas
+        assert len(picture.convert("RGB").getcolors(maxcolors=1 << 16) or []) > 20
+
+
+def test_plot_three_objectives_and_bad_input(store_url, tmp_path):
+    target = tmp_path / "front3.svg"
+    out = runner.invoke(app, ["plot", "--dataset", "multimnist", "--store", store_url,
+                              "--out", str(target), "--objectives", "mcr.*,sr"])
+    assert out.exit_code == 0, out.stderr
+    assert target.read_text().lstrip().startswith("<?xml")
+    for args, fragment in [(["--out", str(tmp_path / "x.gif")], "--out"),
+                           (["--out", str(tmp_path / "nope" / "x.png")], "does not exist"),
+                           (["--out", str(tmp_path / "y.png"), "--objectives", "mcr.left"],
+                            "2 or 3 objectives")]:
+        bad = runner.invoke(app, ["plot", "--dataset", "multimnist", "--store", store_url, *args])
+        assert bad.exit_code == 2 and fragment in bad.stderr, bad.stderr
+    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "y.png").exists()
