@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -31,6 +31,15 @@ app.add_typer(data_app, name="data")
 
 STORE_HELP = "SQLAlchemy URL of the results store (env PARETOCTL_STORE; default sqlite:///paretoctl.db)"
 
+# Options shared by the commands that read points (front, report, plot)
+DatasetOpt = Annotated[str, typer.Option("--dataset", help="dataset name (e.g. multifashion)")]
+SweepOpt = Annotated[Optional[str], typer.Option("--sweep", help="only points of this sweep")]
+MethodOpt = Annotated[Optional[str], typer.Option("--method", help="only this method")]
+ArchOpt = Annotated[Optional[str], typer.Option("--arch", help="only this architecture")]
+SplitOpt = Annotated[str, typer.Option("--split", help="test | val | train")]
+FormatOpt = Annotated[str, typer.Option("--format", help="table | csv | json")]
+StoreOpt = Annotated[Optional[str], typer.Option("--store", help=STORE_HELP)]
+
 
 # ----------------------------------------------------------------------------- sweep
 
@@ -50,7 +59,7 @@ def dry_run_table(trials: list[dict]) -> Table:
 @user_errors
 def sweep(
     spec_path: Path = typer.Argument(..., metavar="SPEC.yaml", help="sweep file"),
-    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    store: StoreOpt = None,
     address: Optional[str] = typer.Option(None, "--address", help="address of an existing Ray cluster (default: start a local Ray)"),
     resume: bool = typer.Option(False, "--resume", help="continue an existing sweep of the same name even if its spec changed"),
     max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", min=1, help="trials running at once (overrides resources.max_concurrent)"),
@@ -113,16 +122,16 @@ def front_table(result) -> Table:
 @app.command()
 @user_errors
 def front(
-    dataset: str = typer.Option(..., "--dataset", help="dataset name (e.g. multidigits)"),
-    sweep: Optional[str] = typer.Option(None, "--sweep", help="only points of this sweep"),
-    method: Optional[str] = typer.Option(None, "--method", help="only this method"),
-    arch: Optional[str] = typer.Option(None, "--arch", help="only this architecture"),
-    split: str = typer.Option("test", "--split", help="test | val | train"),
+    dataset: DatasetOpt,
+    sweep: SweepOpt = None,
+    method: MethodOpt = None,
+    arch: ArchOpt = None,
+    split: SplitOpt = "test",
     objectives: Optional[str] = typer.Option(None, "--objectives", help="comma list of loss.<task>, mcr.<task>, acc.<task>, sparsity, sr; globs ok (default mcr.* or loss.*)"),
     eps: float = typer.Option(0.0, "--eps", min=0.0, help="epsilon-nondominance margin (0 = exact Pareto front)"),
     ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective (default 1 for rates, 1.1 x max for losses)"),
-    fmt: str = typer.Option("table", "--format", help="table | csv | json"),
-    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    fmt: FormatOpt = "table",
+    store: StoreOpt = None,
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
     from store.front import compute_front, default_objectives, expand_objectives
@@ -187,15 +196,15 @@ def report_table(table, objectives: list[str], ref: list[float], tasks: list[str
 @app.command()
 @user_errors
 def report(
-    dataset: str = typer.Option(..., "--dataset", help="dataset name (e.g. multifashion)"),
-    sweep: Optional[str] = typer.Option(None, "--sweep", help="only points of this sweep"),
-    method: Optional[str] = typer.Option(None, "--method", help="only this method"),
-    arch: Optional[str] = typer.Option(None, "--arch", help="only this architecture"),
-    split: str = typer.Option("test", "--split", help="test | val | train"),
+    dataset: DatasetOpt,
+    sweep: SweepOpt = None,
+    method: MethodOpt = None,
+    arch: ArchOpt = None,
+    split: SplitOpt = "test",
     objectives: Optional[str] = typer.Option(None, "--objectives", help="comma list as for front (default mcr.* or loss.*)"),
     ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective, shared by every row"),
-    fmt: str = typer.Option("table", "--format", help="table | csv | json"),
-    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    fmt: FormatOpt = "table",
+    store: StoreOpt = None,
 ) -> None:
     """Compare methods: hypervolume (mean and std over seeds), best point, SR/CR/PS, time."""
     from store.front import default_objectives, expand_objectives
@@ -224,14 +233,14 @@ def report(
 @app.command()
 @user_errors
 def plot(
-    dataset: str = typer.Option(..., "--dataset", help="dataset name (e.g. multifashion)"),
+    dataset: DatasetOpt,
     out_file: Path = typer.Option(..., "--out", help="picture to write: .png, .svg or .pdf"),
-    sweep: Optional[str] = typer.Option(None, "--sweep", help="only points of this sweep"),
-    method: Optional[str] = typer.Option(None, "--method", help="only this method"),
-    arch: Optional[str] = typer.Option(None, "--arch", help="only this architecture"),
-    split: str = typer.Option("test", "--split", help="test | val | train"),
+    sweep: SweepOpt = None,
+    method: MethodOpt = None,
+    arch: ArchOpt = None,
+    split: SplitOpt = "test",
     objectives: Optional[str] = typer.Option(None, "--objectives", help="2 or 3 objectives as for front (default mcr.* or loss.*)"),
-    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    store: StoreOpt = None,
 ) -> None:
     """Draw the stored points and fronts (2-D or 3-D), one colour per method."""
     from store.front import default_objectives, expand_objectives
@@ -262,10 +271,10 @@ def plot(
 def trials(
     dataset: Optional[str] = typer.Option(None, "--dataset", help="only trials on this dataset"),
     sweep: Optional[str] = typer.Option(None, "--sweep", help="only trials of this sweep"),
-    method: Optional[str] = typer.Option(None, "--method", help="only this method"),
-    arch: Optional[str] = typer.Option(None, "--arch", help="only this architecture"),
+    method: MethodOpt = None,
+    arch: ArchOpt = None,
     status: Optional[str] = typer.Option(None, "--status", help="pending | running | done | failed"),
-    store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
+    store: StoreOpt = None,
 ) -> None:
     """List trials with status, preference, SR/CR/PS (test split) and training time."""
     from store.queries import PointFilter, list_trials

@@ -6,6 +6,17 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """run_trial sets torch's thread count from the trial's runtime (right in a Ray
+    worker); restore it so one test's trial never slows the next."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
 
 @pytest.fixture()
 def workdir(tmp_path, monkeypatch) -> Path:

@@ -97,11 +97,7 @@ def linear_trial(folder, preference):
                   "device": "cpu"},
         "runtime": {"threads": 1, "data_dir": str(folder)},
     }
-    threads = torch.get_num_threads()
-    try:
-        return run_trial(config)
-    finally:
-        torch.set_num_threads(threads)
+    return run_trial(config)
 
 
 def test_linear_trial_on_adult_trains_and_the_objectives_conflict(tmp_path):

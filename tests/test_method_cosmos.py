@@ -260,11 +260,7 @@ _RESULT = {}
 
 def cosmos_trial():
     if not _RESULT:
-        threads = torch.get_num_threads()
-        try:
-            _RESULT["r"] = run_trial(trial_config())
-        finally:
-            torch.set_num_threads(threads)
+        _RESULT["r"] = run_trial(trial_config())
     return _RESULT["r"]
 
 

@@ -71,11 +71,7 @@ def test_kdmtl_trial_trains_teachers_then_student():
         "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3, "device": "cpu"},
         "runtime": {"threads": 1},
     }
-    threads = torch.get_num_threads()
-    try:
-        result = run_trial(config)
-    finally:
-        torch.set_num_threads(threads)
+    result = run_trial(config)
     stages = [record["stage"] for record in result["info"]["history"]]
     assert stages == ["teachers", "train", "train"]
     assert len(result["info"]["teacher_best_epochs"]) == 2

@@ -204,11 +204,7 @@ def test_whole_trial_gives_finite_points():
         "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3},
         "runtime": {"threads": 1},
     }
-    threads = torch.get_num_threads()
-    try:
-        result = run_trial(config)
-    finally:
-        torch.set_num_threads(threads)
+    result = run_trial(config)
     assert [p["split"] for p in result["points"]] == ["train", "val", "test"]
     for point in result["points"]:
         for scores in point["tasks"].values():

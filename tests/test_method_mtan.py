@@ -27,11 +27,7 @@ def test_mtan_trial_gives_finite_points():
         "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3, "device": "cpu"},
         "runtime": {"threads": 1},
     }
-    threads = torch.get_num_threads()
-    try:
-        result = run_trial(config)
-    finally:
-        torch.set_num_threads(threads)
+    result = run_trial(config)
     assert [p["split"] for p in result["points"]] == ["train", "val", "test"]
     for point in result["points"]:
         assert point["preference"] is None

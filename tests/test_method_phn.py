@@ -183,11 +183,7 @@ def trial_config(method):
 
 @pytest.mark.parametrize("method", ["phn_ls", "phn_epo"])
 def test_trial_stores_one_point_per_test_ray_and_split(method):
-    threads = torch.get_num_threads()
-    try:
-        result = run_trial(trial_config(method))
-    finally:
-        torch.set_num_threads(threads)
+    result = run_trial(trial_config(method))
     rays = make(METHODS.get(method), test_rays=9).eval_rays()
     points = result["points"]
     assert len(points) == 3 * 9

@@ -165,11 +165,7 @@ def test_few_steps_lower_the_losses_without_nan():
 
 
 def run(config):
-    threads = torch.get_num_threads()
-    try:
-        return run_trial(config)
-    finally:
-        torch.set_num_threads(threads)
+    return run_trial(config)
 
 
 def synthetic_config(preference):

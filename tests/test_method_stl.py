@@ -78,11 +78,7 @@ def test_stl_trial_gives_one_finite_point_per_split():
         "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3, "device": "cpu"},
         "runtime": {"threads": 1},
     }
-    threads = torch.get_num_threads()
-    try:
-        result = run_trial(config)
-    finally:
-        torch.set_num_threads(threads)
+    result = run_trial(config)
     assert [p["split"] for p in result["points"]] == ["train", "val", "test"]
     for point in result["points"]:
         for scores in point["tasks"].values():

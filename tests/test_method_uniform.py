@@ -29,12 +29,8 @@ def test_loss_is_the_mean_of_the_task_losses_without_sparsity():
 
 
 def test_uniform_trial_equals_linear_with_equal_weights():
-    threads = torch.get_num_threads()
-    try:
-        uniform = run_trial(config("uniform", None))
-        linear = run_trial(config("linear", [0.0, 0.5, 0.5]))
-    finally:
-        torch.set_num_threads(threads)
+    uniform = run_trial(config("uniform", None))
+    linear = run_trial(config("linear", [0.0, 0.5, 0.5]))
     assert [p["split"] for p in uniform["points"]] == ["train", "val", "test"]
     for u, l in zip(uniform["points"], linear["points"]):
         assert u["preference"] is None

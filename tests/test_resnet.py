@@ -66,11 +66,7 @@ def test_resnet18_trains_inside_a_trial():
         "train": {"epochs": 1, "batch_size": 32, "lr": 1e-3, "device": "cpu"},
         "runtime": {"threads": 1},
     }
-    threads = torch.get_num_threads()
-    try:
-        result = run_trial(config)
-    finally:
-        torch.set_num_threads(threads)
+    result = run_trial(config)
     point = result["points"][0]
     assert point["n_params"] == 11_221_540 + 2_020
     assert all(0.0 <= s["acc"] <= 1.0 for s in point["tasks"].values())

@@ -37,11 +37,7 @@ def trial(method, preference=(0.0, 0.5, 0.5)):
     """Run (once per session) and cache a trial; threads are restored afterwards."""
     key = (method, tuple(preference))
     if key not in _CACHE:
-        threads = torch.get_num_threads()
-        try:
-            _CACHE[key] = run_trial(make_config(method, preference))
-        finally:
-            torch.set_num_threads(threads)
+        _CACHE[key] = run_trial(make_config(method, preference))
     return _CACHE[key]
 
 
@@ -102,11 +98,7 @@ def test_trial_keeps_the_best_validation_checkpoint(method):
 def test_last_epoch_checkpoint_keeps_the_final_weights():
     config = make_config("linear", (0.0, 0.5, 0.5))
     config["train"] = {**config["train"], "epochs": 3, "checkpoint": "last"}
-    threads = torch.get_num_threads()
-    try:
-        result = run_trial(config)
-    finally:
-        torch.set_num_threads(threads)
+    result = run_trial(config)
     info = result["info"]
     assert info["best_epoch"] == 2
     assert info["best_val_score"] == info["history"][-1]["val_score"]
@@ -138,11 +130,7 @@ def test_wc_al_state_is_reported():
 
 def test_same_config_gives_identical_results():
     first = trial("linear")
-    threads = torch.get_num_threads()
-    try:
-        second = run_trial(make_config("linear", (0.0, 0.5, 0.5)))
-    finally:
-        torch.set_num_threads(threads)
+    second = run_trial(make_config("linear", (0.0, 0.5, 0.5)))
     for a, b in zip(first["points"], second["points"]):
         assert a["split"] == b["split"]
         assert a["tasks"] == b["tasks"]

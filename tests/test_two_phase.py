@@ -39,11 +39,7 @@ _CACHE = {}
 def trial(preference=(0.1, 0.45, 0.45), **params):
     key = (tuple(preference), tuple(sorted(params.items())))
     if key not in _CACHE:
-        threads = torch.get_num_threads()
-        try:
-            _CACHE[key] = run_trial(config(preference, **params))
-        finally:
-            torch.set_num_threads(threads)
+        _CACHE[key] = run_trial(config(preference, **params))
     return _CACHE[key]
 
 
