@@ -12,7 +12,7 @@ A method says how the objective vector becomes one training loss (``scalarize``)
 moves between iterations (``end_iteration``), and, through ``fit``, which schedule trains
 the model: the generic loop by default, or its own chain of stages.
 
-Four more hooks let one module hold a method that is not a scalarisation, without any
+More hooks let one module hold a method that is not a scalarisation, without any
 if-chain elsewhere:
 
 - ``build_model`` wraps or replaces the architecture's network (COSMOS conditions the
@@ -22,7 +22,9 @@ if-chain elsewhere:
 - ``eval_rays`` and ``condition`` say which preference rays a trained model is evaluated
   on and how the model is set to one (one stored point per ray and split);
 - ``validation_score`` is the number the checkpoint rule maximises (a front-learning
-  method averages it over rays).
+  method averages it over rays);
+- ``lr_scheduler`` makes a stage's learning-rate schedule (exponential decay per
+  iteration by default; COSMOS' step milestones).
 """
 from __future__ import annotations
 
