@@ -11,6 +11,7 @@ from trainers.datasets import DATASETS, Task
 from trainers.methods import METHODS
 from trainers.methods.base import ParamError
 from trainers.models import ARCHITECTURES
+from trainers.models.base import NoSharedRepresentation
 from trainers.trial import run_trial
 
 MGDA = METHODS.get("mgda")
@@ -150,7 +151,7 @@ def test_upper_bound_mode_uses_gradients_of_the_shared_representation():
 def test_upper_bound_mode_names_an_architecture_without_a_shared_representation():
     model, method = make_model("mdmtn"), make_method(mode="ub")
     x, y = batch()
-    with pytest.raises(NotImplementedError, match="MDMTNNet"):
+    with pytest.raises(NoSharedRepresentation, match="MDMTNNet"):
         method.train_step(model, TASKS, x, y, sgd(model))
 
 

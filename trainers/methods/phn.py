@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from abc import abstractmethod
+
 import torch
 from torch import nn
 
@@ -72,9 +74,9 @@ class ParetoHyperNetworkMethod(FrontMethod):
                     input_shape: tuple[int, ...]) -> nn.Module:
         return ParetoHyperNet(build(input_shape), self.n_tasks)
 
+    @abstractmethod
     def loss_weights(self, model: nn.Module, losses: torch.Tensor) -> torch.Tensor:
-        """The constants w of this step's loss sum_j w_j L_j."""
-        raise NotImplementedError
+        """The constants w of this step's loss sum_j w_j L_j (the solver: LS or EPO)."""
 
     def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
                    y: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:

@@ -18,6 +18,15 @@ from torch import nn
 COMMON_OPTIONS: dict[str, Any] = {"width": 1.0, "trunk": "auto"}
 
 
+class NoSharedRepresentation(TypeError):
+    """The architecture has no single feature tensor z that every task head reads
+    (MDMTN's per-task fusion, STL, ...), so MGDA-UB cannot run on it."""
+
+    def __init__(self, arch: str) -> None:
+        super().__init__(f"architecture {arch} has no single shared representation z "
+                         "feeding every task head, so MGDA-UB cannot run on it (use mode: exact)")
+
+
 class MultiTaskNet(nn.Module):
     """Base class: subclasses fill ``heads`` and name the weights that read the raw input."""
 
@@ -45,16 +54,12 @@ class MultiTaskNet(nn.Module):
         """The one feature tensor z every task head reads (MGDA-UB differentiates the task
         losses w.r.t. z instead of the shared weights). Architectures whose heads do not
         all read a single shared z (MDMTN's per-task fusion, STL, ...) cannot offer it."""
-        raise NotImplementedError(
-            f"architecture {type(self).__name__} has no single shared representation z "
-            "feeding every task head, so MGDA-UB cannot run on it (use mode: exact)")
+        raise NoSharedRepresentation(type(self).__name__)
 
     def heads_from(self, z: torch.Tensor) -> list[torch.Tensor]:
         """Task logits from the shared representation: ``forward(x) ==
         heads_from(representation(x))`` where ``representation`` exists."""
-        raise NotImplementedError(
-            f"architecture {type(self).__name__} has no single shared representation z "
-            "feeding every task head, so MGDA-UB cannot run on it (use mode: exact)")
+        raise NoSharedRepresentation(type(self).__name__)
 
     def shared_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters outside the task heads (what gradient-balancing methods balance)."""
