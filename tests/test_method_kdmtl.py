@@ -1,6 +1,5 @@
 """``kdmtl``: teachers first, then an HPS student whose distillation term really trains
 its shared network and adaptors (the authors' code detaches it)."""
-import math
 
 import pytest
 import torch
@@ -11,13 +10,13 @@ from trainers.methods.kdmtl import KnowledgeDistillation as KD
 from trainers.methods.kdmtl import distillation, make_teachers
 from trainers.models import ARCHITECTURES
 from trainers.trial import run_trial
+from tiny_trials import TINY_DATA, assert_finite_points, tiny_config
 
-DATA_OPTIONS = {"n_train": 200, "n_val": 60, "n_test": 60}
 
 
 def setup(**params):
     torch.manual_seed(0)
-    data = DATASETS.get("multidigits").build(dict(DATA_OPTIONS))
+    data = DATASETS.get("multidigits").build(dict(TINY_DATA))
     model = ARCHITECTURES.get("kdmtl")(data.tasks, data.input_shape, "multidigits", {})
     method = KD(None, KD.resolve_params(params, "multidigits", "kdmtl"), 2)
     method.teachers = make_teachers(model, data.tasks).eval().requires_grad_(False)
@@ -63,22 +62,12 @@ def test_each_parameter_is_stepped_by_exactly_one_optimiser():
 
 
 def test_kdmtl_trial_trains_teachers_then_student():
-    params = KD.resolve_params({"teacher_epochs": 1, "lsuv": True}, "multidigits", "kdmtl")
-    config = {
-        "key": "test-kdmtl", "dataset": {"name": "multidigits", "options": dict(DATA_OPTIONS)},
-        "arch": {"name": "kdmtl", "options": {}}, "method": {"name": "kdmtl", "params": params},
-        "preference": None, "seed": 0,
-        "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3, "device": "cpu"},
-        "runtime": {"threads": 1},
-    }
-    result = run_trial(config)
+    result = run_trial(tiny_config("kdmtl", arch="kdmtl", params={"teacher_epochs": 1, "lsuv": True}))
     stages = [record["stage"] for record in result["info"]["history"]]
     assert stages == ["teachers", "train", "train"]
     assert len(result["info"]["teacher_best_epochs"]) == 2
     assert 0 < result["info"]["time_teachers_s"] < result["time_train_s"]
-    for point in result["points"]:
-        for scores in point["tasks"].values():
-            assert math.isfinite(scores["loss"]) and 0.0 <= scores["acc"] <= 1.0
+    assert_finite_points(result)
 
 
 def test_teacher_settings_default_to_the_trial_and_presets_to_stl():

@@ -13,6 +13,7 @@ from trainers.methods.base import ParamError
 from trainers.models import ARCHITECTURES
 from trainers.models.base import NoSharedRepresentation
 from trainers.trial import run_trial
+from tiny_trials import assert_finite_points, tiny_config
 
 MGDA = METHODS.get("mgda")
 SOURCE = DATASETS.get("multidigits")
@@ -197,17 +198,6 @@ def test_presets_follow_the_papers():
 
 
 def test_whole_trial_gives_finite_points():
-    config = {
-        "key": "test-mgda", "seed": 0, "preference": None,
-        "dataset": {"name": "multidigits", "options": {"n_train": 200, "n_val": 60, "n_test": 60}},
-        "arch": {"name": "hps", "options": {}},
-        "method": {"name": "mgda", "params": MGDA.resolve_params({}, "multidigits")},
-        "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3},
-        "runtime": {"threads": 1},
-    }
-    result = run_trial(config)
-    assert [p["split"] for p in result["points"]] == ["train", "val", "test"]
-    for point in result["points"]:
-        for scores in point["tasks"].values():
-            assert math.isfinite(scores["loss"]) and 0.0 <= scores["acc"] <= 1.0
+    result = run_trial(tiny_config("mgda"))
+    assert_finite_points(result)
     assert sum(result["info"]["method_state"]["alpha"]) == pytest.approx(1.0)

@@ -1,5 +1,4 @@
 """``mtan``: the MTAN architecture on fixed task weights lambda_t."""
-import math
 
 import pytest
 import torch
@@ -7,8 +6,8 @@ import torch
 from trainers.methods.base import ParamError
 from trainers.methods.mtan import MTAN
 from trainers.trial import run_trial
+from tiny_trials import assert_finite_points, tiny_config
 
-DATA_OPTIONS = {"n_train": 200, "n_val": 60, "n_test": 60}
 
 
 def test_loss_is_the_lambda_weighted_sum_without_sparsity():
@@ -19,20 +18,9 @@ def test_loss_is_the_lambda_weighted_sum_without_sparsity():
 
 
 def test_mtan_trial_gives_finite_points():
-    config = {
-        "key": "test-mtan", "dataset": {"name": "multidigits", "options": dict(DATA_OPTIONS)},
-        "arch": {"name": "mtan", "options": {}},
-        "method": {"name": "mtan", "params": MTAN.resolve_params({}, "multidigits", "mtan")},
-        "preference": None, "seed": 0,
-        "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3, "device": "cpu"},
-        "runtime": {"threads": 1},
-    }
-    result = run_trial(config)
-    assert [p["split"] for p in result["points"]] == ["train", "val", "test"]
-    for point in result["points"]:
-        assert point["preference"] is None
-        for scores in point["tasks"].values():
-            assert math.isfinite(scores["loss"]) and 0.0 <= scores["acc"] <= 1.0
+    result = run_trial(tiny_config("mtan", arch="mtan"))
+    assert_finite_points(result)
+    assert all(point["preference"] is None for point in result["points"])
     assert result["info"]["method_state"]["lambda"] == pytest.approx([0.05, 0.05])
 
 

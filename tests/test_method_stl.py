@@ -1,6 +1,5 @@
 """``stl``: independent per-task networks, each kept at its own best validation epoch."""
 import copy
-import math
 
 import pytest
 import torch
@@ -12,12 +11,12 @@ from trainers.methods.stl import SingleTask
 from trainers.models import ARCHITECTURES
 from trainers.settings import TrainSettings
 from trainers.trial import run_trial
+from tiny_trials import TINY_DATA, assert_finite_points, tiny_config
 
-DATA_OPTIONS = {"n_train": 200, "n_val": 60, "n_test": 60}
 
 
 def bundle():
-    return DATASETS.get("multidigits").build(dict(DATA_OPTIONS))
+    return DATASETS.get("multidigits").build(dict(TINY_DATA))
 
 
 def stl_net(data):
@@ -70,19 +69,8 @@ def test_task_losses_do_not_mix():
 
 
 def test_stl_trial_gives_one_finite_point_per_split():
-    config = {
-        "key": "test-stl", "dataset": {"name": "multidigits", "options": dict(DATA_OPTIONS)},
-        "arch": {"name": "stl", "options": {}},
-        "method": {"name": "stl", "params": SingleTask.resolve_params({}, "multidigits", "stl")},
-        "preference": None, "seed": 0,
-        "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3, "device": "cpu"},
-        "runtime": {"threads": 1},
-    }
-    result = run_trial(config)
-    assert [p["split"] for p in result["points"]] == ["train", "val", "test"]
-    for point in result["points"]:
-        for scores in point["tasks"].values():
-            assert math.isfinite(scores["loss"]) and 0.0 <= scores["acc"] <= 1.0
+    result = run_trial(tiny_config("stl", arch="stl"))
+    assert_finite_points(result)
     assert len(result["info"]["best_epochs"]) == 2
     assert len(result["info"]["history"][0]["val_task_scores"]) == 2
 

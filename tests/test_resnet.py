@@ -5,6 +5,7 @@ import torch
 from trainers.datasets import Task
 from trainers.metrics import count_parameters
 from trainers.models import ARCHITECTURES
+from tiny_trials import tiny_config
 
 TWO = (Task("left"), Task("right"))
 
@@ -57,16 +58,8 @@ def test_channels_follow_the_data_and_options_are_checked():
 def test_resnet18_trains_inside_a_trial():
     from trainers.trial import run_trial
 
-    config = {
-        "key": "test-resnet18",
-        "dataset": {"name": "multidigits", "options": {"n_train": 64, "n_val": 32, "n_test": 32}},
-        "arch": {"name": "resnet18", "options": {}},
-        "method": {"name": "uniform", "params": {"beta1": 0.8, "beta2": 0.2}},
-        "preference": None, "seed": 0,
-        "train": {"epochs": 1, "batch_size": 32, "lr": 1e-3, "device": "cpu"},
-        "runtime": {"threads": 1},
-    }
-    result = run_trial(config)
+    result = run_trial(tiny_config("uniform", arch="resnet18", train={"epochs": 1, "batch_size": 32},
+                                   data={"n_train": 64, "n_val": 32, "n_test": 32}))
     point = result["points"][0]
     assert point["n_params"] == 11_221_540 + 2_020
     assert all(0.0 <= s["acc"] <= 1.0 for s in point["tasks"].values())
