@@ -134,12 +134,12 @@ def front(
     store: StoreOpt = None,
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
-    from store.front import compute_front, default_objectives, expand_objectives
+    from store.front import compute_front
 
     df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
                               arch=arch, split=split)
     try:
-        names = expand_objectives(parse_list(objectives), df.columns) if objectives else default_objectives(df)
+        names = chosen_objectives(objectives, df)
         result = compute_front(df, names, eps, parse_floats(ref_point, "--ref-point"))
     except ValueError as exc:
         raise UserInputError(f"--objectives/--ref-point: {exc}") from None
@@ -153,6 +153,14 @@ def emit_front(result, fmt: str) -> None:
         sys.stdout.write(result.to_csv())
     else:
         out.print(front_table(result))
+
+
+def chosen_objectives(text: Optional[str], df) -> list[str]:
+    """``--objectives`` expanded over the loaded columns, or the default (mcr.* / loss.*);
+    ValueError for a pattern that matches nothing."""
+    from store.front import default_objectives, expand_objectives
+
+    return expand_objectives(parse_list(text), df.columns) if text else default_objectives(df)
 
 
 def load_filtered_points(store: Optional[str], fmt: str, **filters):
@@ -207,13 +215,12 @@ def report(
     store: StoreOpt = None,
 ) -> None:
     """Compare methods: hypervolume (mean and std over seeds), best point, SR/CR/PS, time."""
-    from store.front import default_objectives, expand_objectives
     from store.report import compare, task_names
 
     df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
                               arch=arch, split=split)
     try:
-        names = expand_objectives(parse_list(objectives), df.columns) if objectives else default_objectives(df)
+        names = chosen_objectives(objectives, df)
         table, ref = compare(df, names, parse_floats(ref_point, "--ref-point"))
     except ValueError as exc:
         raise UserInputError(f"--objectives/--ref-point: {exc}") from None
@@ -243,7 +250,6 @@ def plot(
     store: StoreOpt = None,
 ) -> None:
     """Draw the stored points and fronts (2-D or 3-D), one colour per method."""
-    from store.front import default_objectives, expand_objectives
     from store.plot import plot_front
 
     if out_file.suffix.lower() not in (".png", ".svg", ".pdf"):
@@ -253,7 +259,7 @@ def plot(
     df = load_filtered_points(store, "table", dataset=dataset, sweep=sweep, method=method,
                               arch=arch, split=split)
     try:
-        names = expand_objectives(parse_list(objectives), df.columns) if objectives else default_objectives(df)
+        names = chosen_objectives(objectives, df)
         if len(names) not in (2, 3):
             raise ValueError(f"a plot needs 2 or 3 objectives, got {len(names)}: {', '.join(names)}")
         title = f"{dataset} ({sweep or 'all sweeps'}, {split} split)"
