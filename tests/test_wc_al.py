@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from trainers.methods import METHODS
+from trainers.methods.base import ParamError
 
 WCAL = METHODS.get("wc_al")
 
@@ -30,7 +31,7 @@ def test_loss_is_t_plus_lambda_h_plus_penalty_when_all_constraints_active():
     assert (m.lam + m.mu * h > 0).all()
     h = h.detach()
     expected = -1.0 + float(torch.dot(m.lam, h)) + 0.5 / 2 * float((h ** 2).sum())
-    assert float(m.scalarize(L)) == pytest.approx(expected, rel=1e-6)
+    assert float(m.scalarize(L).detach()) == pytest.approx(expected, rel=1e-6)
 
 
 def test_inactive_constraints_drop_out_of_the_gradient():
@@ -222,3 +223,31 @@ def test_sweep_expansion_uses_dataset_and_architecture_presets(monkeypatch):
     with pytest.raises(SpecError) as info:
         expand_sweep(bad)
     assert str(info.value).startswith("s.yaml: methods.0.params.lsuv:")
+
+
+def test_t_starts_at_zero_unless_the_paper_preset_asks_for_the_normal_draw():
+    assert float(make([0.0, 0.5, 0.5]).t.detach()) == 0.0
+    assert WCAL.resolve_params({}, "multimnist")["t_init"] == "normal"
+    assert WCAL.resolve_params({}, "cifar10mnist", "mdmtn")["t_init"] == "normal"
+    with pytest.raises(ParamError, match="t_init"):
+        WCAL.resolve_params({"t_init": "uniform"}, "multidigits")
+
+
+def test_default_start_of_t_trains_where_a_slack_start_stalls():
+    # seed 0 draws t0 = 1.54 from N(0, 1): above the weighted losses, every constraint is
+    # slack, lambda collapses to 0 after the first iteration and the network lags
+    from tiny_trials import tiny_config
+    from trainers.trial import run_trial
+
+    def mean_test_acc(t_init):
+        config = tiny_config("wc_al", params={"t_init": t_init}, preference=[0.0, 0.5, 0.5],
+                             data={"n_train": 1000, "n_val": 200, "n_test": 500},
+                             train={"epochs": 6, "lr": 1e-3, "epochs_per_iteration": 3})
+        result = run_trial(config)
+        test = next(p for p in result["points"] if p["split"] == "test")
+        return sum(s["acc"] for s in test["tasks"].values()) / 2, result["info"]["method_state"]
+
+    default, state = mean_test_acc(0.0)
+    slack, slack_state = mean_test_acc(5.0)
+    assert min(state["lambda"][1:]) > 0 and slack_state["lambda"] == [0.0, 0.0, 0.0]
+    assert default > slack + 0.05
