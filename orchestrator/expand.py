@@ -132,7 +132,12 @@ def method_preferences(method_cls, entry, n_tasks: int, spec: SweepSpec,
                             f"method {entry.name!r} takes no preference vectors")
         return [None]
     if vectors is None:  # uniform task weights, no sparsity weight
-        return [[0.0] + [round(1.0 / n_tasks, 12)] * n_tasks]
+        vectors = [[0.0] + [round(1.0 / n_tasks, 12)] * n_tasks]
+    for v_index, vector in enumerate(vectors):
+        try:
+            method_cls.check_preference(vector)
+        except ValueError as exc:
+            raise SpecError(spec.source, f"methods.{index}.preferences.{v_index}", str(exc)) from None
     return vectors
 
 

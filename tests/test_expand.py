@@ -109,3 +109,10 @@ def test_method_architectures_that_cannot_work_name_their_field(method, field):
     with pytest.raises(SpecError) as info:
         expand_sweep(spec(methods=[method]))
     assert str(info.value).startswith(f"s.yaml: {field}:"), str(info.value)
+
+
+def test_a_preference_the_method_cannot_use_fails_the_expansion():
+    s = spec(methods=[{"name": "pmtl", "preferences": {"explicit": [[0, 0.5, 0.5], [0.1, 0.45, 0.45]]}}])
+    with pytest.raises(SpecError) as info:
+        expand_sweep(s)
+    assert str(info.value).startswith("s.yaml: methods.0.preferences.1: pmtl has no sparsity objective")

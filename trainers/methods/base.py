@@ -105,6 +105,11 @@ class Method(ABC):
         """Raise ParamError for a value the method cannot use (checked before any run)."""
 
     @classmethod
+    def check_preference(cls, preference: list[float]) -> None:
+        """Raise ValueError for a preference vector the method cannot use (checked when a
+        sweep is expanded, so the sweep fails before anything runs)."""
+
+    @classmethod
     def train_preset(cls, dataset: str, arch: str | None = None) -> dict[str, Any]:
         """The method's training settings for this data set (and architecture)."""
         merged: dict[str, Any] = {}

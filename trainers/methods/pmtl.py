@@ -131,14 +131,18 @@ class ParetoMTL(Method):
             raise ParamError("grad_set", f"grad_set must be one of {', '.join(GRAD_SETS)}, "
                                          f"got {params['grad_set']!r}")
 
+    @classmethod
+    def check_preference(cls, preference: list[float]) -> None:
+        if len(preference) < 3:
+            raise ValueError("pmtl needs at least two tasks")
+        if preference[0] > 0:
+            raise ValueError("pmtl has no sparsity objective: the preference's k0 must be 0")
+        if not sum(preference[1:]) > 0:
+            raise ValueError("pmtl needs a preference direction with a positive task weight")
+
     def __init__(self, preference, params, n_tasks) -> None:
         super().__init__(preference, params, n_tasks)
-        if n_tasks < 2:
-            raise ValueError("pmtl needs at least two tasks")
-        if float(self.k[0]) > 0:
-            raise ValueError("pmtl has no sparsity objective: the preference's k0 must be 0")
-        if not float(self.k[1:].sum()) > 0:
-            raise ValueError("pmtl needs a preference direction with a positive task weight")
+        self.check_preference(self.preference)
         self.rays, self.ray = rays_for(self.k[1:], int(params["n_rays"]))
         self.phase = 1
         self.weights = torch.zeros(n_tasks, dtype=torch.float64)
