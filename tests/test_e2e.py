@@ -117,3 +117,41 @@ def test_failing_trial_is_recorded_and_the_sweep_goes_on(swept):
             "SELECT t.status, COUNT(*) FROM trials t JOIN sweep_trials st ON st.trial_id = t.id "
             "JOIN sweeps s ON s.id = st.sweep_id WHERE s.name = 'e2e_fail' GROUP BY t.status"))
     assert rows == {"done": 3, "failed": 3}  # the linear trials are shared with sweep e2e
+
+
+FRONT_METHODS_SPEC = """
+name: e2e_front_methods
+datasets: [{name: multidigits, n_train: 300, n_val: 100, n_test: 100}]
+architectures: [hps]
+methods:
+  - name: cosmos
+    params: {test_rays: 5}
+  - name: mgda
+train: {epochs: 1, batch_size: 64}
+resources: {cpus_per_trial: 1, max_concurrent: 2}
+"""
+
+
+def test_front_learning_and_gradient_methods_through_ray(swept):
+    # a front-learning method stores one point per test ray and split through the
+    # driver's writer; a gradient-combining one a single point; report compares them
+    cwd, _ = swept
+    (cwd / "front.yaml").write_text(FRONT_METHODS_SPEC)
+    result = run("sweep", "front.yaml", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(cwd / "paretoctl.db") as conn:
+        rows = dict(conn.execute(
+            "SELECT method, COUNT(*) FROM points_flat WHERE split = 'test' AND trial IN "
+            "(SELECT t.key FROM trials t JOIN sweep_trials st ON st.trial_id = t.id "
+            " JOIN sweeps s ON s.id = st.sweep_id WHERE s.name = 'e2e_front_methods') "
+            "GROUP BY method"))
+        rays = [r[0] for r in conn.execute(
+            "SELECT ray_index FROM points_flat WHERE method = 'cosmos' AND split = 'test' "
+            "ORDER BY ray_index")]
+    assert rows == {"cosmos": 5, "mgda": 1} and rays == [0, 1, 2, 3, 4]
+    report = run("report", "--dataset", "multidigits", "--sweep", "e2e_front_methods",
+                 "--format", "json", cwd=cwd)
+    assert report.returncode == 0, report.stderr
+    by_method = {row["method"]: row for row in json.loads(report.stdout)["rows"]}
+    assert by_method["cosmos"]["points"] == 5 and by_method["mgda"]["points"] == 1
+    assert 0.0 < by_method["cosmos"]["hv"] <= 1.0
