@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces the "Every method on Multi-Fashion" figures of benchmarks/RESULTS.md: the
-# sweep sweeps/multifashion_methods.yaml (21 trials, two side by side, one CPU thread
+# sweep sweeps/multifashion_methods.yaml (23 trials, two side by side, one CPU thread
 # each), then the method comparison on MCR (reference point (1, 1), the MTL-not-MOO
 # protocol) and on the loss (reference point (2, 2), the COSMOS protocol).
 #
