@@ -44,18 +44,19 @@ def plot_front(df: pd.DataFrame, objectives: Sequence[str], out: Path, title: st
     figure = plt.figure(figsize=(7, 5.5))
     axes = figure.add_subplot(projection="3d" if len(objectives) == 3 else None)
     n_archs = df["arch"].nunique()
-    for (method, arch), rows in df.groupby(["method", "arch"], sort=True):
+    palette = plt.get_cmap("tab20").colors   # 20 distinct colours: one per method
+    for group, ((method, arch), rows) in enumerate(df.groupby(["method", "arch"], sort=True)):
+        colour = palette[(2 * group) % 20 + (2 * group // 20) % 2]
         index = df.index.get_indexer(rows.index)
         points = values[index]
         label = method_label(method, arch, n_archs)
         if len(objectives) == 2:
-            scatter = axes.scatter(points[:, 0], points[:, 1], s=18, alpha=0.7, label=label)
+            axes.scatter(points[:, 0], points[:, 1], s=18, alpha=0.8, color=colour, label=label)
             front = index[nondominated(minimised[index])]
             order = np.argsort(values[front, 0])
-            axes.plot(values[front][order, 0], values[front][order, 1], lw=1,
-                      color=scatter.get_facecolor()[0])
+            axes.plot(values[front][order, 0], values[front][order, 1], lw=1, color=colour)
         else:
-            axes.scatter(*points.T, s=18, alpha=0.7, label=label)
+            axes.scatter(*points.T, s=18, alpha=0.8, color=colour, label=label)
     overall = nondominated(minimised)
     ring = dict(s=70, facecolors="none", edgecolors="black", linewidths=0.8,
                 label="front (all methods)")
