@@ -138,7 +138,7 @@ def test_paper_mu_keeps_an_exact_gradient_in_float32():
     L = torch.tensor([40.0, 2.3, 2.2], requires_grad=True)
     loss = m.scalarize(L)
     loss.backward()
-    h = m.constraints(L.detach()).double()
+    h = m.constraints(L.detach()).detach().double()
     lam = m.lam.double()
     expected = 0.3 + float((lam * h + 0.5 * 2.5e-8 * h ** 2).sum())
     assert float(loss.detach()) == pytest.approx(expected, rel=1e-6)
