@@ -11,15 +11,10 @@
 # a store URL is given, and prints the table of RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-.venv/bin}
+source benchmarks/timed_sweep.sh
 OUT=benchmarks/out
 mkdir -p "$OUT"
 STORE=${1:-sqlite:///$OUT/mdmtn_multifashion.db}
 
-"$BIN/paretoctl" data prepare multifashion
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-start=$(date +%s)
-"$BIN/paretoctl" sweep sweeps/multifashion_mdmtn.yaml --store "$STORE"
-echo "sweep wall time: $(( $(date +%s) - start )) s; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+timed_sweep multifashion sweeps/multifashion_mdmtn.yaml "$STORE"
 "$BIN/python" benchmarks/mdmtn_report.py "$STORE" multifashion_mdmtn

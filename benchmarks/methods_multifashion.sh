@@ -11,17 +11,12 @@
 # unless a store URL is given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${BIN:-.venv/bin}
+source benchmarks/timed_sweep.sh
 OUT=benchmarks/out
 mkdir -p "$OUT"
 STORE=${1:-sqlite:///$OUT/methods_multifashion.db}
 
-"$BIN/paretoctl" data prepare multifashion
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-start=$(date +%s)
-"$BIN/paretoctl" sweep sweeps/multifashion_methods.yaml --store "$STORE"
-echo "sweep wall time: $(( $(date +%s) - start )) s; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+timed_sweep multifashion sweeps/multifashion_methods.yaml "$STORE"
 "$BIN/paretoctl" report --dataset multifashion --sweep multifashion_methods --store "$STORE" --format csv
 "$BIN/paretoctl" report --dataset multifashion --sweep multifashion_methods --store "$STORE" \
   --objectives 'loss.*' --ref-point 2,2 --format csv
