@@ -181,7 +181,7 @@ def load_filtered_points(store: Optional[str], fmt: str, **filters):
 def open_existing_store(url: Optional[str]):
     from store.db import open_store, resolve_store_url
 
-    return open_store(resolve_store_url(url), create=False)
+    return open_store(resolve_store_url(url), create=False, read_only=True)
 
 
 # ----------------------------------------------------------------------------- report

@@ -1,5 +1,7 @@
-"""``paretoctl sweep``: validate, expand, register, run, report — in that order, so that
-bad input is refused before the store is touched."""
+"""``paretoctl sweep``: validate, check against the store, expand, prepare data, register,
+run, report — in that order, so that bad input is refused before the store is written and
+cheap answers (a refused spec, a rerun with nothing to do) come before the heavy imports
+(trainers, Ray) and before any data is prepared."""
 from __future__ import annotations
 
 import json
@@ -8,11 +10,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from rich.console import Console
+from rich.markup import escape
 
 from orchestrator import paths
 from orchestrator.errors import UserInputError
-from orchestrator.expand import expand_sweep
-from orchestrator.progress import SweepProgress
 from orchestrator.spec import load_spec
 
 
@@ -28,32 +29,62 @@ def check_same_sweep(db, name: str, spec_dict: dict[str, Any], resume: bool) -> 
                              "spec; pass --resume to update it, or rename the sweep")
 
 
+def open_if_present(url: str):
+    """The store at ``url`` opened read-only, or None when there is none yet."""
+    from store.db import open_store
+    from store.errors import StoreNotFound
+
+    try:
+        return open_store(url, create=False, read_only=True)
+    except StoreNotFound:
+        return None
+
+
 def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Optional[str],
                       resume: bool, max_concurrent: Optional[int], dry_run: bool,
                       data_dir: Optional[str], out: Console, err: Console,
                       dry_run_table: Callable) -> int:
     """Returns the exit code: 0 all trials done, 1 some failed."""
-    from store.db import open_store, resolve_store_url
-    from trainers.trial import versions
+    from store.db import check_persistent, open_store, resolve_store_url
 
     spec = load_spec(spec_path)
+    spec_dict = spec.model_dump(mode="json")
+    url = resolve_store_url(store_url)
+    existing = None
+    if not dry_run:
+        check_persistent(url)
+        existing = open_if_present(url)
+        if existing is not None:
+            check_same_sweep(existing, spec.name, spec_dict, resume)
+
+    from orchestrator.expand import expand_sweep  # imports the trainers (torch)
+
     threads = max(1, int(spec.resources.cpus_per_trial))
     trials = expand_sweep(spec, data_dir=str(paths.data_dir(data_dir)), threads=threads)
     if dry_run:
         out.print(dry_run_table(trials))
         return 0
-    # data first: missing files are exit 2 before the store exists; workers only read caches
+    if existing is not None:
+        linked = existing.linked_statuses(spec.name, [t["key"] for t in trials])
+        existing.close()
+        if len(linked) == len(trials) and all(s == "done" for s in linked.values()):
+            err.print(f"sweep [bold]{spec.name}[/bold]: all {len(trials)} trials already done, "
+                      f"nothing to run", highlight=False)
+            return 0
+    # data next: missing files are exit 2 before the store is written; workers only read caches
     from orchestrator.data_cli import prepare_for_sweep
+    from trainers.trial import versions
+
     prepare_for_sweep(trials, paths.data_dir(data_dir), err)
-    spec_dict = spec.model_dump(mode="json")
-    db = open_store(resolve_store_url(store_url), create=True)
-    check_same_sweep(db, spec.name, spec_dict, resume)
+    db = open_store(url, create=True)
+    check_same_sweep(db, spec.name, spec_dict, resume)  # again: another run may have written it
     db.register_sweep(spec.name, Path(spec_path).read_text(), spec_dict, versions())
     statuses = db.add_trials(spec.name, trials)
     todo = [t for t in trials if statuses.get(t["key"]) != "done"]
     err.print(f"sweep [bold]{spec.name}[/bold]: {len(trials)} trials, "
               f"{len(trials) - len(todo)} already done, {len(todo)} to run "
               f"(store {db.display_url})", highlight=False)
+    from orchestrator.progress import SweepProgress
     from orchestrator.runner import run_trials
 
     start = time.perf_counter()
@@ -72,5 +103,5 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
               f"front: paretoctl front --dataset {trials[0]['dataset']['name']} --sweep {spec.name}",
               highlight=False)
     for key, message in outcome.failed.items():
-        err.print(f"[red]failed[/red] {key}: {message}", highlight=False)
+        err.print(f"[red]failed[/red] {key}: {escape(message)}", highlight=False)
     return 1 if outcome.failed else 0

@@ -12,14 +12,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, create_engine, event, insert, inspect, select
+from sqlalchemy import URL, create_engine, event, insert, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store import writes
-from store.errors import StoreError
-from store.schema import FLAT_VIEW, SCHEMA_VERSION, Base, Meta, Sweep, refresh_flat_view
+from store.errors import StoreError, StoreNotFound, mask_credentials
+from store.schema import (
+    FLAT_VIEW, SCHEMA_VERSION, Base, Meta, Sweep, SweepTrial, Trial, refresh_flat_view,
+)
 
 __all__ = [
     "DEFAULT_STORE_URL",
@@ -34,11 +36,14 @@ DEFAULT_STORE_URL = "sqlite:///paretoctl.db"
 ENV_STORE = "PARETOCTL_STORE"
 
 _WRITE_OPTION = "paretoctl_write"
+# Per connection; journal_mode=WAL is set once, on a file known to be a paretoctl store
+# (it is persistent, and setting it on someone else's database would change that file).
 _SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=30000",
 )
+# PostgreSQL: concurrent creators of one new store queue on this advisory lock.
+_PG_SCHEMA_LOCK = 0x70617265746F  # "pareto"
 
 
 def resolve_store_url(cli_value: str | None) -> str:
@@ -111,6 +116,19 @@ class Store:
         with self._reader() as session:
             return session.scalar(select(Sweep.spec).where(Sweep.name == name))
 
+    def linked_statuses(self, name: str, keys: list[str]) -> dict[str, str]:
+        """``{key: status}`` of those ``keys`` that are trials linked to sweep ``name``
+        (read-only: tells a rerun with nothing to do without writing anything)."""
+        found: dict[str, str] = {}
+        with self._reader() as session:
+            for start in range(0, len(keys), 500):  # well below bound-parameter limits
+                stmt = (select(Trial.key, Trial.status)
+                        .join(SweepTrial, SweepTrial.trial_id == Trial.id)
+                        .join(Sweep, Sweep.id == SweepTrial.sweep_id)
+                        .where(Sweep.name == name, Trial.key.in_(keys[start:start + 500])))
+                found.update(dict(session.execute(stmt).all()))
+        return found
+
     def register_sweep(
         self, name: str, spec_yaml: str, spec: dict[str, Any], versions: dict[str, Any]
     ) -> int:
@@ -153,20 +171,30 @@ def _flat_view_tasks(connection: Connection) -> set[str]:
     return {c["name"][len("loss_") :] for c in columns if c["name"].startswith("loss_")}
 
 
-def open_store(url: str, *, create: bool) -> Store:
+def open_store(url: str, *, create: bool, read_only: bool = False) -> Store:
     """Open the store at ``url``; with ``create`` make its tables if needed.
 
-    Without ``create`` a missing store is an error and nothing is written,
-    so read-only commands never leave an empty database file behind.
+    Without ``create`` a missing store is an error (``StoreNotFound``) and nothing is
+    written. ``read_only`` (the read commands) opens SQLite in ``mode=ro``, so reading
+    never creates, converts or changes a file. With ``create`` only an empty database
+    or a paretoctl store is accepted: another program's database is refused before
+    anything is written to it.
     """
     parsed = _parse_url(url)
+    shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite":
         _check_sqlite_path(parsed, create)
-    engine = _make_engine(parsed)
-    shown = parsed.render_as_string(hide_password=True)
+    engine = _make_engine(_read_only(parsed) if read_only else parsed)
     try:
-        with engine.begin() as connection:
-            _prepare_schema(connection, create, shown)
+        if create:
+            with engine.execution_options(**{_WRITE_OPTION: True}).begin() as connection:
+                _prepare_schema(connection, shown)
+        else:
+            with engine.connect() as connection:
+                _check_schema_version(connection, shown)
+        if engine.dialect.name == "sqlite" and not read_only:
+            with engine.connect() as connection:  # outside a transaction, as SQLite needs
+                connection.connection.driver_connection.execute("PRAGMA journal_mode=WAL")
     except StoreError:
         engine.dispose()
         raise
@@ -176,12 +204,32 @@ def open_store(url: str, *, create: bool) -> Store:
     return Store(engine, parsed)
 
 
+def _read_only(url: URL) -> URL:
+    """The URL opened read-only where the backend allows it (SQLite: ``mode=ro``)."""
+    path = _sqlite_file(url)
+    if url.get_backend_name() != "sqlite" or path is None:
+        return url
+    return url.set(database=f"file:{path.resolve()}", query={**url.query, "mode": "ro", "uri": "true"})
+
+
 def _parse_url(url: str) -> URL:
-    """Parse a URL string, turning SQLAlchemy's complaint into a StoreError."""
+    """Parse a URL string, turning SQLAlchemy's complaint into a StoreError (the URL
+    shown with its password masked)."""
     try:
         return make_url(url)
     except (ArgumentError, ValueError) as exc:
-        raise StoreError(f"invalid store URL {url!r}: {_first_line(exc)}") from exc
+        raise StoreError(f"invalid store URL {mask_credentials(url)!r}: "
+                         f"{mask_credentials(_first_line(exc))}") from exc
+
+
+def check_persistent(url: str) -> None:
+    """Refuse a store that vanishes when the process ends (SQLite in memory): a sweep
+    written there would throw its results away."""
+    parsed = _parse_url(url)
+    if parsed.get_backend_name() == "sqlite" and _sqlite_file(parsed) is None:
+        raise StoreError(f"--store {parsed.render_as_string(hide_password=True)}: an in-memory "
+                         "SQLite store loses every result when the sweep ends; give a file, "
+                         "e.g. sqlite:///results.db")
 
 
 def _sqlite_file(url: URL) -> Path | None:
@@ -198,7 +246,7 @@ def _check_sqlite_path(url: URL, create: bool) -> None:
     if path is None:
         return
     if not create and not path.is_file():
-        raise StoreError(f"store not found: {path} (run `paretoctl sweep` first or pass --store)")
+        raise StoreNotFound(f"store not found: {path} (run `paretoctl sweep` first or pass --store)")
     if create and not path.parent.is_dir():
         raise StoreError(f"cannot create store {path}: directory {path.parent} does not exist")
 
@@ -234,24 +282,50 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
-def _prepare_schema(connection: Connection, create: bool, shown: str) -> None:
-    """Create tables (if asked), then check or record the schema version."""
-    if create:
-        Base.metadata.create_all(connection)
+def _prepare_schema(connection: Connection, shown: str) -> None:
+    """Create the tables of a new store, or check an existing one, in one write
+    transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so that any
+    number of processes can open the same new store at once."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
     version = _read_schema_version(connection, shown)
     if version is None:
-        if not create:
-            raise StoreError(
-                f"no paretoctl store at {shown} (run `paretoctl sweep` first or pass --store)"
-            )
+        _refuse_foreign(connection, shown)
+        Base.metadata.create_all(connection)
         connection.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-    elif version > SCHEMA_VERSION:
+    else:
+        _check_version_number(version, shown)
+        Base.metadata.create_all(connection)  # tables added by later versions of this schema
+    if not inspect(connection).has_table(FLAT_VIEW):
+        refresh_flat_view(connection)
+
+
+def _check_schema_version(connection: Connection, shown: str) -> None:
+    """A read-only open: the store must exist and be one this paretoctl understands."""
+    version = _read_schema_version(connection, shown)
+    if version is None:
+        _refuse_foreign(connection, shown)
+        raise StoreNotFound(
+            f"no paretoctl store at {shown} (run `paretoctl sweep` first or pass --store)"
+        )
+    _check_version_number(version, shown)
+
+
+def _refuse_foreign(connection: Connection, shown: str) -> None:
+    """A database without paretoctl's meta record but with tables belongs to someone else."""
+    foreign = sorted(set(inspect(connection).get_table_names()) - set(Base.metadata.tables))
+    if foreign:
+        raise StoreError(f"{shown} is not a paretoctl store (it has other tables: "
+                         f"{', '.join(foreign[:5])}); paretoctl writes only to a new database "
+                         "or its own store: pass another --store")
+
+
+def _check_version_number(version: int, shown: str) -> None:
+    if version > SCHEMA_VERSION:
         raise StoreError(
             f"store {shown} has schema version {version}, newer than this paretoctl "
             f"understands ({SCHEMA_VERSION}): upgrade paretoctl"
         )
-    if create and not inspect(connection).has_table(FLAT_VIEW):
-        refresh_flat_view(connection)
 
 
 def _read_schema_version(connection: Connection, shown: str) -> int | None:
@@ -270,7 +344,8 @@ def _read_schema_version(connection: Connection, shown: str) -> int | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    """First line of an exception's message (driver errors can span many lines)."""
+    """First line of an exception's message (driver errors can span many lines),
+    credentials masked."""
     original = getattr(exc, "orig", None) or exc
-    text = str(original).strip()
-    return text.splitlines()[0] if text else type(original).__name__
+    message = str(original).strip()
+    return mask_credentials(message.splitlines()[0]) if message else type(original).__name__

@@ -126,7 +126,7 @@ def test_non_store_sqlite_file_is_refused(tmp_path):
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE unrelated (x INTEGER)")
-    with pytest.raises(StoreError, match="no paretoctl store"):
+    with pytest.raises(StoreError, match="is not a paretoctl store .*unrelated"):
         open_store(f"sqlite:///{path}", create=False)
 
 

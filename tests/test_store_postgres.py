@@ -172,3 +172,42 @@ def test_bad_payload_writes_nothing(store):
     with pytest.raises(StoreError, match="invalid task name"):
         store.record_result(f"{1:016x}", result(point(tasks={"1bad": {"loss": 1.0}})))
     assert scalar(store, "SELECT COUNT(*) FROM point_tasks") == 2
+
+
+def _create(url, queue):
+    try:
+        open_store(url, create=True).close()
+        queue.put("ok")
+    except Exception as exc:  # reported to the parent
+        queue.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_creating_one_new_store_at_once_all_succeed(pg_url):
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    workers = [context.Process(target=_create, args=(pg_url, queue)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    outcomes = [queue.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert outcomes == ["ok"] * 4
+
+
+def test_a_database_with_other_tables_is_refused(pg_url):
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE invoices (id INTEGER PRIMARY KEY)"))
+    try:
+        with pytest.raises(StoreError, match="is not a paretoctl store"):
+            open_store(pg_url, create=True)
+        with engine.connect() as conn:
+            tables = set(conn.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars())
+        assert tables == {"invoices"}
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE invoices"))
+        engine.dispose()
