@@ -29,6 +29,30 @@ from orchestrator.data_cli import data_app  # noqa: E402
 
 app.add_typer(data_app, name="data")
 
+
+def installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("paretoctl")
+    except PackageNotFoundError:  # running from a source tree
+        return "dev"
+
+
+def print_version(value: bool) -> None:
+    if value:
+        out.print(f"paretoctl {installed_version()}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    version: bool = typer.Option(False, "--version", callback=print_version, is_eager=True,
+                                 help="print paretoctl's version and exit"),
+) -> None:
+    """Pareto-front sweeps for multi-objective multi-task learning: run sweeps on Ray Tune,
+    store every evaluated point in SQL, compute fronts and hypervolumes."""
+
 STORE_HELP = "SQLAlchemy URL of the results store (env PARETOCTL_STORE; default sqlite:///paretoctl.db)"
 
 # Options shared by the commands that read points (front, report, plot)
@@ -62,7 +86,7 @@ def sweep(
     store: StoreOpt = None,
     address: Optional[str] = typer.Option(None, "--address", help="address of an existing Ray cluster (default: start a local Ray)"),
     resume: bool = typer.Option(False, "--resume", help="continue an existing sweep of the same name even if its spec changed"),
-    max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", min=1, help="trials running at once (overrides resources.max_concurrent)"),
+    max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", help="trials running at once, >= 1 (overrides resources.max_concurrent)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the expanded trials and exit; runs and writes nothing"),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="datasets folder (env PARETOCTL_DATA; default ./data)"),
 ) -> None:
@@ -72,6 +96,8 @@ def sweep(
     """
     from orchestrator.sweep import run_sweep_command
 
+    if max_concurrent is not None and max_concurrent < 1:
+        raise UserInputError(f"--max-concurrent: expected a whole number >= 1, got {max_concurrent}")
     code = run_sweep_command(spec_path, store_url=store, address=address, resume=resume,
                              max_concurrent=max_concurrent, dry_run=dry_run, data_dir=data_dir,
                              out=out, err=err, dry_run_table=dry_run_table)

@@ -13,6 +13,25 @@ from orchestrator.errors import UserInputError
 err = Console(stderr=True)
 
 
+def _flags_show_no_type() -> None:
+    """Typer's rich help prints ``--dry-run <bool>`` for a plain flag, which reads as if the
+    flag took a value (``--dry-run true`` is refused); a flag is shown bare."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "paretoctl_flags_bare", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich.paretoctl_flags_bare = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_show_no_type()
+
+
 def user_errors(command: Callable) -> Callable:
     """Bad input (spec, flags, store URL, unknown or missing data): one line, exit 2.
 

@@ -7,8 +7,7 @@
 # idempotent: running it again reuses the cluster, role and database.
 #
 #   export PARETOCTL_TEST_PG_URL="$(scripts/start-postgres.sh)"
-#   stop:  runuser -u postgres -- "$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)/pg_ctl" \
-#            -D /tmp/paretoctl-pg/data stop
+#   stop:  bash scripts/stop-postgres.sh
 #
 # Environment: PARETOCTL_PG_DIR (default /tmp/paretoctl-pg), PARETOCTL_PG_PORT (54329).
 # Logs go to stderr and $PARETOCTL_PG_DIR/server.log; stdout is only the URL.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (when needed) and run the whole test suite: the README's test command.
 #   - a virtual environment in .venv with paretoctl and its test extras
-#   - a throwaway PostgreSQL server on 127.0.0.1:54329 for the PostgreSQL store tests
+#   - a throwaway PostgreSQL server on 127.0.0.1:54329 for the PostgreSQL store tests,
+#     stopped again when pytest ends (PARETOCTL_KEEP_PG=1 keeps it running)
 #   - pytest over tests/
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +17,8 @@ fi
 
 PARETOCTL_TEST_PG_URL="$(bash scripts/start-postgres.sh | tail -n 1)"
 export PARETOCTL_TEST_PG_URL
+if [ "${PARETOCTL_KEEP_PG:-0}" != 1 ]; then
+  trap 'bash scripts/stop-postgres.sh' EXIT
+fi
 
-exec .venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q "$@"

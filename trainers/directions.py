@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import torch
-from scipy.optimize import linprog
 
 from trainers.min_norm import min_norm_weights
 
@@ -72,6 +71,8 @@ def pmtl_phase2_weights(gram: torch.Tensor, losses: torch.Tensor, rays: torch.Te
 def _solve_lp(objective: np.ndarray, a_ub: np.ndarray, b_ub: np.ndarray) -> np.ndarray | None:
     """Maximise objective . beta on the simplex subject to a_ub beta <= b_ub."""
     n = len(objective)
+    from scipy.optimize import linprog  # lazy: only Pareto MTL and EPO solve LPs
+
     result = linprog(-objective, A_ub=a_ub if len(b_ub) else None, b_ub=b_ub if len(b_ub) else None,
                      A_eq=np.ones((1, n)), b_eq=[1.0], bounds=[(0, None)] * n, method="highs")
     return result.x if result.success else None

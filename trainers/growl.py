@@ -30,7 +30,6 @@ from typing import Iterable
 
 import numpy as np
 import torch
-from sklearn.isotonic import isotonic_regression
 
 from trainers.sparsity import growl_weights, row_view, rows_to_weight
 
@@ -41,6 +40,8 @@ def owl_prox(values: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
     magnitude = values.abs()
     order = torch.argsort(magnitude, descending=True, stable=True)
     shifted = (magnitude[order] - thresholds).detach().cpu().double().numpy()
+    from sklearn.isotonic import isotonic_regression  # lazy: sklearn costs 0.5 s to import
+
     fitted = isotonic_regression(shifted, increasing=False) if len(shifted) > 1 else shifted
     fitted = torch.from_numpy(np.maximum(fitted, 0.0)).to(values)
     result = torch.empty_like(values)

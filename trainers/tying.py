@@ -25,8 +25,6 @@ from typing import Any, Iterable
 
 import numpy as np
 import torch
-from sklearn.cluster import AffinityPropagation
-from sklearn.exceptions import ConvergenceWarning
 
 from trainers.sparsity import row_view, rows_to_weight
 
@@ -61,6 +59,9 @@ class LayerTying:
 
 def affinity_labels(rows: np.ndarray, preference: float, seed: int) -> np.ndarray | None:
     """Affinity Propagation labels of ``rows``, or None where it did not converge."""
+    from sklearn.cluster import AffinityPropagation  # lazy: sklearn costs 0.5 s to import
+    from sklearn.exceptions import ConvergenceWarning
+
     ap = AffinityPropagation(affinity="precomputed", preference=preference, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -19,7 +19,6 @@ exactly as a per-image call would.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 
 def place_max(canvas: np.ndarray, images: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
@@ -39,6 +38,8 @@ def skimage_resize(images: np.ndarray, out_shape: tuple[int, int]) -> np.ndarray
     images = np.asarray(images, dtype=np.float64)
     factors = np.array(images.shape[1:], dtype=np.float64) / np.array(out_shape, dtype=np.float64)
     sigma = np.maximum(0.0, (factors - 1.0) / 2.0)
+    from scipy import ndimage  # lazy: only dataset builds resize
+
     filtered = ndimage.gaussian_filter(images, sigma=(0.0, *sigma), mode="mirror", cval=0.0)
     zoom = (1.0, *(1.0 / factors))
     out = ndimage.zoom(filtered, zoom, order=1, mode="mirror", cval=0.0, grid_mode=True)

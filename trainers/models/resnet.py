@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchvision.models import resnet18
 
 from trainers.datasets import Task
 from trainers.models import ARCHITECTURES
@@ -35,6 +34,8 @@ class ResNet18Net(MultiTaskNet):
 
     def __init__(self, channels: int, tasks: tuple[Task, ...]) -> None:
         super().__init__()
+        from torchvision.models import resnet18  # lazy: torchvision costs 1.4 s to import
+
         self.backbone = resnet18(weights=None, num_classes=HIDDEN)
         self.backbone.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3,
                                         bias=False)
