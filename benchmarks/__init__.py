@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print figures (benchmarks/RESULTS.md keeps them with the machine)."""
