@@ -7,12 +7,14 @@ it failed (e.g. failed trials).
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.cli_common import err, user_errors
@@ -120,28 +122,56 @@ def parse_list(text: Optional[str]) -> Optional[list[str]]:
     return None if text is None else [v.strip() for v in text.split(",") if v.strip()]
 
 
+def parse_eps(text: str) -> float:
+    """``--eps``: one finite number >= 0 (checked here so bad input is one line, not a usage box)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserInputError(f"--eps: expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise UserInputError(f"--eps: expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def checked_ref_flag(text: Optional[str], names: list[str]) -> Optional[list[float]]:
+    """``--ref-point`` as one finite number per objective, in the objectives' own units."""
+    from store.front import checked_ref_point
+
+    values = parse_floats(text, "--ref-point")
+    if values is None:
+        return None
+    try:
+        return checked_ref_point(values, len(names))
+    except ValueError as exc:
+        raise UserInputError(f"--ref-point ({', '.join(names)}): {exc}") from None
+
+
 def format_value(value) -> str:
+    """A table cell; text is escaped so rich never takes stored text for markup."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.4f}"
     if isinstance(value, (list, tuple)):
         return "(" + ", ".join(f"{v:g}" for v in value) + ")"
-    return str(value)
+    return escape(str(value))
 
 
 def front_table(result) -> Table:
+    """Objectives in their own units; ``sr`` once; the outside_ref column only when used."""
     data = result.to_json_dict()
     table = Table(title=f"front: {len(data['points'])} of {data['n_candidates']} points "
-                        f"(eps {data['eps']:g})", caption=f"hypervolume {data['hypervolume']:.6g} "
-                        f"w.r.t. ref point {format_value(data['ref_point'])}")
-    columns = ["trial", "method", "arch", "preference", *data["objectives"], "sr"]
-    for column in columns:
-        table.add_column(column, justify="right" if column in data["objectives"] else "left")
+                        f"(eps {data['eps']:g})", caption=result.summary())
+    ids = ["trial", "method", "arch", "preference"]
+    extra = [] if "sr" in data["objectives"] else ["sr"]
+    flags = ["outside_ref"] if data["n_outside_ref"] else []
+    for column in [*ids, *data["objectives"], *extra, *flags]:
+        table.add_column(column, justify="left" if column in ids else "right")
     for point in data["points"]:
-        values = [format_value(v) for v in point["values"]]
-        table.add_row(point["trial"], point["method"], point["arch"],
-                      format_value(point.get("preference")), *values, format_value(point.get("sr")))
+        cells = [format_value(point.get(c)) for c in ids]
+        cells += [format_value(v) for v in point["values"]]
+        cells += [format_value(point.get(c)) for c in extra]
+        table.add_row(*cells, *(["yes" if point["outside_ref"] else ""] if flags else []))
     return table
 
 
@@ -154,39 +184,43 @@ def front(
     arch: ArchOpt = None,
     split: SplitOpt = "test",
     objectives: Optional[str] = typer.Option(None, "--objectives", help="comma list of loss.<task>, mcr.<task>, acc.<task>, sparsity, sr; globs ok (default mcr.* or loss.*)"),
-    eps: float = typer.Option(0.0, "--eps", min=0.0, help="epsilon-nondominance margin (0 = exact Pareto front)"),
-    ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective (default 1 for rates, 1.1 x max for losses)"),
+    eps: str = typer.Option("0", "--eps", metavar="E", help="epsilon-nondominance margin, a number >= 0 (0 = exact Pareto front)"),
+    ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective, in its own units (default: mcr 1, acc and sr 0, 1.1 x worst loss)"),
     fmt: FormatOpt = "table",
     store: StoreOpt = None,
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
     from store.front import compute_front
 
+    margin = parse_eps(eps)
     df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
                               arch=arch, split=split)
-    try:
-        names = chosen_objectives(objectives, df)
-        result = compute_front(df, names, eps, parse_floats(ref_point, "--ref-point"))
-    except ValueError as exc:
-        raise UserInputError(f"--objectives/--ref-point: {exc}") from None
-    emit_front(result, fmt)
+    names = chosen_objectives(objectives, df)
+    emit_front(compute_front(df, names, margin, checked_ref_flag(ref_point, names)), fmt)
 
 
 def emit_front(result, fmt: str) -> None:
+    """The front on stdout; warnings, and for CSV the hypervolume line, on stderr."""
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     if fmt == "json":
         sys.stdout.write(json.dumps(result.to_json_dict()) + "\n")
     elif fmt == "csv":
         sys.stdout.write(result.to_csv())
+        err.print(escape(result.summary()), highlight=False, soft_wrap=True)
     else:
         out.print(front_table(result))
 
 
 def chosen_objectives(text: Optional[str], df) -> list[str]:
     """``--objectives`` expanded over the loaded columns, or the default (mcr.* / loss.*);
-    ValueError for a pattern that matches nothing."""
+    a pattern that matches nothing or is given twice is bad input."""
     from store.front import default_objectives, expand_objectives
 
-    return expand_objectives(parse_list(text), df.columns) if text else default_objectives(df)
+    try:
+        return expand_objectives(parse_list(text), df.columns) if text else default_objectives(df)
+    except ValueError as exc:
+        raise UserInputError(f"--objectives: {exc}") from None
 
 
 def load_filtered_points(store: Optional[str], fmt: str, **filters):
@@ -236,7 +270,7 @@ def report(
     arch: ArchOpt = None,
     split: SplitOpt = "test",
     objectives: Optional[str] = typer.Option(None, "--objectives", help="comma list as for front (default mcr.* or loss.*)"),
-    ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective, shared by every row"),
+    ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective in its own units as for front, shared by every row"),
     fmt: FormatOpt = "table",
     store: StoreOpt = None,
 ) -> None:
@@ -245,11 +279,8 @@ def report(
 
     df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
                               arch=arch, split=split)
-    try:
-        names = chosen_objectives(objectives, df)
-        table, ref = compare(df, names, parse_floats(ref_point, "--ref-point"))
-    except ValueError as exc:
-        raise UserInputError(f"--objectives/--ref-point: {exc}") from None
+    names = chosen_objectives(objectives, df)
+    table, ref = compare(df, names, checked_ref_flag(ref_point, names))
     if fmt == "json":
         records = [{k: _plain(v) for k, v in r.items()} for r in table.to_dict("records")]
         sys.stdout.write(json.dumps({"objectives": names, "ref_point": ref, "rows": records},
@@ -284,15 +315,15 @@ def plot(
         raise UserInputError(f"--out: folder {str(out_file.parent)!r} does not exist")
     df = load_filtered_points(store, "table", dataset=dataset, sweep=sweep, method=method,
                               arch=arch, split=split)
+    names = chosen_objectives(objectives, df)
     try:
-        names = chosen_objectives(objectives, df)
         if len(names) not in (2, 3):
             raise ValueError(f"a plot needs 2 or 3 objectives, got {len(names)}: {', '.join(names)}")
         title = f"{dataset} ({sweep or 'all sweeps'}, {split} split)"
         drawn = plot_front(df, names, out_file, title)
     except ValueError as exc:
         raise UserInputError(f"--objectives: {exc}") from None
-    out.print(f"wrote {out_file} ({drawn} points, objectives {', '.join(names)})")
+    out.print(escape(f"wrote {out_file} ({drawn} points, objectives {', '.join(names)})"))
 
 
 # ----------------------------------------------------------------------------- trials
@@ -310,7 +341,10 @@ def trials(
 ) -> None:
     """List trials with status, preference, SR/CR/PS (test split) and training time."""
     from store.queries import PointFilter, list_trials
+    from store.schema import TRIAL_STATUSES
 
+    if status is not None and status not in TRIAL_STATUSES:
+        raise UserInputError(f"--status: expected one of {', '.join(TRIAL_STATUSES)}, got {status!r}")
     db = open_existing_store(store)
     df = list_trials(db, PointFilter(dataset=dataset, sweep=sweep, method=method, arch=arch))
     if status:
@@ -324,7 +358,7 @@ def trials(
     out.print(table)
     failed = df[df["status"] == "failed"]
     for _, row in failed.iterrows():
-        err.print(f"[red]{row['key']} failed:[/red] {row.get('error')}", highlight=False)
+        err.print(f"[red]{row['key']} failed:[/red] {escape(str(row.get('error')))}", highlight=False)
 
 
 def _plain(value):

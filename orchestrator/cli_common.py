@@ -1,5 +1,5 @@
 """What every sub-command shares: the stderr console and the rule that turns bad input
-into one line on stderr and exit code 2 (design.md, "Exit codes")."""
+into one line on stderr and exit code 2 (README.md, "Commands")."""
 from __future__ import annotations
 
 import functools
@@ -7,6 +7,7 @@ from typing import Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from orchestrator.errors import UserInputError
 
@@ -36,7 +37,8 @@ def user_errors(command: Callable) -> Callable:
     """Bad input (spec, flags, store URL, unknown or missing data): one line, exit 2.
 
     Only the tool's own bad-input errors are caught; anything else is a bug and keeps
-    its traceback."""
+    its traceback. The message is escaped: it quotes user text, which rich would
+    otherwise read as markup (``[nan, nan]`` vanished)."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -46,7 +48,7 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except (UserInputError, StoreError, DataError) as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -1,10 +1,11 @@
 """Pareto fronts and hypervolume over loaded points (stable entry points).
 
-Everything here works on minimised objectives: accuracies and the sparsity
+The computations work on minimised objectives: accuracies and the sparsity
 rate enter complemented (1 - value), so "smaller is better" holds for every
-column of the matrices passed to ``nondominated`` and ``hypervolume``.
-Exact nondominance and the hypervolume come from pymoo; the eps rule of
-design.md is a small vectorised test against the exact front.
+column of the matrices passed to ``nondominated`` and ``hypervolume``. What
+is shown to people (values, reference point) is in each objective's own units.
+Exact nondominance and the hypervolume come from pymoo; the eps rule is a
+small vectorised test against the exact front.
 """
 
 import fnmatch
@@ -23,12 +24,14 @@ from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 _OBJECTIVE_RE = re.compile(r"^(?:(loss|mcr|acc)\.[a-z][a-z0-9_]*|(sparsity|sr))$")
 _MAXIMISED_KINDS = ("acc", "sr")
 _RATE_KINDS = ("mcr", "acc", "sr")
+# CSV floats are rounded to 10 significant digits: float64 residue such as
+# 1 - 0.9 = 0.09999999999999998 sits at the 16th-17th digit, and no stored metric has
+# 10 meaningful ones (losses are sums of float32 terms; accuracies are k / n).
+CSV_SIGNIFICANT_DIGITS = 10
 # Candidates x front cells per chunk of the eps test (three 4 MB boolean arrays).
 _CHUNK_ELEMENTS = 1 << 22
-_POINT_FIELDS = (
-    "trial", "method", "arch", "seed", "split", "ray_index", "preference",
-    "values", "sr", "cr", "ps",
-)  # fmt: skip
+_ID_FIELDS = ("trial", "method", "arch", "seed", "split", "ray_index", "preference")
+_POINT_FIELDS = (*_ID_FIELDS, "values", "sr", "cr", "ps", "minimised", "outside_ref")
 
 
 def _as_matrix(points: Any) -> np.ndarray:
@@ -144,11 +147,17 @@ def expand_objectives(patterns: str | Iterable[str], available_columns: Iterable
     """Expand shell-style globs (``mcr.*``) over the objective columns, keeping order.
 
     A pattern that matches nothing is an error naming it, so a typo never
-    silently shrinks the set of objectives.
+    silently shrinks the set of objectives; so is a pattern given twice (a
+    repeated objective would count one trade-off twice). Names that
+    different globs both match are kept once, where first matched.
     """
     names = objective_columns(available_columns)
+    patterns = _split_patterns(patterns)
+    repeated = next((p for i, p in enumerate(patterns) if p in patterns[:i]), None)
+    if repeated is not None:
+        raise ValueError(f"objective {repeated!r} is given twice")
     chosen: list[str] = []
-    for pattern in _split_patterns(patterns):
+    for pattern in patterns:
         matched = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not matched:
             raise ValueError(
@@ -174,18 +183,39 @@ def default_objectives(df: pd.DataFrame) -> list[str]:
     return [f"{kind}.{t}" for t in tasks]
 
 
-def minimised_matrix(df: pd.DataFrame, objectives: Sequence[str]) -> np.ndarray:
-    """(n, k) float matrix of the objectives, accuracies and SR complemented."""
+def maximised(objectives: Sequence[str]) -> list[str]:
+    """The objectives that are better when larger (accuracies, SR)."""
+    return [name for name in objectives if _kind(name) in _MAXIMISED_KINDS]
+
+
+def minimise(objectives: Sequence[str], values: Any) -> np.ndarray:
+    """Values in the objectives' own units (last axis) to the minimised space.
+
+    Maximised objectives are complemented (1 - value); as complementing is its
+    own inverse, the same call maps minimised values back to own units.
+    """
+    array = np.array(values, dtype=float)
+    flip = [j for j, name in enumerate(objectives) if _kind(name) in _MAXIMISED_KINDS]
+    array[..., flip] = 1.0 - array[..., flip]
+    return array
+
+
+def objective_matrix(df: pd.DataFrame, objectives: Sequence[str]) -> np.ndarray:
+    """(n, k) float matrix of the objectives in their own units (NaN where missing)."""
     columns = []
     for name in objectives:
-        kind = _kind(name)
+        _kind(name)  # refuses names that are no objective
         if name not in df.columns:
             raise ValueError(f"objective {name!r} is not a column of the loaded points")
-        values = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        columns.append(1.0 - values if kind in _MAXIMISED_KINDS else values)
+        columns.append(pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan))
     if not columns:
         raise ValueError("no objectives given")
     return np.column_stack(columns)
+
+
+def minimised_matrix(df: pd.DataFrame, objectives: Sequence[str]) -> np.ndarray:
+    """(n, k) float matrix of the objectives, accuracies and SR complemented."""
+    return minimise(objectives, objective_matrix(df, objectives))
 
 
 def _padded_max(column: np.ndarray) -> float:
@@ -198,7 +228,8 @@ def _padded_max(column: np.ndarray) -> float:
 
 
 def default_ref_point(objectives: Sequence[str], matrix: np.ndarray) -> list[float]:
-    """Reference point: 1.0 for rates (mcr, acc, sr), 1.1 x worst value for loss/sparsity."""
+    """Minimised reference point: 1.0 for rates (mcr, acc, sr: an accuracy or SR of 0
+    in own units), 1.1 x worst value for loss/sparsity. ``matrix`` is minimised."""
     matrix = np.asarray(matrix, dtype=float).reshape(-1, len(objectives))
     return [
         1.0 if _kind(name) in _RATE_KINDS else _padded_max(matrix[:, j])
@@ -219,26 +250,63 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _csv_float(value: Any) -> Any:
+    """A float rounded to CSV_SIGNIFICANT_DIGITS; others unchanged."""
+    return float(f"{value:.{CSV_SIGNIFICANT_DIGITS}g}") if isinstance(value, float) else value
+
+
+def _shown(value: float) -> str:
+    """A float in a message: CSV_SIGNIFICANT_DIGITS digits, no trailing zeros (0.66, 1)."""
+    return f"{value:.{CSV_SIGNIFICANT_DIGITS}g}"
+
+
+def _csv_float_text(value: float) -> str:
+    """The CSV text of a float: rounded, then Python's shortest repr (0.1, 1.0, 1e-06)."""
+    return repr(_csv_float(float(value)))
+
+
 @dataclass
 class FrontResult:
     """A computed front with the numbers `paretoctl front` prints.
 
     ``n_candidates`` counts rows that entered the computation (after the
-    ``n_dropped_nan`` rows with a missing objective were removed). ``values``
-    in ``front_df`` are the minimised objective values, the same space as
-    ``ref_point``.
+    ``n_dropped_nan`` rows with a missing objective were removed). In
+    ``front_df``, ``values`` are the objectives in their own units (like
+    ``ref_point``), ``minimised`` the same with accuracies and SR complemented
+    (like ``ref_point_minimised``, the space the hypervolume is computed in),
+    and ``outside_ref`` marks points not strictly better than the reference
+    point in every objective, which add nothing to the hypervolume.
+    ``warnings`` explain degenerate objectives, one line each.
     """
 
     objectives: list[str]
     ref_point: list[float]
+    ref_point_minimised: list[float]
     eps: float | list[float]
     hypervolume: float
     n_candidates: int
     n_dropped_nan: int
     front_df: pd.DataFrame
+    warnings: list[str]
+
+    @property
+    def n_outside_ref(self) -> int:
+        return int(self.front_df["outside_ref"].sum()) if len(self.front_df) else 0
+
+    def summary(self) -> str:
+        """The hypervolume with its reference point (own units), and the outside count."""
+        ref = ", ".join(_shown(v) for v in self.ref_point)
+        line = f"hypervolume {self.hypervolume:.6g} w.r.t. ref point ({ref})"
+        if self.n_outside_ref:
+            line += f"; {self.n_outside_ref} of {len(self.front_df)} front points outside it"
+        return line
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The ``--format json`` object of design.md."""
+        """The ``--format json`` object: the design's keys first, then the additions.
+
+        Floats keep full float64 precision, so ``hypervolume`` can be recomputed
+        exactly from the points' ``minimised`` and ``ref_point_minimised``.
+        """
         records = self.front_df.to_dict("records")
         return {
             "objectives": list(self.objectives),
@@ -247,23 +315,30 @@ class FrontResult:
             "hypervolume": float(self.hypervolume),
             "n_candidates": int(self.n_candidates),
             "points": [{k: _json_value(r.get(k)) for k in _POINT_FIELDS} for r in records],
+            "maximised": maximised(self.objectives),
+            "ref_point_minimised": [float(v) for v in self.ref_point_minimised],
+            "n_outside_ref": self.n_outside_ref,
         }
 
     def to_csv(self) -> str:
         """One CSV row per front point (``--format csv``), header first.
 
-        Objective columns carry the stored values under their own names (an
-        ``acc.<task>`` column holds accuracy, not 1 - accuracy) so the file
-        reads naturally; the minimised ``values`` are in ``to_json_dict``.
+        Objective columns carry the values in their own units under their own
+        names (an ``acc.<task>`` column holds accuracy, not 1 - accuracy); floats
+        are rounded to CSV_SIGNIFICANT_DIGITS; the minimised values are in
+        ``to_json_dict``, the hypervolume and reference point in ``summary``.
         """
-        ids = [c for c in _POINT_FIELDS if c not in ("values", "sr", "cr", "ps")]
+        points = self.front_df
         extra = [c for c in ("sr", "cr", "ps") if c not in self.objectives]
-        table = self.front_df.reindex(columns=[*ids, *self.objectives, *extra]).copy()
+        own = pd.DataFrame(list(points["values"]), columns=self.objectives, index=points.index)
+        table = pd.concat([points.reindex(columns=list(_ID_FIELDS)), own,
+                           points.reindex(columns=[*extra, "outside_ref"])], axis=1)
         table["preference"] = [
-            json.dumps(_json_value(p)) if isinstance(p, list | tuple | np.ndarray) else ""
+            json.dumps([_csv_float(v) for v in _json_value(p)])
+            if isinstance(p, list | tuple | np.ndarray) else ""
             for p in table["preference"]
-        ]
-        return table.to_csv(index=False, lineterminator="\n")
+        ]  # fmt: skip
+        return table.to_csv(index=False, lineterminator="\n", float_format=_csv_float_text)
 
 
 def _eps_json(eps: float | Sequence[float]) -> float | list[float]:
@@ -275,9 +350,52 @@ def _eps_json(eps: float | Sequence[float]) -> float | list[float]:
 def checked_ref_point(ref_point: Sequence[float], n_objectives: int) -> list[float]:
     """A user-given reference point, one finite number per objective."""
     ref = [float(v) for v in ref_point]
-    if len(ref) != n_objectives or not all(math.isfinite(v) for v in ref):
-        raise ValueError(f"ref point needs {n_objectives} finite numbers, got {list(ref_point)}")
+    bad = next((v for v in ref if not math.isfinite(v)), None)
+    if bad is not None:
+        raise ValueError(f"ref point values must be finite numbers, got {bad} in {ref}")
+    if len(ref) != n_objectives:
+        raise ValueError(f"ref point needs {n_objectives} numbers (one per objective), got {ref}")
     return ref
+
+
+def reference_point(
+    objectives: Sequence[str], minimised: np.ndarray, ref_point: Sequence[float] | None
+) -> tuple[list[float], list[float]]:
+    """(own units, minimised) reference point: ``ref_point`` is given in the
+    objectives' own units; None takes the default over the minimised rows."""
+    if ref_point is None:
+        ref_min = default_ref_point(objectives, minimised)
+        return [float(v) for v in minimise(objectives, ref_min)], ref_min
+    own = checked_ref_point(ref_point, len(objectives))
+    return own, [float(v) for v in minimise(objectives, own)]
+
+
+def degenerate_warnings(
+    objectives: Sequence[str], values: np.ndarray, ref: Sequence[float],
+    ref_minimised: Sequence[float], n_front: int, n_outside: int,
+) -> list[str]:
+    """One line per objective that is the same for all (two or more) candidates,
+    and one when no front point lies inside the reference point for another reason.
+
+    A constant objective orders nothing; if its value is not better than the
+    reference point's, no point is strictly inside and the hypervolume is 0.
+    ``values`` are the candidates in own units.
+    """
+    minimised = minimise(objectives, values)
+    lines, explained = [], False
+    for j, name in enumerate(objectives):
+        if len(values) < 2 or np.ptp(minimised[:, j]) != 0:
+            continue
+        line = f"{name} is {_shown(values[0, j])} for all {len(values)} candidates, so it orders none"
+        if not minimised[0, j] < ref_minimised[j]:
+            explained = True
+            line += (f"; none is better than the reference point's {_shown(ref[j])} in it, "
+                     "so the hypervolume is 0")
+        lines.append(line)
+    if n_front and n_outside == n_front and not explained:
+        lines.append(f"the hypervolume is 0: none of the {n_front} front points is strictly "
+                     "better than the reference point in every objective")
+    return lines
 
 
 def compute_front(
@@ -288,28 +406,33 @@ def compute_front(
 ) -> FrontResult:
     """Front of ``df`` over ``objectives``, its hypervolume and the counts.
 
+    ``ref_point`` is in the objectives' own units (an accuracy for ``acc.*``).
     Rows missing any chosen objective are dropped (and counted) first, so a
-    NaN never enters a front. Front rows are sorted by the first objective
-    (ties by the next ones).
+    NaN never enters a front. Front rows are sorted by the first minimised
+    objective (ties by the next ones).
     """
     objectives = list(objectives)
-    matrix = minimised_matrix(df, objectives)
-    complete = ~np.isnan(matrix).any(axis=1)
-    candidates, values = df.loc[complete], matrix[complete]
+    own_values = objective_matrix(df, objectives)
+    complete = ~np.isnan(own_values).any(axis=1)
+    candidates, own_values = df.loc[complete], own_values[complete]
+    values = minimise(objectives, own_values)
     chosen = nondominated(values, eps)
     chosen = chosen[np.lexsort(values[chosen].T[::-1])]
-    if ref_point is None:
-        ref = default_ref_point(objectives, values)
-    else:
-        ref = checked_ref_point(ref_point, len(objectives))
+    ref, ref_min = reference_point(objectives, values, ref_point)
     front_df = candidates.iloc[chosen].copy()
-    front_df["values"] = [[float(v) for v in row] for row in values[chosen]]
+    front_df["values"] = [[float(v) for v in row] for row in own_values[chosen]]
+    front_df["minimised"] = [[float(v) for v in row] for row in values[chosen]]
+    front_df["outside_ref"] = ~(values[chosen] < np.asarray(ref_min)).all(axis=1)
+    warnings = degenerate_warnings(objectives, own_values, ref, ref_min,
+                                   len(chosen), int(front_df["outside_ref"].sum()))
     return FrontResult(
         objectives=objectives,
         ref_point=ref,
+        ref_point_minimised=ref_min,
         eps=_eps_json(eps),
-        hypervolume=hypervolume(values[chosen], ref),
+        hypervolume=hypervolume(values[chosen], ref_min),
         n_candidates=int(complete.sum()),
         n_dropped_nan=int((~complete).sum()),
         front_df=front_df.reset_index(drop=True),
+        warnings=warnings,
     )

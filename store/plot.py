@@ -15,16 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from store.front import minimised_matrix, nondominated
+from store.front import minimise, nondominated, objective_matrix
 
 
 def method_label(method: str, arch: str, archs: int) -> str:
     return f"{method} ({arch})" if archs > 1 else method
-
-
-def stored_values(df: pd.DataFrame, objectives: Sequence[str]) -> np.ndarray:
-    return np.column_stack([pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float)
-                            for name in objectives])
 
 
 def plot_front(df: pd.DataFrame, objectives: Sequence[str], out: Path, title: str) -> int:
@@ -37,10 +32,10 @@ def plot_front(df: pd.DataFrame, objectives: Sequence[str], out: Path, title: st
 
     if len(objectives) not in (2, 3):
         raise ValueError(f"a plot needs 2 or 3 objectives, got {len(objectives)}")
-    minimised = minimised_matrix(df, objectives)
-    complete = ~np.isnan(minimised).any(axis=1)
-    df, minimised = df.loc[complete], minimised[complete]
-    values = stored_values(df, objectives)
+    values = objective_matrix(df, objectives)
+    complete = ~np.isnan(values).any(axis=1)
+    df, values = df.loc[complete], values[complete]
+    minimised = minimise(objectives, values)
     figure = plt.figure(figsize=(7, 5.5))
     axes = figure.add_subplot(projection="3d" if len(objectives) == 3 else None)
     n_archs = df["arch"].nunique()

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from store.front import checked_ref_point, default_ref_point, hypervolume, minimised_matrix
+from store.front import hypervolume, minimised_matrix, reference_point
 
 GROUP = ["method", "arch"]
 
@@ -63,13 +63,11 @@ def best_point(group: pd.DataFrame) -> pd.Series:
 def compare(df: pd.DataFrame, objectives: Sequence[str],
             ref_point: Sequence[float] | None = None) -> tuple[pd.DataFrame, list[float]]:
     """The report table (one row per method and architecture, best hypervolume first)
-    and the reference point used."""
+    and the reference point used; ``ref_point`` and the one returned are in the
+    objectives' own units (an accuracy for ``acc.*``)."""
     objectives = list(objectives)
     matrix = minimised_matrix(df, objectives)
-    if ref_point is None:
-        ref = default_ref_point(objectives, matrix[~np.isnan(matrix).any(axis=1)])
-    else:
-        ref = checked_ref_point(ref_point, len(objectives))
+    own_ref, ref = reference_point(objectives, matrix[~np.isnan(matrix).any(axis=1)], ref_point)
     tasks = task_names(df)
     rows = []
     for (method, arch), group in df.groupby(GROUP, sort=True):
@@ -86,4 +84,4 @@ def compare(df: pd.DataFrame, objectives: Sequence[str],
         row["train_s"] = seed_train_seconds(group)
         rows.append(row)
     table = pd.DataFrame(rows).sort_values("hv", ascending=False, kind="stable")
-    return table.reset_index(drop=True), ref
+    return table.reset_index(drop=True), own_ref

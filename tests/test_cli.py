@@ -156,3 +156,144 @@ def test_trials_lists_status(stored):
     result = invoke("trials", "--dataset", "multidigits")
     assert result.exit_code == 0, result.stderr
     assert "2 trials" in result.stdout and "done" in result.stdout
+
+
+# ----------------------------------------------------------------- front: units, flags, output
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def front_json(*args):
+    import json
+
+    result = invoke("front", "--dataset", "multidigits", "--format", "json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+def test_front_shows_accuracies_as_accuracies_in_every_format(stored):
+    data, _ = front_json("--objectives", "acc.*")
+    # (acc.left, acc.right) = (0.9, 0.6) and (0.7, 0.8): own units, sorted by the first
+    # minimised objective (1 - acc.left)
+    assert [p["values"] for p in data["points"]] == [[0.9, 0.6], [0.7, 0.8]]
+    for point in data["points"]:
+        assert point["minimised"] == [1 - v for v in point["values"]]
+    assert data["maximised"] == ["acc.left", "acc.right"]
+    assert data["ref_point"] == [0.0, 0.0] and data["ref_point_minimised"] == [1.0, 1.0]
+    assert data["hypervolume"] == pytest.approx(0.68)   # the same front as mcr.*
+    csv = invoke("front", "--dataset", "multidigits", "--format", "csv", "--objectives", "acc.*")
+    rows = csv_rows(csv.stdout)
+    assert [(row["acc.left"], row["acc.right"]) for row in rows] == [("0.9", "0.6"), ("0.7", "0.8")]
+    table = invoke("front", "--dataset", "multidigits", "--objectives", "acc.*")
+    assert table.exit_code == 0, table.stderr
+    assert "0.9000" in table.stdout and "0.7000" in table.stdout
+    assert "0.1000" not in table.stdout and "0.3000" not in table.stdout
+    assert "ref point (0, 0)" in table.stdout
+
+
+def test_front_ref_point_is_given_in_the_objectives_own_units(stored):
+    # accuracy above 0.8 on the left: only (0.9, 0.6) is inside, box 0.1 x 0.6
+    data, _ = front_json("--objectives", "acc.*", "--ref-point", "0.8,0")
+    assert data["ref_point"] == [0.8, 0.0]
+    assert data["ref_point_minimised"] == pytest.approx([0.2, 1.0])
+    assert data["hypervolume"] == pytest.approx(0.1 * 0.6)
+
+
+def test_front_csv_rounds_float_residue_and_reports_hypervolume_on_stderr(stored):
+    result = invoke("front", "--dataset", "multidigits", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    # mcr = 1 - acc: 1 - 0.9 is 0.09999999999999998 in float64
+    assert "0.09999999999999998" not in result.stdout and "0.30000000000000004" not in result.stdout
+    rows = csv_rows(result.stdout)
+    assert [(row["mcr.left"], row["mcr.right"]) for row in rows] == [("0.1", "0.4"), ("0.3", "0.2")]
+    assert list(rows[0])[-1] == "outside_ref"
+    assert "hypervolume 0.68 w.r.t. ref point (1, 1)" in result.stderr
+
+
+def test_front_flags_points_outside_the_reference_point(stored):
+    # mcr points (0.1, 0.4) and (0.3, 0.2); only the first is strictly inside (0.2, 0.5)
+    data, _ = front_json("--ref-point", "0.2,0.5")
+    assert [p["outside_ref"] for p in data["points"]] == [False, True]
+    assert data["n_outside_ref"] == 1
+    assert data["hypervolume"] == pytest.approx(0.1 * 0.1)
+    table = invoke("front", "--dataset", "multidigits", "--ref-point", "0.2,0.5")
+    assert "1 of 2 front points outside it" in " ".join(table.stdout.split())
+    assert "outside_ref" in table.stdout
+    csv = invoke("front", "--dataset", "multidigits", "--ref-point", "0.2,0.5", "--format", "csv")
+    assert [row["outside_ref"] for row in csv_rows(csv.stdout)] == ["False", "True"]
+    assert "1 of 2 front points outside it" in csv.stderr
+
+
+def test_front_with_sr_shows_it_once_and_explains_the_zero_hypervolume(stored):
+    import re
+
+    result = invoke("front", "--dataset", "multidigits", "--objectives", "sr,mcr.left")
+    assert result.exit_code == 0, result.stderr
+    header = next(line for line in result.stdout.splitlines() if "trial" in line)
+    assert len(re.findall(r"\bsr\b", header)) == 1, header
+    warning = result.stderr.strip()
+    assert len(warning.splitlines()) == 1, warning
+    assert warning.startswith("warning: sr is 0 for all 2 candidates") and "hypervolume is 0" in warning
+    data, stderr = front_json("--objectives", "sr,mcr.left")
+    assert data["hypervolume"] == 0.0 and data["n_outside_ref"] == len(data["points"])
+    assert "sr is 0" in stderr
+
+
+@pytest.mark.parametrize("objectives, repeated", [
+    ("mcr.left,mcr.left", "mcr.left"), ("sr,mcr.left,sr", "sr"), ("mcr.*,mcr.*", "mcr.*"),
+])
+@pytest.mark.parametrize("command", ["front", "report"])
+def test_a_repeated_objective_is_refused(stored, command, objectives, repeated):
+    result = invoke(command, "--dataset", "multidigits", "--objectives", objectives)
+    assert_refused(result, "--objectives", f"'{repeated}' is given twice")
+
+
+def test_a_glob_overlapping_a_named_objective_keeps_it_once(stored):
+    data, _ = front_json("--objectives", "mcr.left,mcr.*")
+    assert data["objectives"] == ["mcr.left", "mcr.right"]
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "x"])
+def test_bad_eps_is_one_line(stored, value):
+    result = invoke("front", "--dataset", "multidigits", "--eps", value)
+    assert_refused(result, "--eps", value)
+
+
+@pytest.mark.parametrize("value, shown", [("nan,nan", "nan"), ("1,inf", "inf"), ("-inf,1", "-inf")])
+def test_non_finite_ref_point_is_refused_naming_the_value(stored, value, shown):
+    for command in ("front", "report"):
+        result = invoke(command, "--dataset", "multidigits", "--ref-point", value)
+        assert_refused(result, "--ref-point", f"got {shown} ")
+
+
+def test_error_text_with_brackets_is_printed_verbatim(stored):
+    result = invoke("front", "--dataset", "multidigits", "--ref-point", "1,1,1")
+    assert_refused(result, "--ref-point", "[1.0, 1.0, 1.0]")
+    result = invoke("front", "--dataset", "[red]x[/red]")
+    assert_refused(result, "--dataset [red]x[/red]")
+
+
+def test_trials_refuses_an_unknown_status(stored):
+    result = invoke("trials", "--status", "bogus")
+    assert_refused(result, "--status", "'bogus'", "pending, running, done, failed")
+    done = invoke("trials", "--status", "done")
+    assert done.exit_code == 0 and "2 trials" in done.stdout
+    failed = invoke("trials", "--status", "failed")
+    assert failed.exit_code == 0 and "0 trials" in failed.stdout
+
+
+def test_trials_prints_failure_text_verbatim(stored):
+    from store.db import open_store
+
+    db = open_store("sqlite:///paretoctl.db", create=False)
+    db.mark_failed(f"{1:016x}", "ref_point needs 3 entries, got [nan, nan]")
+    db.close()
+    result = invoke("trials", "--status", "failed")
+    assert result.exit_code == 0, result.stderr
+    assert "1 trials" in result.stdout
+    assert f"{1:016x} failed: ref_point needs 3 entries, got [nan, nan]" in result.stderr

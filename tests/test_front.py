@@ -20,7 +20,7 @@ from store.front import (
 
 
 def oracle(points: np.ndarray, eps) -> np.ndarray:
-    """design.md's rule, literally, in O(n^2): p is removed when another q beats it by eps."""
+    """The eps rule, literally, in O(n^2): p is removed when another q beats it by eps."""
     n, d = points.shape
     eps = np.broadcast_to(np.asarray(eps, dtype=float), (d,))
     keep = []
@@ -205,15 +205,74 @@ def test_compute_front_drops_nan_rows_and_sorts_by_first_objective():
     np.testing.assert_allclose(
         np.array(result.front_df["values"].tolist()), [[0.05, 0.4], [0.1, 0.2], [0.2, 0.15]]
     )
+    assert result.front_df["minimised"].tolist() == result.front_df["values"].tolist()
     expected_hv = hypervolume(np.array([[0.05, 0.4], [0.1, 0.2], [0.2, 0.15]]), [1.0, 1.0])
     assert result.hypervolume == pytest.approx(expected_hv)
     assert result.ref_point == [1.0, 1.0]
 
 
-def test_compute_front_acc_objective_enters_complemented():
+def test_compute_front_acc_objective_enters_complemented_and_shows_accuracy():
     result = compute_front(frame(), ["acc.left"])
     assert result.front_df["trial"].tolist() == ["c" * 16]
-    np.testing.assert_allclose(np.array(result.front_df["values"].tolist()), [[0.05]])
+    assert result.front_df["values"].tolist() == [[0.95]]
+    np.testing.assert_allclose(np.array(result.front_df["minimised"].tolist()), [[0.05]])
+    assert result.ref_point == [0.0] and result.ref_point_minimised == [1.0]
+    assert result.hypervolume == pytest.approx(0.95)
+
+
+def test_compute_front_ref_point_in_own_units():
+    # (acc.left, loss.right): a (0.9, 0.6), b (0.8, 0.4), c (0.95, 0.9), d (0.7, 0.2), all on
+    # the front; an accuracy above 0.85 leaves only c and a inside
+    result = compute_front(frame(), ["acc.left", "loss.right"], ref_point=[0.85, 1.0])
+    assert result.ref_point == [0.85, 1.0]
+    np.testing.assert_allclose(result.ref_point_minimised, [0.15, 1.0])
+    assert result.front_df["trial"].tolist() == ["c" * 16, "a" * 16, "b" * 16, "d" * 16]
+    assert result.front_df["outside_ref"].tolist() == [False, False, True, True]
+    assert result.n_outside_ref == 2
+    # boxes of c (0.1 x 0.1) and a (0.05 x 0.4) overlapping in 0.05 x 0.1
+    assert result.hypervolume == pytest.approx(0.1 * 0.1 + 0.05 * 0.4 - 0.05 * 0.1)
+
+
+def test_minimise_is_its_own_inverse():
+    objectives = ["acc.left", "mcr.left", "sr", "loss.right"]
+    values = np.array([[0.9, 0.1, 0.25, 2.0], [0.5, 0.5, 0.0, 0.1]])
+    minimised = front.minimise(objectives, values)
+    np.testing.assert_allclose(minimised, [[0.1, 0.1, 0.75, 2.0], [0.5, 0.5, 1.0, 0.1]])
+    np.testing.assert_allclose(front.minimise(objectives, minimised), values)
+    assert front.maximised(objectives) == ["acc.left", "sr"]
+
+
+@pytest.mark.parametrize("patterns, repeated", [
+    (["mcr.left", "mcr.left"], "mcr.left"), ("sr,mcr.left,sr", "sr"), (["mcr.*", "mcr.*"], "mcr.*"),
+])  # fmt: skip
+def test_expand_objectives_refuses_a_repeated_pattern(patterns, repeated):
+    with pytest.raises(ValueError, match=f"'{repeated.replace('*', '[*]')}' is given twice"):
+        expand_objectives(patterns, frame().columns)
+
+
+def test_constant_objective_is_explained_in_one_line():
+    df = frame()
+    df["sr"] = 0.0
+    result = compute_front(df, ["sr", "mcr.left"])
+    assert result.hypervolume == 0.0 and result.n_outside_ref == len(result.front_df)
+    assert result.warnings == [
+        "sr is 0 for all 4 candidates, so it orders none; none is better than the "
+        "reference point's 0 in it, so the hypervolume is 0"
+    ]
+    # constant but inside the reference point: it orders nothing, the volume is not 0
+    inside = compute_front(df, ["sr", "mcr.left"], ref_point=[-1.0, 1.0])
+    assert inside.warnings == ["sr is 0 for all 4 candidates, so it orders none"]
+    assert inside.hypervolume == pytest.approx(1.0 * 0.95)
+
+
+def test_all_front_points_outside_the_reference_point_are_explained():
+    result = compute_front(frame(), ["mcr.left", "mcr.right"], ref_point=[0.01, 0.01])
+    assert result.hypervolume == 0.0
+    assert result.warnings == [
+        "the hypervolume is 0: none of the 3 front points is strictly better than the "
+        "reference point in every objective"
+    ]
+    assert "3 of 3 front points outside it" in result.summary()
 
 
 def test_compute_front_user_ref_point_and_eps_vector():
@@ -222,6 +281,8 @@ def test_compute_front_user_ref_point_and_eps_vector():
     assert result.eps == [0.1, 0.1]
     with pytest.raises(ValueError, match="ref point"):
         compute_front(frame(), ["loss.left", "loss.right"], ref_point=[1.0])
+    with pytest.raises(ValueError, match="got nan"):
+        compute_front(frame(), ["loss.left", "loss.right"], ref_point=[1.0, float("nan")])
 
 
 def test_front_json_shape():
@@ -236,6 +297,9 @@ def test_front_json_shape():
         "hypervolume",
         "n_candidates",
         "points",
+        "maximised",
+        "ref_point_minimised",
+        "n_outside_ref",
     ]
     assert payload["objectives"] == ["mcr.left", "mcr.right"]
     assert payload["eps"] == 0.0
@@ -243,7 +307,7 @@ def test_front_json_shape():
     first = payload["points"][0]
     assert set(first) == {
         "trial", "method", "arch", "seed", "split", "ray_index",
-        "preference", "values", "sr", "cr", "ps",
+        "preference", "values", "sr", "cr", "ps", "minimised", "outside_ref",
     }  # fmt: skip
     assert first["trial"] == "c" * 16 and first["preference"] is None
     assert len(first["values"]) == 2
@@ -266,10 +330,33 @@ def test_compute_front_with_no_complete_rows():
     assert result.to_json_dict()["points"] == []
 
 
+def test_front_json_acc_values_in_own_units():
+    payload = compute_front(frame(), ["acc.left", "mcr.right"]).to_json_dict()
+    assert payload["maximised"] == ["acc.left"]
+    assert payload["ref_point"] == [0.0, 1.0] and payload["ref_point_minimised"] == [1.0, 1.0]
+    first = payload["points"][0]
+    assert first["values"] == [0.95, 0.4]
+    assert first["minimised"] == [1 - 0.95, 0.4] and first["outside_ref"] is False
+    assert payload["n_outside_ref"] == 0
+
+
+def test_front_csv_rounds_float64_residue():
+    df = frame()
+    df["mcr.left"] = 1 - df["acc.left"]  # 0.09999999999999998, 0.19999999999999996, ...
+    df.at[0, "preference"] = [0.1 + 0.2, 0.7, 0.0]  # 0.30000000000000004
+    text = compute_front(df, ["mcr.left", "loss.right"]).to_csv()
+    rows = pd.read_csv(io.StringIO(text), dtype=str).set_index("trial")
+    assert rows.loc["a" * 16, "mcr.left"] == "0.1"
+    assert json.loads(rows.loc["a" * 16, "preference"]) == [0.3, 0.7, 0.0]
+    assert "999999" not in text and "000000" not in text
+
+
 def test_front_csv_one_row_per_point_with_raw_objective_values():
     result = compute_front(frame(), ["acc.left", "mcr.right"])
     lines = result.to_csv().splitlines()
-    header = "trial,method,arch,seed,split,ray_index,preference,acc.left,mcr.right,sr,cr,ps"
+    header = (
+        "trial,method,arch,seed,split,ray_index,preference,acc.left,mcr.right,sr,cr,ps,outside_ref"
+    )
     assert lines[0] == header
     assert len(lines) == 1 + len(result.front_df)
     df = pd.read_csv(io.StringIO(result.to_csv()))

@@ -119,3 +119,22 @@ def test_plot_three_objectives_and_bad_input(store_url, tmp_path):
         bad = runner.invoke(app, ["plot", "--dataset", "multimnist", "--store", store_url, *args])
         assert bad.exit_code == 2 and fragment in bad.stderr, bad.stderr
     assert not (tmp_path / "x.gif").exists() and not (tmp_path / "y.png").exists()
+
+
+def test_report_reference_point_is_in_the_objectives_own_units(store_url):
+    """acc.* with ref (0.6, 0.3) is the same box as mcr.* with ref (0.4, 0.7)."""
+    def report(*args):
+        out = runner.invoke(app, ["report", "--dataset", "multimnist", "--store", store_url,
+                                  "--format", "json", *args])
+        assert out.exit_code == 0, out.stderr
+        return json.loads(out.stdout)
+
+    acc = report("--objectives", "acc.*", "--ref-point", "0.6,0.3")
+    mcr = report("--objectives", "mcr.*", "--ref-point", "0.4,0.7")
+    assert acc["ref_point"] == [0.6, 0.3]
+    hv_acc = {row["method"]: row["hv"] for row in acc["rows"]}
+    hv_mcr = {row["method"]: row["hv"] for row in mcr["rows"]}
+    assert hv_acc == pytest.approx(hv_mcr)
+    # linear: only (acc 0.8, 0.4) is inside: (0.8 - 0.6) * (0.4 - 0.3)
+    assert hv_acc["linear"] == pytest.approx(0.2 * 0.1)
+    assert report("--objectives", "acc.*")["ref_point"] == [0.0, 0.0]
