@@ -38,17 +38,18 @@ def user_errors(command: Callable) -> Callable:
 
     Only the tool's own bad-input errors are caught; anything else is a bug and keeps
     its traceback. The message is escaped: it quotes user text, which rich would
-    otherwise read as markup (``[nan, nan]`` vanished)."""
+    otherwise read as markup (``[nan, nan]`` vanished), and any password in it is masked."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from store.errors import StoreError
+        from store.errors import StoreError, mask_credentials
         from trainers.errors import DataError
 
         try:
             return command(*args, **kwargs)
         except (UserInputError, StoreError, DataError) as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(mask_credentials(str(exc)))}",
+                      highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -83,7 +83,7 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
     todo = [t for t in trials if statuses.get(t["key"]) != "done"]
     err.print(f"sweep [bold]{spec.name}[/bold]: {len(trials)} trials, "
               f"{len(trials) - len(todo)} already done, {len(todo)} to run "
-              f"(store {db.display_url})", highlight=False)
+              f"(store {escape(db.display_url)})", highlight=False)
     from orchestrator.progress import SweepProgress
     from orchestrator.runner import run_trials
 
