@@ -157,11 +157,14 @@ def format_value(value) -> str:
     return escape(str(value))
 
 
-def front_table(result) -> Table:
-    """Objectives in their own units; ``sr`` once; the outside_ref column only when used."""
-    data = result.to_json_dict()
-    table = Table(title=f"front: {len(data['points'])} of {data['n_candidates']} points "
-                        f"(eps {data['eps']:g})", caption=result.summary())
+def front_table(result, rows: int = 0) -> Table:
+    """Objectives in their own units; ``sr`` once; the outside_ref column only when used;
+    the first ``rows`` front points (0: all), the title saying how many there are."""
+    data = result.to_json_dict(limit=rows or None)
+    n_front = result.n_front
+    shown = f", first {len(data['points'])} shown (--rows 0 for all)" if len(data["points"]) < n_front else ""
+    table = Table(title=f"front: {n_front} of {data['n_candidates']} points "
+                        f"(eps {data['eps']:g}){shown}", caption=result.summary())
     ids = ["trial", "method", "arch", "preference"]
     extra = [] if "sr" in data["objectives"] else ["sr"]
     flags = ["outside_ref"] if data["n_outside_ref"] else []
@@ -187,6 +190,7 @@ def front(
     eps: str = typer.Option("0", "--eps", metavar="E", help="epsilon-nondominance margin, a number >= 0 (0 = exact Pareto front)"),
     ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective, in its own units (default: mcr 1, acc and sr 0, 1.1 x worst loss)"),
     fmt: FormatOpt = "table",
+    rows: int = typer.Option(50, "--rows", metavar="N", help="table format: show the first N front points (0 = all); csv and json print all"),
     store: StoreOpt = None,
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
@@ -196,10 +200,12 @@ def front(
     df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
                               arch=arch, split=split)
     names = chosen_objectives(objectives, df)
-    emit_front(compute_front(df, names, margin, checked_ref_flag(ref_point, names)), fmt)
+    if rows < 0:
+        raise UserInputError(f"--rows: expected a whole number >= 0, got {rows}")
+    emit_front(compute_front(df, names, margin, checked_ref_flag(ref_point, names)), fmt, rows)
 
 
-def emit_front(result, fmt: str) -> None:
+def emit_front(result, fmt: str, rows: int = 0) -> None:
     """The front on stdout; warnings, and for CSV the hypervolume line, on stderr."""
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
@@ -209,7 +215,7 @@ def emit_front(result, fmt: str) -> None:
         sys.stdout.write(result.to_csv())
         err.print(escape(result.summary()), highlight=False, soft_wrap=True)
     else:
-        out.print(front_table(result))
+        out.print(front_table(result, rows))
 
 
 def chosen_objectives(text: Optional[str], df) -> list[str]:

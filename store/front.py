@@ -4,8 +4,8 @@ The computations work on minimised objectives: accuracies and the sparsity
 rate enter complemented (1 - value), so "smaller is better" holds for every
 column of the matrices passed to ``nondominated`` and ``hypervolume``. What
 is shown to people (values, reference point) is in each objective's own units.
-Exact nondominance and the hypervolume come from pymoo; the eps rule is a
-small vectorised test against the exact front.
+Exact nondominance and the hypervolume come from moocore (the C library behind
+pymoo's indicators); the eps rule is one more nondominance pass against the exact front.
 """
 
 import fnmatch
@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pymoo.indicators.hv import HV
-from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+import moocore
 
 _OBJECTIVE_RE = re.compile(r"^(?:(loss|mcr|acc)\.[a-z][a-z0-9_]*|(sparsity|sr))$")
 _MAXIMISED_KINDS = ("acc", "sr")
@@ -28,8 +27,6 @@ _RATE_KINDS = ("mcr", "acc", "sr")
 # 1 - 0.9 = 0.09999999999999998 sits at the 16th-17th digit, and no stored metric has
 # 10 meaningful ones (losses are sums of float32 terms; accuracies are k / n).
 CSV_SIGNIFICANT_DIGITS = 10
-# Candidates x front cells per chunk of the eps test (three 4 MB boolean arrays).
-_CHUNK_ELEMENTS = 1 << 22
 _ID_FIELDS = ("trial", "method", "arch", "seed", "split", "ray_index", "preference")
 _POINT_FIELDS = (*_ID_FIELDS, "values", "sr", "cr", "ps", "minimised", "outside_ref")
 
@@ -59,32 +56,57 @@ def _eps_vector(eps: Any, n_objectives: int) -> np.ndarray:
 
 
 def _exact_front(matrix: np.ndarray) -> np.ndarray:
-    """Indices of the exact first front (duplicates of a front point all kept)."""
-    front = NonDominatedSorting().do(matrix, only_non_dominated_front=True)
-    return np.sort(np.asarray(front, dtype=np.intp))
+    """Indices of the exact first front (duplicates of a front point all kept):
+    moocore's O(n log n) dimension sweep (d <= 3) or Kung's algorithm (d >= 4)."""
+    return np.flatnonzero(moocore.is_nondominated(matrix, keep_weakly=True))
+
+
+def _dominated_by_2d(front: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """For 2 objectives: which targets some front point dominates (<= in both, < in one),
+    by one sort of the front and a binary search per target (prefix minima of f2)."""
+    order = np.lexsort((front[:, 1], front[:, 0]))
+    f1, best_f2 = front[order, 0], np.minimum.accumulate(front[order, 1])
+    a, b = targets[:, 0], targets[:, 1]
+    n_lt = np.searchsorted(f1, a, side="left")  # front points with f1 < a
+    n_le = np.searchsorted(f1, a, side="right")  # front points with f1 <= a
+    strict_first = (n_lt > 0) & (best_f2[np.maximum(n_lt - 1, 0)] <= b)
+    strict_second = (n_le > 0) & (best_f2[np.maximum(n_le - 1, 0)] < b)
+    return strict_first | strict_second
+
+
+def _dominated_by(front: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Which targets some front point dominates, for any number of objectives.
+
+    One nondominance pass over front + targets, each target given two extra coordinates
+    (i, n - i) and each front point (-1, -1): a target is then beaten by every front point
+    that is <= it and by nothing else (no two targets are comparable, no target beats a
+    front point). That is weak dominance; it is strict unless the target equals a front
+    point, which no front point can beat.
+    """
+    if front.shape[1] == 1:
+        return targets[:, 0] > front[:, 0].min()
+    if front.shape[1] == 2:
+        return _dominated_by_2d(front, targets)
+    n = len(targets)
+    index = np.arange(n, dtype=float)
+    union = np.vstack([np.hstack([front, np.full((len(front), 2), -1.0)]),
+                       np.hstack([targets, np.column_stack([index, n - index])])])
+    weakly = ~moocore.is_nondominated(union, keep_weakly=True)[len(front):]
+    on_front = {row.tobytes() for row in front}
+    for i in np.flatnonzero(weakly):
+        # equal to a front point: no front point is strictly better than another one
+        weakly[i] = targets[i].tobytes() not in on_front
+    return weakly
 
 
 def _eps_survivors(matrix: np.ndarray, front: np.ndarray, eps: np.ndarray) -> np.ndarray:
     """Indices of points that no exact-front point beats by eps in every objective.
 
     Testing against the exact front suffices: any q that eps-dominates p is
-    weakly dominated by some front point f, and f then eps-dominates p too.
-    "All <= and some <" is computed as "all <= and not all ==", accumulated
-    one objective at a time on 2-D (candidates x front) arrays, which is far
-    faster than building a 3-D array and reducing its short last axis.
+    weakly dominated by some front point f, and f then eps-dominates p too. And
+    q eps-dominates p exactly when q dominates the shifted point p - eps.
     """
-    keep = np.ones(len(matrix), dtype=bool)
-    step = max(1, _CHUNK_ELEMENTS // max(1, len(front)))
-    for start in range(0, len(matrix), step):
-        target = matrix[start : start + step] - eps
-        all_le = np.ones((len(target), len(front)), dtype=bool)
-        all_eq = np.ones_like(all_le)
-        for k in range(matrix.shape[1]):
-            f_k, p_k = front[None, :, k], target[:, k, None]
-            all_le &= f_k <= p_k
-            all_eq &= f_k == p_k
-        keep[start : start + step] = ~(all_le & ~all_eq).any(axis=1)
-    return np.flatnonzero(keep)
+    return np.flatnonzero(~_dominated_by(front, matrix - eps))
 
 
 def nondominated(points: Any, eps: float | Sequence[float] = 0.0) -> np.ndarray:
@@ -119,7 +141,7 @@ def hypervolume(points: Any, ref_point: Sequence[float]) -> float:
     inside = matrix[(matrix < ref).all(axis=1)]
     if len(inside) == 0:
         return 0.0
-    return float(HV(ref_point=ref)(inside))
+    return float(moocore.hypervolume(inside, ref=ref))
 
 
 def _kind(name: str) -> str:
@@ -290,6 +312,10 @@ class FrontResult:
     warnings: list[str]
 
     @property
+    def n_front(self) -> int:
+        return len(self.front_df)
+
+    @property
     def n_outside_ref(self) -> int:
         return int(self.front_df["outside_ref"].sum()) if len(self.front_df) else 0
 
@@ -301,13 +327,14 @@ class FrontResult:
             line += f"; {self.n_outside_ref} of {len(self.front_df)} front points outside it"
         return line
 
-    def to_json_dict(self) -> dict[str, Any]:
+    def to_json_dict(self, limit: int | None = None) -> dict[str, Any]:
         """The ``--format json`` object: the design's keys first, then the additions.
 
         Floats keep full float64 precision, so ``hypervolume`` can be recomputed
         exactly from the points' ``minimised`` and ``ref_point_minimised``.
+        ``limit`` keeps the first points only (a table's view; counts stay whole).
         """
-        records = self.front_df.to_dict("records")
+        records = self.front_df.head(limit).to_dict("records") if limit else self.front_df.to_dict("records")
         return {
             "objectives": list(self.objectives),
             "ref_point": [float(v) for v in self.ref_point],
@@ -420,8 +447,8 @@ def compute_front(
     chosen = chosen[np.lexsort(values[chosen].T[::-1])]
     ref, ref_min = reference_point(objectives, values, ref_point)
     front_df = candidates.iloc[chosen].copy()
-    front_df["values"] = [[float(v) for v in row] for row in own_values[chosen]]
-    front_df["minimised"] = [[float(v) for v in row] for row in values[chosen]]
+    front_df["values"] = own_values[chosen].tolist()  # lists of floats, built in C
+    front_df["minimised"] = values[chosen].tolist()
     front_df["outside_ref"] = ~(values[chosen] < np.asarray(ref_min)).all(axis=1)
     warnings = degenerate_warnings(objectives, own_values, ref, ref_min,
                                    len(chosen), int(front_df["outside_ref"].sum()))

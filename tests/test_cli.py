@@ -297,3 +297,20 @@ def test_trials_prints_failure_text_verbatim(stored):
     assert result.exit_code == 0, result.stderr
     assert "1 trials" in result.stdout
     assert f"{1:016x} failed: ref_point needs 3 entries, got [nan, nan]" in result.stderr
+
+
+def test_front_table_shows_the_first_rows_and_says_how_many_there_are(stored):
+    result = invoke("front", "--dataset", "multidigits", "--rows", "1")
+    assert result.exit_code == 0, result.stderr
+    assert "front: 2 of 2 points (eps 0), first 1 shown (--rows 0 for all)" in result.stdout
+    assert "0000000000000000" in result.stdout and "0000000000000001" not in result.stdout
+    every = invoke("front", "--dataset", "multidigits", "--rows", "0")
+    assert "0000000000000001" in every.stdout and "shown" not in every.stdout
+    as_json = invoke("front", "--dataset", "multidigits", "--rows", "1", "--format", "json")
+    assert len(__import__("json").loads(as_json.stdout)["points"]) == 2  # json prints all
+
+
+def test_front_rows_must_not_be_negative(stored):
+    result = invoke("front", "--dataset", "multidigits", "--rows", "-1")
+    assert result.exit_code == 2
+    assert "--rows: expected a whole number >= 0, got -1" in result.stderr

@@ -46,7 +46,7 @@ EPS_CASES = [0.0, 0.5, 1.0, 2.0]
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("d", [2, 3, 4])
 @pytest.mark.parametrize("eps", EPS_CASES)
 def test_nondominated_matches_oracle_on_ties(seed, d, eps):
     points = tied_points(seed, 60, d)
@@ -69,11 +69,20 @@ def test_nondominated_continuous_data_matches_oracle(seed, eps):
     np.testing.assert_array_equal(nondominated(points, eps), oracle(points, eps))
 
 
-def test_eps_front_is_chunk_size_independent(monkeypatch):
-    points = tied_points(7, 200, 3)
-    expected = oracle(points, 1.0)
-    monkeypatch.setattr(front, "_CHUNK_ELEMENTS", 7)
-    np.testing.assert_array_equal(nondominated(points, 1.0), expected)
+@pytest.mark.parametrize("d", [1, 4, 5])
+@pytest.mark.parametrize("eps", [0.0, 1.0, [0.5, 0.0, 1.0, 2.0, 0.0]])
+def test_one_and_many_objectives_match_the_oracle(d, eps):
+    points = tied_points(7, 200, d)
+    eps = eps[:d] if isinstance(eps, list) else eps
+    np.testing.assert_array_equal(nondominated(points, eps), oracle(points, eps))
+
+
+def test_eps_targets_equal_to_a_front_point_survive():
+    # p - eps lands exactly on a front point (weakly, not strictly, beaten): p stays;
+    # p - eps strictly behind a front point: p goes
+    points = np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 2.0], [0.0, 1.0, 0.0], [1.0, 2.0, 1.5]])
+    np.testing.assert_array_equal(nondominated(points, 1.0), oracle(points, 1.0))
+    assert nondominated(points, 1.0).tolist() == [0, 1, 2]
 
 
 def test_duplicates_are_all_kept_and_result_sorted():
