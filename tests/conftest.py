@@ -2,6 +2,7 @@
 Ray folders and data folder, so nothing leaks between tests or into the checkout."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -36,3 +37,21 @@ def write_spec(workdir):
         return path
 
     return write
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """The test PostgreSQL server's URL, its database emptied (view and tables dropped)."""
+    from sqlalchemy import create_engine, text
+
+    from store.schema import FLAT_VIEW, Base
+
+    url = os.environ.get("PARETOCTL_TEST_PG_URL")
+    if not url:
+        pytest.skip("PARETOCTL_TEST_PG_URL not set: run scripts/start-postgres.sh (CI does)")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP VIEW IF EXISTS {FLAT_VIEW}"))
+        Base.metadata.drop_all(conn)
+    engine.dispose()
+    return url

@@ -119,20 +119,8 @@ def test_readers_during_two_writer_processes_on_sqlite(tmp_path):
 
 
 @pytest.mark.postgres
-def test_readers_during_two_writer_processes_on_postgres():
-    url = os.environ.get("PARETOCTL_TEST_PG_URL")
-    if not url:
-        pytest.skip("PARETOCTL_TEST_PG_URL not set: run scripts/start-postgres.sh (CI does)")
-    from sqlalchemy import create_engine, text
-
-    from store.schema import FLAT_VIEW, Base
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP VIEW IF EXISTS {FLAT_VIEW}"))
-        Base.metadata.drop_all(conn)
-    engine.dispose()
-    figures = stress(url, writers=2, trials=15, readers=2)
+def test_readers_during_two_writer_processes_on_postgres(pg_url):
+    figures = stress(pg_url, writers=2, trials=15, readers=2)
     assert figures["errors"] == []
     assert figures["points_lost"] == 0 and figures["duplicates"] == 0
     assert figures["statuses"] == {"done": 30}

@@ -12,26 +12,14 @@ import threading
 import pytest
 from sqlalchemy import create_engine, text
 
+from concurrent_stores import create_at_once
 from store.db import StoreError, open_store
 from store.queries import PointFilter, list_trials, load_points
-from store.schema import FLAT_VIEW, Base
+from store.schema import FLAT_VIEW
 
 pytestmark = pytest.mark.postgres
 
 NAN = float("nan")
-
-
-@pytest.fixture
-def pg_url() -> str:
-    url = os.environ.get("PARETOCTL_TEST_PG_URL")
-    if not url:
-        pytest.skip("PARETOCTL_TEST_PG_URL not set: run scripts/start-postgres.sh (CI does)")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP VIEW IF EXISTS {FLAT_VIEW}"))
-        Base.metadata.drop_all(conn)
-    engine.dispose()
-    return url
 
 
 @pytest.fixture
@@ -174,26 +162,8 @@ def test_bad_payload_writes_nothing(store):
     assert scalar(store, "SELECT COUNT(*) FROM point_tasks") == 2
 
 
-def _create(url, queue):
-    try:
-        open_store(url, create=True).close()
-        queue.put("ok")
-    except Exception as exc:  # reported to the parent
-        queue.put(f"{type(exc).__name__}: {exc}")
-
-
 def test_processes_creating_one_new_store_at_once_all_succeed(pg_url):
-    import multiprocessing
-
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    workers = [context.Process(target=_create, args=(pg_url, queue)) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    outcomes = [queue.get(timeout=60) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-    assert outcomes == ["ok"] * 4
+    assert create_at_once(pg_url) == ["ok"] * 4
 
 
 def test_a_database_with_other_tables_is_refused(pg_url):

@@ -3,7 +3,6 @@ credentials, and can be created by many processes at once."""
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import sqlite3
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from concurrent_stores import create_at_once
 from orchestrator.cli import app
 from store.db import StoreError, open_store
 from store.errors import mask_credentials
@@ -105,25 +105,8 @@ def test_a_password_never_appears_in_an_error(workdir):
         assert "***" in result.output
 
 
-def _open_new_store(url: str, queue) -> None:
-    try:
-        open_store(url, create=True).close()
-        queue.put("ok")
-    except Exception as exc:  # reported to the parent
-        queue.put(f"{type(exc).__name__}: {exc}")
-
-
 @pytest.mark.parametrize("round_", range(5))
 def test_processes_creating_one_new_store_at_once_all_succeed(tmp_path, round_):
-    url = f"sqlite:///{tmp_path / 'new.db'}"
-    context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    workers = [context.Process(target=_open_new_store, args=(url, queue)) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    outcomes = [queue.get(timeout=60) for _ in workers]
-    for worker in workers:
-        worker.join(timeout=60)
-    assert outcomes == ["ok"] * 4
+    assert create_at_once(f"sqlite:///{tmp_path / 'new.db'}") == ["ok"] * 4
     with sqlite3.connect(tmp_path / "new.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 1

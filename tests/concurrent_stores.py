@@ -1,0 +1,28 @@
+"""Processes that open one new store at the same moment (shared by the SQLite and
+PostgreSQL store tests)."""
+from __future__ import annotations
+
+import multiprocessing
+
+from store.db import open_store
+
+
+def _open_new_store(url: str, queue) -> None:
+    try:
+        open_store(url, create=True).close()
+        queue.put("ok")
+    except Exception as exc:  # reported to the parent
+        queue.put(f"{type(exc).__name__}: {exc}")
+
+
+def create_at_once(url: str, processes: int = 4) -> list[str]:
+    """Each process's outcome: "ok" or the error it met."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    workers = [context.Process(target=_open_new_store, args=(url, queue)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    outcomes = [queue.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    return outcomes
