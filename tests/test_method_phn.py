@@ -114,8 +114,10 @@ def test_task_gram_matches_flattened_gradients():
     gram = task_gram(losses, params)
     grads = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(l, params, retain_graph=True)])
              for l in losses]
-    assert gram[0, 1].item() == pytest.approx(float(grads[0] @ grads[1]), rel=1e-4)
-    assert gram[1, 1].item() == pytest.approx(float(grads[1] @ grads[1]), rel=1e-4)
+    g0, g1 = grads[0].double(), grads[1].double()   # the Gram is float64: compare in it
+    assert gram.dtype == torch.float64
+    assert gram[0, 1].item() == pytest.approx(float(g0 @ g1), rel=1e-9)
+    assert gram[1, 1].item() == pytest.approx(float(g1 @ g1), rel=1e-9)
 
 
 @pytest.mark.parametrize("ray", [[0.0, 1.0], [1.0, 0.0], [1e-9, 1.0 - 1e-9]])
@@ -135,7 +137,7 @@ def test_epo_balances_the_weighted_losses():
     method.ray = torch.tensor([0.9, 0.1])
     gram = task_gram(losses, list(net.parameters()))
     weights = method.loss_weights(net, losses)
-    assert float(-(gram @ weights)[0]) <= 1e-6
+    assert float(-(gram @ weights.to(gram))[0]) <= 1e-6
 
 
 @pytest.mark.parametrize("cls", [LS, EPO])
