@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 
 from trainers.datasets import DATASETS, SPLITS, DatasetBundle
-from trainers.loop import TrainData, evaluate, sparsity_objective
+from trainers.loop import TrainData, TrainingDiverged, evaluate, sparsity_objective
 from trainers.methods import METHODS, Method
 from trainers.metrics import count_parameters, sparsity_metrics
 from trainers.models import ARCHITECTURES, MultiTaskNet
@@ -103,6 +103,10 @@ def evaluate_point(model: MultiTaskNet, bundle: DatasetBundle, split: str,
     """The stored point of one split: per-task scores plus the given ``fields``."""
     start = time.perf_counter()
     scores = evaluate(model, bundle.splits[split], bundle.tasks, settings.eval_batch_size)
+    for task, loss in zip(bundle.tasks, scores.losses):
+        if not math.isfinite(loss):  # a diverged model: no point, the trial fails
+            raise TrainingDiverged(f"training diverged: the {split} loss of task "
+                                   f"{task.name} is {loss} after training")
     return {"split": split, **fields,
             "tasks": {task.name: {"loss": finite(loss), "acc": finite(acc)}
                       for task, loss, acc in zip(bundle.tasks, scores.losses, scores.accs)},

@@ -25,6 +25,7 @@ target, the PHN paper's target shapes; the papers' "3,243k").
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from abc import abstractmethod
@@ -37,6 +38,7 @@ from trainers.datasets import Task
 from trainers.directions import epo_weights
 from trainers.methods import METHODS
 from trainers.methods.front import FRONT_PARAMS, FrontMethod
+from trainers.methods.params import Param
 from trainers.models.hypernet import ParetoHyperNet
 
 OVERLAYS = ("multimnist36", "multifashion", "multifashion_mnist", "multimnist")
@@ -62,7 +64,8 @@ def task_gram(losses: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
 class ParetoHyperNetworkMethod(FrontMethod):
     """Shared by both solvers: the hypernetwork model and the weighted step."""
 
-    default_params: dict[str, Any] = {**FRONT_PARAMS, "alpha": 0.2}
+    param_table: dict[str, Param] = {**FRONT_PARAMS,
+                                     "alpha": replace(FRONT_PARAMS["alpha"], default=0.2)}
     train_presets: dict[str, dict[str, Any]] = {
         **{name: OVERLAY_TRAIN for name in OVERLAYS},
         **{name: FAIRNESS_TRAIN for name in ("adult", "compas", "default")},
@@ -84,7 +87,7 @@ class ParetoHyperNetworkMethod(FrontMethod):
         """The constants w of this step's loss sum_j w_j L_j (the solver: LS or EPO)."""
 
     def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor:
         self.begin_step(model, x)
         objectives = loop.objective_vector(model, self, tasks, x, y)
         self.weights = self.loss_weights(model, objectives[1:]).detach()
@@ -92,6 +95,7 @@ class ParetoHyperNetworkMethod(FrontMethod):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        return loss.detach()
 
     def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
         return torch.dot(self.weights.to(objectives), objectives[1:])
