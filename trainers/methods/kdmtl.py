@@ -46,7 +46,7 @@ from torch import nn
 from trainers import loop
 from trainers.methods import METHODS
 from trainers.methods.base import SPARSITY_PARAMS, Method
-from trainers.methods.mdmtn_baselines import task_weights, initialise, require, weight_vector
+from trainers.methods.mdmtn_baselines import initialise, require, task_weights, weight_vector
 from trainers.methods.params import Param, flag, integer, real
 from trainers.methods.stl import CIFAR10MNIST_TRAIN, MULTIMNIST_TRAIN, SingleTask, fit_per_task
 from trainers.methods.wc_al import PMTL_OVERLAYS

@@ -28,7 +28,7 @@ import torch
 from trainers import loop
 from trainers.methods import METHODS
 from trainers.methods.base import Method
-from trainers.methods.mdmtn_baselines import task_weights, initialise, require, weight_vector
+from trainers.methods.mdmtn_baselines import initialise, require, task_weights, weight_vector
 from trainers.methods.params import Param, flag
 from trainers.methods.wc_al import PMTL_OVERLAYS
 from trainers.models.mtan import MTANNet

@@ -19,8 +19,8 @@ every data set as the papers state (the code's data set settings override it wit
 on Multi-MNIST and 0.5 on Adult/Compass, and crash on Default, P5). Training: Adam lr
 1e-4, no schedule, batch 256, 150 epochs on the 36x36 overlays, 50 on the fairness data
 sets; 25 test rays; on ``synthetic_concave`` Adam lr 1e-2 for 300 steps (our choice:
-the problem's SGD step 1 diverges on the hypernetwork). The LP is solved with scipy's HiGHS instead of cvxpy/GLPK (same LP).
-The reported parameter count is the hypernetwork's (3,243,410 with the ``lenet_pmtl``
+the problem's SGD step 1 sends PHN-EPO to (1, 1)). The LP is solved with scipy's HiGHS
+instead of cvxpy/GLPK (same LP). The reported parameter count is the hypernetwork's (3,243,410 with the ``lenet_pmtl``
 target, the PHN paper's target shapes; the papers' "3,243k").
 """
 from __future__ import annotations
@@ -69,8 +69,8 @@ class ParetoHyperNetworkMethod(FrontMethod):
     train_presets: dict[str, dict[str, Any]] = {
         **{name: OVERLAY_TRAIN for name in OVERLAYS},
         **{name: FAIRNESS_TRAIN for name in ("adult", "compas", "default")},
-        # our choice: the problem's plain SGD step 1 on the hypernetwork's weights
-        # diverges to (1, 1); Adam 1e-2 for 300 steps spreads EPO's rays along the front
+        # our choice: the problem's plain SGD step 1 on the hypernetwork's weights sends
+        # PHN-EPO to (1, 1); Adam 1e-2 for 300 steps spreads its rays along the front
         "synthetic_concave": {"optimizer": "adam", "lr": 1e-2, "epochs": 300},
     }
 
