@@ -18,6 +18,7 @@ from trainers.datasets import DATASETS
 from trainers.methods import METHODS
 from trainers.methods.base import ParamError
 from trainers.models import ARCHITECTURES
+from trainers.models.base import input_mismatch
 from trainers.registry import Registry, UnknownNameError
 from trainers.settings import TrainSettings
 
@@ -52,12 +53,17 @@ def with_defaults(defaults: dict[str, Any], given: dict[str, Any], spec: SweepSp
     return {**defaults, **given}
 
 
-def resolve_arch(entry: NamedEntry, dataset: str, spec: SweepSpec, field: str) -> dict[str, Any]:
+def resolve_arch(entry: NamedEntry, dataset: str, input_shape: tuple[int, ...],
+                 spec: SweepSpec, field: str) -> dict[str, Any]:
     builder = lookup(ARCHITECTURES, entry.name, spec, f"{field}.name")
     supported = getattr(builder, "datasets", None)
     if supported is not None and dataset not in supported:
         raise SpecError(spec.source, f"{field}.name",
                         f"architecture {entry.name!r} does not support dataset {dataset!r}")
+    mismatch = input_mismatch(builder, input_shape)
+    if mismatch:
+        raise SpecError(spec.source, f"{field}.name",
+                        f"architecture {entry.name!r} {mismatch} (dataset {dataset!r})")
     options = with_defaults(getattr(builder, "defaults", {}), entry.options, spec, field,
                             f"option of architecture {entry.name!r}")
     return {"name": entry.name, "options": options}
@@ -153,7 +159,8 @@ def combinations(spec: SweepSpec) -> Iterator[tuple[Any, dict[str, Any], Any, in
             archs = method_archs(spec, entry, m_index, source.default_arch)
             for arch_entry, field in fitting_archs(method_cls, entry, m_index, archs, spec,
                                                    dataset.name):
-                arch = resolve_arch(arch_entry, dataset.name, spec, field)
+                arch = resolve_arch(arch_entry, dataset.name, source.input_shape_for(options),
+                                    spec, field)
                 yield dataset, options, source, m_index, entry, method_cls, arch
 
 

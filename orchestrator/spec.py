@@ -130,16 +130,17 @@ class MethodEntry(_Strict):
 
 
 class TrainConfig(_Strict):
-    """Training settings; ``None`` means "use the method's / dataset's preset"."""
+    """Training settings; ``None`` means "use the method's / dataset's preset". Real
+    values must be finite: ``.inf`` and ``.nan`` are refused."""
 
     epochs: PositiveInt | None = None
     batch_size: PositiveInt | None = None
     eval_batch_size: PositiveInt | None = None
     epochs_per_iteration: PositiveInt | None = None
-    lr: PositiveFloat | None = None
-    lr_decay: PositiveFloat | None = None
+    lr: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    lr_decay: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     optimizer: Literal["adam", "sgd"] | None = None
-    momentum: NonNegativeFloat | None = None
+    momentum: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     checkpoint: Literal["best_val", "last"] | None = None
     device: str | None = None
 

@@ -12,11 +12,13 @@ import torch
 
 @pytest.fixture(autouse=True)
 def keep_torch_threads():
-    """run_trial sets torch's thread count from the trial's runtime (right in a Ray
-    worker); restore it so one test's trial never slows the next."""
+    """run_trial sets torch's thread count and deterministic mode for its process (right
+    in a Ray worker); restore both so one test's trial never changes the next."""
     threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
     yield
     torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(deterministic)
 
 
 @pytest.fixture()

@@ -1,5 +1,6 @@
 """``synthetic_concave`` with the ``direct`` architecture: the closed-form objectives, the
-true front, and whole trials through ``run_trial`` with ``linear`` and ``wc_al``."""
+true front, and whole trials through ``run_trial`` with ``linear`` and ``wc_al`` at their
+defaults (the spread of whole preference grids: tests/test_defaults.py)."""
 from __future__ import annotations
 
 import math
@@ -48,12 +49,14 @@ def test_direct_model_is_the_decision_vector():
         ARCHITECTURES.get("direct")(bundle.tasks, (1, 10, 10), "multidigits", {})
 
 
-def config(method, preference, train=None, params=None):
+def config(method, preference):
+    """A trial with the method's defaults for this problem (the layers the expansion uses)."""
     method_cls = METHODS.get(method)
-    settings = TrainSettings.resolve(PROBLEM.train_defaults, method_cls.train_defaults, train)
+    settings = TrainSettings.resolve(PROBLEM.train_defaults, method_cls.train_defaults,
+                                     method_cls.train_preset("synthetic_concave", "direct"))
     return {"key": f"synthetic-{method}", "dataset": {"name": "synthetic_concave", "options": {"d": 20}},
             "arch": {"name": "direct", "options": {}},
-            "method": {"name": method, "params": method_cls.resolve_params(params or {}, "synthetic_concave")},
+            "method": {"name": method, "params": method_cls.resolve_params({}, "synthetic_concave", "direct")},
             "preference": preference, "seed": 0, "train": settings.as_dict(), "runtime": {"threads": 1}}
 
 
@@ -75,9 +78,7 @@ def test_linear_reaches_an_end_of_the_concave_front():
 
 
 def test_wc_al_reaches_the_middle_of_the_concave_front():
-    result = run_trial(config("wc_al", [0.0, 0.5, 0.5],
-                              train={"lr": 0.1, "epochs": 300, "epochs_per_iteration": 10},
-                              params={"mu0": 1.0, "rho": 1.5, "mu_max": 20.0}))
+    result = run_trial(config("wc_al", [0.0, 0.5, 0.5]))
     point = objective_point(result)
     middle = 1 - math.exp(-1)
     assert point == pytest.approx([middle, middle], abs=0.01)
@@ -91,50 +92,3 @@ def test_sweep_defaults_pick_direct(tmp_path):
     trials = expand_sweep(load_spec(spec))
     assert trials[0]["arch"]["name"] == "direct"
     assert trials[0]["train"]["optimizer"] == "sgd" and trials[0]["train"]["batch_size"] == 1
-
-
-# --------------------------------------------------------------- spread along the front
-# The Pareto MTL paper's Fig. 2: on a concave front, linear scalarisation over a grid of
-# preferences only finds the two ends, while methods that aim at a preference direction
-# spread along it. A front point is located by s in [-1, 1] (x = s/sqrt(d) * 1).
-
-GRID = [[0.0, k, round(1.0 - k, 10)] for k in np.linspace(0.0, 1.0, 7)]
-WC_AL_TRAIN = {"lr": 0.1, "epochs": 300, "epochs_per_iteration": 10}
-WC_AL_PARAMS = {"mu0": 1.0, "rho": 1.5, "mu_max": 20.0}
-
-
-def front_position(point) -> float:
-    """s of the nearest true front point."""
-    s = np.linspace(-1.0, 1.0, 4001)
-    return float(s[np.argmin(np.linalg.norm(PROBLEM.front(4001) - point, axis=1))])
-
-
-def largest_gap(positions) -> float:
-    """The widest stretch of the front (s from -1 to 1) with no solution in it."""
-    s = np.sort(np.concatenate([[-1.0, 1.0], positions]))
-    return float(np.diff(s).max())
-
-
-def grid_points(method, **overrides):
-    return np.array([objective_point(run_trial(config(method, pref, **overrides)))
-                     for pref in GRID])
-
-
-def test_linear_grid_finds_only_the_ends_while_wc_al_and_pmtl_spread_along_the_front():
-    from store.front import hypervolume
-
-    linear = grid_points("linear")
-    spreading = {"wc_al": grid_points("wc_al", train=WC_AL_TRAIN, params=WC_AL_PARAMS),
-                 "pmtl": grid_points("pmtl")}
-    for points in (linear, *spreading.values()):
-        assert max(distance_to_front(p) for p in points) < 0.02
-    s_linear = [front_position(p) for p in linear]
-    assert all(abs(s) > 0.9 for s in s_linear)            # every weighted sum: an end
-    assert largest_gap(s_linear) > 1.6
-    ref = [1.0, 1.0]
-    true_hv = hypervolume(PROBLEM.front(201), ref)
-    for name, points in spreading.items():
-        s = [front_position(p) for p in points]
-        assert sum(abs(v) < 0.8 for v in s) >= 3, name     # inside the front too
-        assert largest_gap(s) < 0.8, name
-        assert hypervolume(linear, ref) + 0.05 < hypervolume(points, ref) <= true_hv + 1e-9

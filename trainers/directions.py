@@ -84,12 +84,15 @@ def epo_weights(gram: torch.Tensor, losses: torch.Tensor, ray: torch.Tensor,
 
     Near-zero ray entries are safe: log terms use l-hat clamped at machine epsilon and are
     multiplied by r_i, so they vanish instead of producing NaN (the authors' code NaNs).
-    Falls back to the normalised ray when the LP has no solution.
+    Falls back to the normalised ray when the LP has no solution, or when the losses or
+    the Gram matrix are not finite (the training loop then reports the divergence).
     """
     C = gram.detach().double().cpu().numpy()
     L = losses.detach().double().cpu().numpy()
     r = ray.detach().double().cpu().numpy()
     m = len(L)
+    if not (np.isfinite(C).all() and np.isfinite(L).all()):
+        return torch.as_tensor(r / r.sum() * m, dtype=losses.dtype, device=losses.device)
     rl = r * L
     l_hat = rl / rl.sum()
     log_term = np.log(np.maximum(m * l_hat, np.finfo(float).eps))

@@ -5,6 +5,11 @@ there is no per-sample Python and no DataLoader. Every epoch ends with a validat
 the checkpoint with the best mean validation accuracy (lowest mean loss for regression)
 is the trial's model, as in the MDMTN paper.
 
+Divergence: the training losses of an epoch are summed on the device (no per-batch sync)
+and checked once at the epoch's end, with the method's state (WC-AL's t, lambda, mu); a
+NaN or infinite value ends the trial with ``TrainingDiverged`` naming the stage, epoch
+and value, so it is recorded as failed and stores no point.
+
 A *stage* is a run of epochs with its own optimiser, learning-rate schedule, checkpoint
 rule and hooks (after every step, after every epoch). The generic schedule, ``train``, is
 one stage; a method with its own schedule (WC-AL with sparsity: phase 1 with the GrOWL
@@ -13,6 +18,7 @@ prox, Affinity Propagation, phase 2 with tying) chains stages in ``Method.fit``.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -26,6 +32,21 @@ from trainers.sparsity import growl_value
 
 if TYPE_CHECKING:  # methods import this module; the loop only needs the type
     from trainers.methods import Method
+
+
+class TrainingDiverged(RuntimeError):
+    """A training loss or a method variable became NaN or infinite; the message names
+    the stage, the epoch and the value (a learning rate too large, a bad start value)."""
+
+
+def non_finite(values: dict[str, Any]) -> tuple[str, Any] | None:
+    """The first (name, value) of ``values`` holding a NaN or infinite float (numbers
+    and lists of numbers are looked into; anything else is skipped)."""
+    for name, value in values.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+            return name, value
+    return None
 
 
 def task_loss(logits: torch.Tensor, target: torch.Tensor, task: Task) -> torch.Tensor:
@@ -237,17 +258,34 @@ class FitOutcome:
 
 def train_epoch(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
                 optimizer: torch.optim.Optimizer, generator: torch.Generator,
-                after_step: list[StepHook]) -> int:
-    """One pass over the shuffled training split; returns the number of batches."""
+                after_step: list[StepHook]) -> tuple[int, torch.Tensor]:
+    """One pass over the shuffled training split; returns the number of batches and the
+    sum of the steps' training losses (a device tensor: summing never waits for it)."""
     model.train()
     method.begin_epoch()
     n_batches = 0
+    loss_sum = torch.zeros((), device=data.train.x.device)
     for x, y in batches(data.train, settings.batch_size, generator):
-        method.train_step(model, data.tasks, x, y, optimizer)
+        loss = method.train_step(model, data.tasks, x, y, optimizer)
+        if loss is not None:
+            loss_sum = loss_sum + loss.detach().to(loss_sum)
         for hook in after_step:
             hook()
         n_batches += 1
-    return n_batches
+    return n_batches, loss_sum
+
+
+def check_finite(stage: str, epoch: int, loss_sum: torch.Tensor, state: dict[str, Any]) -> None:
+    """Raise TrainingDiverged when the epoch's loss sum or the method's state is NaN or
+    infinite (one device sync per epoch)."""
+    total = float(loss_sum)
+    if not math.isfinite(total):
+        raise TrainingDiverged(f"training diverged in stage {stage}, epoch {epoch}: "
+                               f"the training loss is {total}")
+    bad = non_finite(state)
+    if bad is not None:
+        raise TrainingDiverged(f"training diverged in stage {stage}, epoch {epoch}: "
+                               f"method state {bad[0]} = {bad[1]}")
 
 
 def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
@@ -260,8 +298,8 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
     start = time.perf_counter()
     for epoch in range(stage.epochs):
         lr = optimizer.param_groups[0]["lr"]
-        n_batches = train_epoch(model, method, data, settings, optimizer, generator,
-                                stage.after_step)
+        n_batches, loss_sum = train_epoch(model, method, data, settings, optimizer, generator,
+                                          stage.after_step)
         end = EpochEnd(epoch, epoch // settings.epochs_per_iteration, lr, n_batches)
         figures: dict[str, Any] = {}
         for hook in stage.after_epoch:
@@ -269,6 +307,7 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
         if (epoch + 1) % settings.epochs_per_iteration == 0:
             method.end_iteration()
             scheduler.step()
+        check_finite(stage.name, epoch, loss_sum, method.state())
         val_score = method.validation_score(model, data.val, data.tasks,
                                             settings.eval_batch_size)
         record = {"stage": stage.name, "epoch": epoch, "val_score": val_score,

@@ -10,7 +10,8 @@ paper reports for k0 > 0), None without one; ``time_train_s`` is their sum.
 A trial config is the dict the orchestrator expands from a sweep (see
 orchestrator/expand.py): ``key, dataset{name, options}, arch{name, options},
 method{name, params}, preference, seed, train{...}`` plus ``runtime{data_dir, threads}``,
-which does not define the trial and so is not part of its key.
+which does not define the trial and so is not part of its key. Threads, deterministic
+algorithms and every RNG are fixed first (trainers/reproducibility.py).
 """
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ from typing import Any, Callable
 import torch
 
 from trainers.datasets import DATASETS, SPLITS, DatasetBundle
-from trainers.loop import TrainData, evaluate, sparsity_objective
+from trainers.loop import TrainData, TrainingDiverged, evaluate, sparsity_objective
 from trainers.methods import METHODS, Method
 from trainers.metrics import count_parameters, sparsity_metrics
 from trainers.models import ARCHITECTURES, MultiTaskNet
+from trainers.reproducibility import reproducible
 from trainers.settings import TrainSettings, resolve_device
 
 
@@ -41,14 +43,6 @@ def versions() -> dict[str, str]:
         tool = "dev"
     return {"paretoctl": tool, "torch": torch.__version__, "numpy": numpy.__version__,
             "python": platform.python_version()}
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed torch's global RNG (init, t) and return a generator for batch order."""
-    torch.manual_seed(seed)
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return generator
 
 
 def load_dataset(config: dict[str, Any]) -> DatasetBundle:
@@ -103,6 +97,10 @@ def evaluate_point(model: MultiTaskNet, bundle: DatasetBundle, split: str,
     """The stored point of one split: per-task scores plus the given ``fields``."""
     start = time.perf_counter()
     scores = evaluate(model, bundle.splits[split], bundle.tasks, settings.eval_batch_size)
+    for task, loss in zip(bundle.tasks, scores.losses):
+        if not math.isfinite(loss):  # a diverged model: no point, the trial fails
+            raise TrainingDiverged(f"training diverged: the {split} loss of task "
+                                   f"{task.name} is {loss} after training")
     return {"split": split, **fields,
             "tasks": {task.name: {"loss": finite(loss), "acc": finite(acc)}
                       for task, loss, acc in zip(bundle.tasks, scores.losses, scores.accs)},
@@ -112,12 +110,10 @@ def evaluate_point(model: MultiTaskNet, bundle: DatasetBundle, split: str,
 def run_trial(config: dict[str, Any],
               on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train and evaluate one trial; returns the result dict the store records."""
-    threads = config.get("runtime", {}).get("threads")
-    if threads:
-        torch.set_num_threads(int(threads))
-    generator = seed_everything(int(config["seed"]))
     settings = TrainSettings.resolve(config["train"])
     device = resolve_device(settings.device)
+    generator = reproducible(int(config["seed"]), config.get("runtime", {}).get("threads"),
+                             device)
     bundle = load_dataset(config)
     splits = {name: split.to(device) for name, split in bundle.splits.items()}
     bundle = DatasetBundle(bundle.name, bundle.tasks, bundle.input_shape, splits, bundle.info)

@@ -1,7 +1,9 @@
 """The interface a method implements, and how its parameters get their defaults.
 
-Parameters resolve in layers: ``default_params`` < ``presets[dataset]`` <
-``presets["dataset/arch"]`` < the sweep's ``params``. Training settings resolve likewise:
+Parameters are declared in one table per method, ``param_table`` (name -> default, kind
+and range; trainers/methods/params.py), and resolve in layers: the table's defaults <
+``presets[dataset]`` < ``presets["dataset/arch"]`` < the sweep's ``params``; every
+resolved value is then checked against its declaration. Training settings resolve likewise:
 global defaults < the dataset's ``train_defaults`` < the method's ``train_defaults`` <
 its ``train_presets[dataset]`` < ``train_presets["dataset/arch"]`` < the sweep's
 ``train`` < the sweep's search axes. (The MDMTN paper's hyper-parameters differ by data
@@ -36,17 +38,13 @@ from torch import nn
 
 from trainers import loop
 from trainers.datasets import Split, Task
+from trainers.methods.params import Param, ParamError, check_values, defaults, real
+
+__all__ = ["Method", "Param", "ParamError", "SPARSITY_PARAMS", "SPARSITY_TABLE"]
 
 #: GrOWL spike weights of the sparsity objective L0, shared by every method (paper values)
-SPARSITY_PARAMS: dict[str, Any] = {"beta1": 0.8, "beta2": 0.2}
-
-
-class ParamError(ValueError):
-    """A method parameter with a value the method cannot use; ``name`` is the parameter."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(message)
-        self.name = name
+SPARSITY_TABLE: dict[str, Param] = {"beta1": real(0.8, 0.0), "beta2": real(0.2, 0.0)}
+SPARSITY_PARAMS: dict[str, Any] = defaults(SPARSITY_TABLE)
 
 
 def preset_layers(table: dict[str, dict[str, Any]], dataset: str,
@@ -67,6 +65,9 @@ class Method(ABC):
     uses_preference: ClassVar[bool] = True
     #: the architectures the method can train (None: any); the expansion refuses others
     architectures: ClassVar[tuple[str, ...] | None] = None
+    #: every parameter of the method: name -> Param (default, kind, range)
+    param_table: ClassVar[dict[str, Param]] = {}
+    #: the table's defaults (derived: declare parameters in ``param_table`` only)
     default_params: ClassVar[dict[str, Any]] = {}
     #: keyed by data set name or "dataset/arch"
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
@@ -74,6 +75,13 @@ class Method(ABC):
     train_defaults: ClassVar[dict[str, Any]] = {}
     #: training settings per data set or "dataset/arch" (the papers' presets)
     train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "default_params" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: declare parameters in param_table, "
+                            "not default_params")
+        cls.default_params = defaults(cls.param_table)
 
     def __init__(self, preference: list[float] | None, params: dict[str, Any],
                  n_tasks: int) -> None:
@@ -86,23 +94,30 @@ class Method(ABC):
     @classmethod
     def resolve_params(cls, params: dict[str, Any] | None, dataset: str,
                        arch: str | None = None) -> dict[str, Any]:
-        """Defaults, the presets, then ``params``; unknown keys raise KeyError, unusable
-        values ParamError."""
+        """Defaults, the presets, then ``params``; unknown keys raise KeyError, values
+        outside their declaration (or refused by ``check_params``) ParamError."""
         params = dict(params or {})
-        defaults = {**SPARSITY_PARAMS, **cls.default_params}
-        unknown = sorted(set(params) - set(defaults))
+        table = cls.full_table()
+        unknown = sorted(set(params) - set(table))
         if unknown:
             raise KeyError(unknown[0])
-        resolved = dict(defaults)
+        resolved = defaults(table)
         for layer in preset_layers(cls.presets, dataset, arch):
             resolved.update(layer)
         resolved.update(params)
+        check_values(table, resolved)
         cls.check_params(resolved)
         return resolved
 
     @classmethod
+    def full_table(cls) -> dict[str, Param]:
+        """The method's parameters plus the sparsity weights every method takes."""
+        return {**SPARSITY_TABLE, **cls.param_table}
+
+    @classmethod
     def check_params(cls, params: dict[str, Any]) -> None:
-        """Raise ParamError for a value the method cannot use (checked before any run)."""
+        """Rules across parameters that a table cannot state; raise ParamError (checked
+        before any run, after every value passed its own declaration)."""
 
     @classmethod
     def check_preference(cls, preference: list[float]) -> None:
@@ -138,12 +153,15 @@ class Method(ABC):
         return build(input_shape)
 
     def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """One optimiser step on one mini-batch: differentiate the scalarised objectives."""
+                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
+        """One optimiser step on one mini-batch: differentiate the scalarised objectives.
+        Returns the loss it stepped on, detached (the loop checks it for divergence), or
+        None where a method takes no step."""
         loss = self.scalarize(loop.objective_vector(model, self, tasks, x, y))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        return loss.detach()
 
     def eval_rays(self) -> list[list[float]]:
         """Preference vectors (k0, k1..km) the trained model is evaluated at, one stored

@@ -28,6 +28,7 @@ runs 30). Elsewhere the defaults alpha 1.2, penalty 2, 25 test rays apply.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 import torch
@@ -36,8 +37,8 @@ from torch import nn
 
 from trainers.datasets import Task
 from trainers.methods import METHODS
-from trainers.methods.base import ParamError
 from trainers.methods.front import FRONT_PARAMS, FrontMethod
+from trainers.methods.params import Param, real
 from trainers.models.conditioning import RayConditionedNet
 
 #: eps of the cosine, as PyTorch's cosine similarity uses it in the paper's code
@@ -61,7 +62,11 @@ def cosmos_loss(losses: torch.Tensor, ray: torch.Tensor, penalty: float) -> torc
 class Cosmos(FrontMethod):
     name = "cosmos"
     description = "one ray-conditioned network for the whole front (COSMOS)"
-    default_params: dict[str, Any] = {**FRONT_PARAMS, "alpha": 1.2, "penalty": 2.0}
+    param_table: dict[str, Param] = {
+        **FRONT_PARAMS,
+        "alpha": replace(FRONT_PARAMS["alpha"], default=1.2),
+        "penalty": real(2.0, 0.0),    # lambda of the cosine term
+    }
     presets: dict[str, dict[str, Any]] = {
         "multimnist36": {"alpha": 1.2, "penalty": 2.0, **OVERLAY_SCHEDULE},
         "multimnist": {"alpha": 1.2, "penalty": 2.0, **OVERLAY_SCHEDULE},
@@ -78,21 +83,14 @@ class Cosmos(FrontMethod):
         "celeba": {"optimizer": "adam", "lr": 5e-4, "batch_size": 32, "epochs": 25},
     }
 
-    @classmethod
-    def check_params(cls, params: dict[str, Any]) -> None:
-        super().check_params(params)
-        penalty = params["penalty"]
-        if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or penalty < 0:
-            raise ParamError("penalty", "penalty (lambda) must be a number >= 0")
-
     def build_model(self, build: Callable[[tuple[int, ...]], nn.Module],
                     input_shape: tuple[int, ...]) -> nn.Module:
         return RayConditionedNet(build, input_shape, self.n_tasks)
 
     def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
         self.begin_step(model, x)
-        super().train_step(model, tasks, x, y, optimizer)
+        return super().train_step(model, tasks, x, y, optimizer)
 
     def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
         """The COSMOS loss of the task losses (objectives[1:]) for this batch's ray."""

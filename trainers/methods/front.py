@@ -39,16 +39,19 @@ from torch import nn
 
 from trainers import loop
 from trainers.datasets import Split, Task
-from trainers.methods.base import Method, ParamError
+from trainers.methods.base import Method
+from trainers.methods.params import Param, ParamError, integer, real
 from trainers.preferences import dirichlet_ray, expand, test_rays
 
 #: parameters every front-learning method takes (method modules add their own)
-FRONT_PARAMS: dict[str, Any] = {
-    "alpha": 1.2,          # Dirichlet concentration of the training rays (scalar or per task)
-    "test_rays": 25,       # number of evaluation rays (stored points per split)
-    "val_rays": 5,         # test rays averaged by the checkpoint rule
-    "lr_milestones": None,  # MultiStep iterations, or None for train.lr_decay
-    "lr_gamma": 0.1,       # MultiStep factor
+FRONT_PARAMS: dict[str, Param] = {
+    # Dirichlet concentration of the training rays (one number, or one per task)
+    "alpha": real(1.2, 0.0, open_low=True, shape="one|list"),
+    "test_rays": integer(25, 2),      # number of evaluation rays (stored points per split)
+    "val_rays": integer(5, 1),        # test rays averaged by the checkpoint rule
+    # MultiStep iterations, or None for train.lr_decay
+    "lr_milestones": integer(None, 1, null=True, shape="list"),
+    "lr_gamma": real(0.1, 0.0, open_low=True),   # MultiStep factor
 }
 
 
@@ -67,20 +70,6 @@ def spread_indices(n: int, k: int) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, n - 1, min(k, n)).round()})
 
 
-def check_alpha(alpha: Any) -> None:
-    values = alpha if isinstance(alpha, (list, tuple)) else [alpha]
-    if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or
-                         not v > 0 for v in values):
-        raise ParamError("alpha", "alpha must be a positive number or a list of positive "
-                         "numbers, one per task (alpha: 1 draws rays uniformly)")
-
-
-def check_count(params: dict[str, Any], name: str, minimum: int) -> None:
-    value = params[name]
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ParamError(name, f"{name} must be an integer >= {minimum}")
-
-
 class FrontMethod(Method):
     """Base class: ray sampling, test rays, per-ray evaluation and checkpoint score.
 
@@ -88,23 +77,8 @@ class FrontMethod(Method):
     """
 
     uses_preference = False
-    default_params: dict[str, Any] = FRONT_PARAMS
+    param_table: dict[str, Param] = FRONT_PARAMS
     train_defaults: dict[str, Any] = {"epochs_per_iteration": 1}
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any]) -> None:
-        check_alpha(params["alpha"])
-        check_count(params, "test_rays", 2)
-        check_count(params, "val_rays", 1)
-        milestones = params["lr_milestones"]
-        if milestones is not None and (
-                not isinstance(milestones, (list, tuple)) or
-                any(isinstance(m, bool) or not isinstance(m, int) or m < 1 for m in milestones)):
-            raise ParamError("lr_milestones", "lr_milestones must be null or a list of "
-                             "positive integers (iterations)")
-        gamma = params["lr_gamma"]
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0:
-            raise ParamError("lr_gamma", "lr_gamma must be a positive number")
 
     def __init__(self, preference: list[float] | None, params: dict[str, Any],
                  n_tasks: int) -> None:

@@ -45,9 +45,9 @@ from torch import nn
 
 from trainers import loop
 from trainers.methods import METHODS
-from trainers.methods.base import SPARSITY_PARAMS, Method, ParamError
-from trainers.methods.mdmtn_baselines import (check_flag, check_weights, initialise, require,
-                                              weight_vector)
+from trainers.methods.base import SPARSITY_PARAMS, Method
+from trainers.methods.mdmtn_baselines import initialise, require, task_weights, weight_vector
+from trainers.methods.params import Param, flag, integer, real
 from trainers.methods.stl import CIFAR10MNIST_TRAIN, MULTIMNIST_TRAIN, SingleTask, fit_per_task
 from trainers.methods.wc_al import PMTL_OVERLAYS
 from trainers.models.kdmtl import KDMTLNet
@@ -100,15 +100,16 @@ class KnowledgeDistillation(Method):
     description = "single-task teachers distilled into an HPS student through adaptors"
     uses_preference = False
     architectures = ("kdmtl",)
-    default_params: dict[str, Any] = {
-        "lambda": 0.025,             # lambda_t: one number or one per task
-        "teacher_epochs": None,      # None: the trial's own value (presets: STL's)
-        "teacher_lr": None,
-        "teacher_lr_decay": None,
-        "teacher_epochs_per_iteration": None,
-        "adaptor_lr": None,          # None: the trial's lr
-        "adaptor_weight_decay": 5e-4,
-        "lsuv": True,
+    param_table: dict[str, Param] = {
+        "lambda": task_weights(0.025),   # lambda_t: one number or one per task
+        # None: the trial's own value (presets: STL's)
+        "teacher_epochs": integer(None, 1, null=True),
+        "teacher_lr": real(None, 0.0, open_low=True, null=True),
+        "teacher_lr_decay": real(None, 0.0, open_low=True, null=True),
+        "teacher_epochs_per_iteration": integer(None, 1, null=True),
+        "adaptor_lr": real(None, 0.0, open_low=True, null=True),   # None: the trial's lr
+        "adaptor_weight_decay": real(5e-4, 0.0),
+        "lsuv": flag(True),
     }
     presets: dict[str, dict[str, Any]] = {
         "multimnist": TEACHER_MM,
@@ -120,22 +121,6 @@ class KnowledgeDistillation(Method):
         **{name: STUDENT_TRAIN for name in PMTL_OVERLAYS},
         "cifar10mnist": STUDENT_TRAIN,
     }
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any]) -> None:
-        check_flag(params, "lsuv")
-        check_weights(params, "lambda")
-        for name in ("teacher_epochs", "teacher_epochs_per_iteration"):
-            value = params[name]
-            if value is not None and not (isinstance(value, int) and value >= 1):
-                raise ParamError(name, f"{name} must be an integer >= 1 (or null)")
-        for name in ("teacher_lr", "teacher_lr_decay", "adaptor_lr"):
-            value = params[name]
-            if value is not None and not (isinstance(value, (int, float)) and value > 0):
-                raise ParamError(name, f"{name} must be a positive number (or null)")
-        decay = params["adaptor_weight_decay"]
-        if not (isinstance(decay, (int, float)) and decay >= 0):
-            raise ParamError("adaptor_weight_decay", "adaptor_weight_decay must be a number >= 0")
 
     def __init__(self, preference, params, n_tasks) -> None:
         super().__init__(preference, params, n_tasks)
@@ -173,7 +158,7 @@ class KnowledgeDistillation(Method):
             targets = self.teachers.features(x)
         return losses.sum() + distillation(adapted, targets, self.lambdas)
 
-    def train_step(self, model, tasks, x, y, optimizer) -> None:
+    def train_step(self, model, tasks, x, y, optimizer) -> torch.Tensor:
         """One step of both optimisers: the adaptors' own, then the stage's on the rest."""
         loss = self.loss(model, tasks, x, y)
         optimizer.zero_grad(set_to_none=True)
@@ -182,6 +167,7 @@ class KnowledgeDistillation(Method):
         self.adaptor_optimizer.step()
         self.adaptor_optimizer.zero_grad(set_to_none=True)   # the stage's Adam skips them
         optimizer.step()
+        return loss.detach()
 
     def fit_teachers(self, model: KDMTLNet, data: loop.TrainData, settings, generator,
                      on_epoch) -> loop.StageOutcome:

@@ -5,14 +5,18 @@ uses it "for all experiments"), and weights the task losses with fixed numbers l
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import torch
 from torch import nn
 
 from trainers import loop
 from trainers.lsuv import lsuv_
-from trainers.methods.base import ParamError
+from trainers.methods.params import Param, real
+
+
+def task_weights(default: float) -> Param:
+    """Fixed task weights lambda_t: a number >= 0 for every task, or one per task."""
+    return real(default, 0.0, shape="one|list")
 
 
 def require(model: nn.Module, kind: type, method: str, arch: str) -> None:
@@ -23,11 +27,6 @@ def require(model: nn.Module, kind: type, method: str, arch: str) -> None:
                         f"got {type(model).__name__}")
 
 
-def check_flag(params: dict[str, Any], name: str) -> None:
-    if not isinstance(params[name], bool):
-        raise ParamError(name, f"{name} must be true or false")
-
-
 def initialise(model: nn.Module, data: loop.TrainData, settings, generator: torch.Generator,
                enabled: bool) -> float:
     """LSUV on the first training batch when ``enabled``; returns the seconds it took."""
@@ -36,15 +35,6 @@ def initialise(model: nn.Module, data: loop.TrainData, settings, generator: torc
         x, _ = next(loop.batches(data.train, settings.batch_size, generator))
         lsuv_(model, x, generator)
     return time.perf_counter() - start
-
-
-def check_weights(params: dict[str, Any], name: str) -> None:
-    """``name`` is a number >= 0 (the same for every task) or a list of them."""
-    value = params[name]
-    values = value if isinstance(value, (list, tuple)) else [value]
-    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
-                             for v in values):
-        raise ParamError(name, f"{name} must be a number >= 0 or a list of them, one per task")
 
 
 def weight_vector(value, n_tasks: int, name: str) -> torch.Tensor:

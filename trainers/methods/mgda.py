@@ -46,7 +46,8 @@ from torch import nn
 from trainers import loop
 from trainers.datasets import Task
 from trainers.methods import METHODS
-from trainers.methods.base import Method, ParamError
+from trainers.methods.base import Method
+from trainers.methods.params import Param, real, word
 from trainers.methods.task_gradients import (GRAD_SETS, flat_gradients, gram, parameter_set,
                                              task_losses, weighted_step)
 from trainers.min_norm import min_norm_weights
@@ -76,29 +77,19 @@ class MGDA(Method):
     name = "mgda"
     description = "min-norm combination of task gradients (Sener & Koltun; no preference)"
     uses_preference = False
-    default_params: dict[str, Any] = {
-        "mode": "exact",           # exact | ub
-        "grad_set": "shared",      # exact mode: shared (paper) | all (MOOMTL)
-        "normalization": "none",   # l2 | loss | loss+ | none (MDMTN paper's baseline)
-        "solver": "frank_wolfe",
-        "clip": 0.0,               # 0.001 reproduces the code's two-task clipping
+    param_table: dict[str, Param] = {
+        "mode": word("exact", MODES),                  # exact | ub
+        "grad_set": word("shared", GRAD_SETS),         # exact mode: shared (paper) | all (MOOMTL)
+        "normalization": word("none", NORMALIZATIONS),  # l2 | loss | loss+ | none (MDMTN baseline)
+        "solver": word("frank_wolfe", SOLVERS),
+        # 0.001 reproduces the code's two-task clipping; 0.5 would fix the weights
+        "clip": real(0.0, 0.0, 0.5, open_high=True),
     }
     train_presets: dict[str, dict[str, Any]] = {
         "multimnist": MDMTN_SGD,
         "cifar10mnist": MDMTN_SGD,
         **{name: COSMOS_ADAM for name in PMTL_OVERLAYS},
     }
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any]) -> None:
-        for name, allowed in (("mode", MODES), ("grad_set", GRAD_SETS),
-                              ("normalization", NORMALIZATIONS), ("solver", SOLVERS)):
-            if params[name] not in allowed:
-                raise ParamError(name, f"{name} must be one of {', '.join(allowed)}, "
-                                       f"got {params[name]!r}")
-        clip = params["clip"]
-        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 <= clip < 0.5:
-            raise ParamError("clip", "clip must be a number in [0, 0.5)")
 
     def __init__(self, preference, params, n_tasks) -> None:
         super().__init__(preference, params, n_tasks)
@@ -128,10 +119,10 @@ class MGDA(Method):
         return min_norm_weights(gram(scaled), clip=float(self.params["clip"]))
 
     def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor:
         losses, grads = self.gradients(model, tasks, x, y)
         self.alpha = self.min_norm_alpha(losses, grads)
-        weighted_step(model, self, tasks, x, y, optimizer, self.alpha)
+        return weighted_step(model, self, tasks, x, y, optimizer, self.alpha)
 
     def state(self) -> dict[str, Any]:
         """The weights alpha of the last step."""

@@ -28,8 +28,8 @@ import torch
 from trainers import loop
 from trainers.methods import METHODS
 from trainers.methods.base import Method
-from trainers.methods.mdmtn_baselines import (check_flag, check_weights, initialise, require,
-                                              weight_vector)
+from trainers.methods.mdmtn_baselines import initialise, require, task_weights, weight_vector
+from trainers.methods.params import Param, flag
 from trainers.methods.wc_al import PMTL_OVERLAYS
 from trainers.models.mtan import MTANNet
 
@@ -43,17 +43,12 @@ class MTAN(Method):
     description = "multi-task attention network on fixed task weights lambda_t"
     uses_preference = False
     architectures = ("mtan",)
-    default_params: dict[str, Any] = {"lambda": 0.05, "lsuv": True}
+    param_table: dict[str, Param] = {"lambda": task_weights(0.05), "lsuv": flag(True)}
     train_presets: dict[str, dict[str, Any]] = {
         "multimnist": MTAN_TRAIN,
         **{name: MTAN_TRAIN for name in PMTL_OVERLAYS},
         "cifar10mnist": MTAN_TRAIN,
     }
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any]) -> None:
-        check_flag(params, "lsuv")
-        check_weights(params, "lambda")
 
     def __init__(self, preference, params, n_tasks) -> None:
         super().__init__(preference, params, n_tasks)

@@ -70,7 +70,8 @@ from trainers import loop
 from trainers.datasets import Task
 from trainers.directions import circle_rays, pmtl_phase1_weights, pmtl_phase2_weights
 from trainers.methods import METHODS
-from trainers.methods.base import Method, ParamError
+from trainers.methods.base import Method
+from trainers.methods.params import Param, integer, word
 from trainers.methods.task_gradients import (GRAD_SETS, flat_gradients, gram, parameter_set,
                                              task_losses, weighted_step)
 from trainers.preferences import expand
@@ -105,10 +106,10 @@ def rays_for(preference: torch.Tensor, n_rays: int) -> tuple[torch.Tensor, int]:
 class ParetoMTL(Method):
     name = "pmtl"
     description = "Pareto MTL: constrained descent into the cone of one preference ray"
-    default_params: dict[str, Any] = {
-        "n_rays": 5,            # K reference vectors (per simplex edge for m > 2)
-        "phase1_epochs": 2,     # at most this many epochs to reach the ray's region
-        "grad_set": "all",      # all (paper) | shared (COSMOS port)
+    param_table: dict[str, Param] = {
+        "n_rays": integer(5, 2),          # K reference vectors (per simplex edge for m > 2)
+        "phase1_epochs": integer(2, 0),   # at most this many epochs to reach the ray's region
+        "grad_set": word("all", GRAD_SETS),   # all (paper) | shared (COSMOS port)
     }
     presets: dict[str, dict[str, Any]] = {
         "synthetic_concave": {"n_rays": 10, "phase1_epochs": 20},
@@ -120,16 +121,6 @@ class ParetoMTL(Method):
            for name in PMTL_OVERLAYS},
         "synthetic_concave": {"epochs": 80},
     }
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any]) -> None:
-        for name, minimum in (("n_rays", 2), ("phase1_epochs", 0)):
-            value = params[name]
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ParamError(name, f"{name} must be an integer >= {minimum}")
-        if params["grad_set"] not in GRAD_SETS:
-            raise ParamError("grad_set", f"grad_set must be one of {', '.join(GRAD_SETS)}, "
-                                         f"got {params['grad_set']!r}")
 
     @classmethod
     def check_preference(cls, preference: list[float]) -> None:
@@ -148,6 +139,7 @@ class ParetoMTL(Method):
         self.weights = torch.zeros(n_tasks, dtype=torch.float64)
         self.phase1_steps = 0
         self.feasible = False
+        self.losses = torch.zeros(n_tasks, dtype=torch.float64)
 
     def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
         """alpha . L with the latest weights (train_step does the real work)."""
@@ -155,25 +147,28 @@ class ParetoMTL(Method):
 
     def direction(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
                   y: torch.Tensor) -> torch.Tensor | None:
-        """Loss weights of the current phase; None in phase 1 once the point is feasible."""
+        """Loss weights of the current phase; None in phase 1 once the point is feasible.
+        The batch's task losses stay in ``self.losses``."""
         losses = task_losses(model, self, tasks, x, y)
         grads = flat_gradients(losses, parameter_set(model, self.params["grad_set"]))
         g, l = gram(grads), losses.detach().to("cpu", torch.float64)
+        self.losses = l
         if self.phase == 1:
             return pmtl_phase1_weights(g, l, self.rays, self.ray)
         return pmtl_phase2_weights(g, l, self.rays, self.ray)
 
     def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
         weights = self.direction(model, tasks, x, y)
         if weights is None:  # phase 1 reached the region: no step
             self.feasible = True
-            return
+            return None
         self.weights = weights
         if self.phase == 1:
             self.phase1_steps += 1
         if bool(weights.any()):
-            weighted_step(model, self, tasks, x, y, optimizer, weights)
+            return weighted_step(model, self, tasks, x, y, optimizer, weights)
+        return self.losses.sum()   # no step: the loop still checks the losses
 
     def find_feasible(self, model: nn.Module, data: loop.TrainData, settings,
                       generator: torch.Generator) -> None:

@@ -38,7 +38,8 @@ from torch import nn
 from trainers import loop
 from trainers.methods import METHODS
 from trainers.methods.base import Method
-from trainers.methods.mdmtn_baselines import check_flag, initialise, require
+from trainers.methods.mdmtn_baselines import initialise, require
+from trainers.methods.params import Param, flag
 from trainers.methods.wc_al import PMTL_OVERLAYS
 from trainers.models.stl import STLNet
 
@@ -101,16 +102,12 @@ class SingleTask(Method):
     description = "one independent network per task, each at its own best validation epoch"
     uses_preference = False
     architectures = ("stl",)
-    default_params: dict[str, Any] = {"lsuv": True}
+    param_table: dict[str, Param] = {"lsuv": flag(True)}   # LSUV first (the paper)
     train_presets = STL_TRAIN_PRESETS
 
     def __init__(self, preference, params, n_tasks) -> None:
         super().__init__(preference, params, n_tasks)
         self.val_task_scores: list[float] = []
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any]) -> None:
-        check_flag(params, "lsuv")
 
     def build_model(self, build, input_shape):
         model = build(input_shape)

@@ -56,10 +56,12 @@ def gram(grads: torch.Tensor) -> torch.Tensor:
 
 def weighted_step(model: nn.Module, method, tasks: tuple[Task, ...], x: torch.Tensor,
                   y: torch.Tensor, optimizer: torch.optim.Optimizer,
-                  weights: torch.Tensor) -> None:
-    """A fresh forward, then one optimiser step on sum_t w_t L_t with w constant."""
+                  weights: torch.Tensor) -> torch.Tensor:
+    """A fresh forward, then one optimiser step on sum_t w_t L_t with w constant;
+    returns that loss, detached."""
     losses = task_losses(model, method, tasks, x, y)
     loss = torch.dot(weights.detach().to(losses), losses)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
+    return loss.detach()

@@ -60,7 +60,10 @@ no paper values of their own, the 36x36 overlays multifashion, multimnist36 and
 multifashion_mnist), lr 1e-4 x0.98 and mu0 6.8e-8 on Cifar10Mnist; p = 3,
 M1 = 3, M2 = 10, 36 epochs for k0 = 0, batch 256; AP preference 0.7 / 0.8; s_min / s_lmax
 0.20 / 0.8 (MDMTN) and 0.10 / 0.8 (HPS) on MultiMNIST, 0.10 / 0.3 and 0.05 / 0.15 on
-Cifar10Mnist. A sweep overrides any of them under ``params`` or ``train``.
+Cifar10Mnist. ``synthetic_concave`` (our choice, no paper values): step 0.1 for 300
+full-batch steps, p = 10, mu0 1 growing by 1.5 up to 20, which puts a preference grid on
+the true front; the problem's own step 1 with mu doubling to 1e4 ends at (1, 1). A sweep
+overrides any of them under ``params`` or ``train``.
 """
 from __future__ import annotations
 
@@ -73,7 +76,8 @@ from torch import nn
 from trainers import loop
 from trainers.lsuv import lsuv_
 from trainers.methods import METHODS
-from trainers.methods.base import Method, ParamError
+from trainers.methods.base import Method
+from trainers.methods.params import Param, integer, real, word
 from trainers.methods.two_phase import PROX_STEPS, fit_two_phase
 
 #: whether a run starts with LSUV, by ``lsuv`` value and k0 > 0
@@ -96,21 +100,33 @@ class WeightedChebyshevAL(Method):
     name = "wc_al"
     description = "modified weighted Chebyshev + augmented Lagrangian (MDMTN paper)"
     train_defaults: dict[str, Any] = {"epochs_per_iteration": 3}  # p = 3 (paper)
-    default_params: dict[str, Any] = {
-        "mu0": 0.5,          # initial penalty; the paper's MultiMNIST value is 2.5e-8
-        "rho": 2.0,          # penalty growth per iteration
-        "mu_max": 1.0e4,     # cap that keeps the penalty finite in long runs
-        "eps": 1.0e-4,       # epsilon of the modified WC constraint
-        "ref_point": None,   # a; None = the origin (paper)
-        "lambda0": None,     # None = 1/(m+1) for every constraint (paper)
-        "t_init": 0.0,       # a number, or "normal" = N(0,1) (the code; presets of paper data)
-        "lsuv": "always",    # always (paper) | sparse (authors' code) | never
-        "phase1_iterations": 3,    # M1: GrOWL iterations (k0 > 0)
-        "phase2_iterations": 10,   # M2: tied retraining iterations (k0 > 0)
-        "s_min": 0.10,       # minimum model SR (fraction of rows) of the phase-1 checkpoint
-        "s_lmax": 0.8,       # per-layer cap on the zero-row fraction after M1 iterations
-        "prox_step": "epoch_lr",   # tau of the prox: epoch_lr | raw (code) | a number
-        "ap_preference": 0.7,      # Affinity Propagation preference
+    param_table: dict[str, Param] = {
+        # initial penalty; the paper's MultiMNIST value is 2.5e-8
+        "mu0": real(0.5, 0.0, open_low=True),
+        # penalty growth per iteration (1 keeps it constant; below 1 it would shrink)
+        "rho": real(2.0, 1.0),
+        # cap that keeps the penalty finite in long runs
+        "mu_max": real(1.0e4, 0.0, open_low=True),
+        # epsilon of the modified WC constraint
+        "eps": real(1.0e-4, 0.0),
+        # a, one entry per objective (k0 + tasks); None = the origin (paper)
+        "ref_point": real(None, null=True, shape="list"),
+        # lambda's start, one entry per objective; None = 1/(m+1) each (paper)
+        "lambda0": real(None, 0.0, null=True, shape="list"),
+        # a number, or "normal" = N(0,1) (the code; presets of paper data)
+        "t_init": real(0.0, words=("normal",)),
+        # always (paper) | sparse (authors' code) | never
+        "lsuv": word("always", tuple(LSUV_POLICIES)),
+        "phase1_iterations": integer(3, 1),    # M1: GrOWL iterations (k0 > 0)
+        "phase2_iterations": integer(10, 1),   # M2: tied retraining iterations (k0 > 0)
+        # minimum model SR (fraction of rows) of the phase-1 checkpoint
+        "s_min": real(0.10, 0.0, 1.0),
+        # per-layer cap on the zero-row fraction after M1 iterations
+        "s_lmax": real(0.8, 0.0, 1.0),
+        # tau of the prox: epoch_lr | raw (code) | a number
+        "prox_step": real("epoch_lr", 0.0, open_low=True, words=tuple(PROX_STEPS)),
+        # Affinity Propagation preference (a similarity: any sign)
+        "ap_preference": real(0.7),
     }
     presets: dict[str, dict[str, Any]] = {
         "multimnist": MULTIMNIST_PARAMS,
@@ -121,33 +137,18 @@ class WeightedChebyshevAL(Method):
         "cifar10mnist": {"mu0": 6.8e-8, "ap_preference": 0.8, "s_min": 0.10, "s_lmax": 0.3,
                          "t_init": "normal"},
         "cifar10mnist/hps": {"s_min": 0.05, "s_lmax": 0.15},
+        # our choice: a penalty that grows slowly to a low cap keeps the full-batch steps
+        # on the closed-form problem stable (mu doubling to 1e4 throws x to (1, 1))
+        "synthetic_concave": {"mu0": 1.0, "rho": 1.5, "mu_max": 20.0},
     }
     train_presets: dict[str, dict[str, Any]] = {
         "multimnist": MULTIMNIST_TRAIN,
         **{name: MULTIMNIST_TRAIN for name in PMTL_OVERLAYS},
         "cifar10mnist": {**MULTIMNIST_TRAIN, "lr": 1e-4, "lr_decay": 0.98},
+        # our choice: step 0.1 (the problem's step 1 overshoots once the penalty acts),
+        # 30 iterations of 10 steps so that lambda and t settle on the Chebyshev point
+        "synthetic_concave": {"lr": 0.1, "epochs": 300, "epochs_per_iteration": 10},
     }
-
-    @classmethod
-    def check_params(cls, params: dict[str, Any]) -> None:
-        if params["lsuv"] not in LSUV_POLICIES:
-            raise ParamError("lsuv", f"lsuv must be one of {', '.join(LSUV_POLICIES)}")
-        t_init = params["t_init"]
-        if t_init != "normal" and not (isinstance(t_init, (int, float)) and not isinstance(t_init, bool)):
-            raise ParamError("t_init", "t_init must be normal or a number")
-        step = params["prox_step"]
-        if isinstance(step, str) and step not in PROX_STEPS or \
-                not isinstance(step, str) and not (isinstance(step, (int, float)) and step > 0):
-            raise ParamError("prox_step", f"prox_step must be one of {', '.join(PROX_STEPS)} "
-                             "or a positive number")
-        for name in ("phase1_iterations", "phase2_iterations"):
-            if not (isinstance(params[name], int) and params[name] >= 1):
-                raise ParamError(name, f"{name} must be an integer >= 1")
-        for name in ("s_min", "s_lmax"):
-            if not (isinstance(params[name], (int, float)) and 0 <= params[name] <= 1):
-                raise ParamError(name, f"{name} must be a fraction in [0, 1]")
-        if not (isinstance(params["mu0"], (int, float)) and params["mu0"] > 0):
-            raise ParamError("mu0", "mu0 must be a positive number")
 
     def __init__(self, preference, params, n_tasks) -> None:
         super().__init__(preference, params, n_tasks)

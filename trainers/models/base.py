@@ -17,6 +17,19 @@ from torch import nn
 #: data set's own (trainers/models/trunks.py)
 COMMON_OPTIONS: dict[str, Any] = {"width": 1.0, "trunk": "auto"}
 
+#: ``builder.input_rank``: the rank of one input sample an architecture reads
+IMAGE_INPUTS, VECTOR_INPUTS = 3, 1
+INPUT_KINDS = {IMAGE_INPUTS: "images (C, H, W)", VECTOR_INPUTS: "feature vectors (d,)"}
+
+
+def input_mismatch(builder: Any, input_shape: tuple[int, ...]) -> str | None:
+    """Why ``builder`` cannot read samples of ``input_shape`` (None when it can), so the
+    sweep expansion refuses a pair that would only fail inside its trial."""
+    rank = getattr(builder, "input_rank", None)
+    if rank is None or len(input_shape) == rank:
+        return None
+    return f"reads {INPUT_KINDS[rank]}, but the dataset's samples have shape {tuple(input_shape)}"
+
 
 class NoSharedRepresentation(TypeError):
     """The architecture has no single feature tensor z that every task head reads

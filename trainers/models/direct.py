@@ -20,7 +20,7 @@ from torch import nn
 
 from trainers.datasets import DATASETS, Task
 from trainers.models import ARCHITECTURES
-from trainers.models.base import MultiTaskNet
+from trainers.models.base import VECTOR_INPUTS, MultiTaskNet
 
 DIRECT_DEFAULTS: dict[str, Any] = {"init_range": 0.5}
 
@@ -63,3 +63,4 @@ def build_direct(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset:
 
 build_direct.defaults = DIRECT_DEFAULTS  # type: ignore[attr-defined]
 build_direct.datasets = problem_datasets()  # type: ignore[attr-defined]
+build_direct.input_rank = VECTOR_INPUTS  # type: ignore[attr-defined]

@@ -11,7 +11,8 @@ import torch
 
 from trainers.datasets import Task
 from trainers.models import ARCHITECTURES
-from trainers.models.base import COMMON_OPTIONS, MultiTaskNet, make_heads, resolve_options
+from trainers.models.base import (COMMON_OPTIONS, IMAGE_INPUTS, MultiTaskNet, make_heads,
+                                  resolve_options)
 from trainers.models.trunks import ConvStack, family_for, shared_network
 
 
@@ -44,3 +45,4 @@ def build_hps(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: st
 
 build_hps.defaults = COMMON_OPTIONS  # type: ignore[attr-defined]
 build_hps.datasets = None  # type: ignore[attr-defined]  # None: works on any image dataset
+build_hps.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from torch import nn
 
 from trainers.datasets import Task
 from trainers.models import ARCHITECTURES
-from trainers.models.base import COMMON_OPTIONS, resolve_options
+from trainers.models.base import COMMON_OPTIONS, IMAGE_INPUTS, resolve_options
 from trainers.models.hps import HPSNet
 from trainers.models.trunks import ConvStack, family_for, shared_network
 
@@ -50,3 +50,4 @@ def build_kdmtl(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: 
 
 build_kdmtl.defaults = COMMON_OPTIONS  # type: ignore[attr-defined]
 build_kdmtl.datasets = None  # type: ignore[attr-defined]
+build_kdmtl.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

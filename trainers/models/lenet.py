@@ -20,7 +20,8 @@ from torch import nn
 
 from trainers.datasets import Task
 from trainers.models import ARCHITECTURES
-from trainers.models.base import MultiTaskNet, make_heads, resolve_options
+from trainers.models.base import (IMAGE_INPUTS, VECTOR_INPUTS, MultiTaskNet, make_heads,
+                                  resolve_options)
 
 
 def conv_out(size: int, kernel: int) -> int:
@@ -129,3 +130,5 @@ build_lenet_pmtl.defaults = {}  # type: ignore[attr-defined]
 build_mlp.defaults = {}  # type: ignore[attr-defined]
 for _builder in (build_lenet, build_lenet_pmtl, build_mlp):
     _builder.datasets = None  # type: ignore[attr-defined]
+build_lenet.input_rank = build_lenet_pmtl.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]
+build_mlp.input_rank = VECTOR_INPUTS  # type: ignore[attr-defined]

@@ -22,7 +22,8 @@ from torch import nn
 
 from trainers.datasets import Task
 from trainers.models import ARCHITECTURES
-from trainers.models.base import COMMON_OPTIONS, MultiTaskNet, make_heads, resolve_options
+from trainers.models.base import (COMMON_OPTIONS, IMAGE_INPUTS, MultiTaskNet, make_heads,
+                                  resolve_options)
 from trainers.models.trunks import ConvStack, family_for, monitor, shared_network
 
 #: alpha_t at initialisation: all weight on the shared network (the paper)
@@ -63,3 +64,4 @@ def build_mdmtn(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: 
 
 build_mdmtn.defaults = COMMON_OPTIONS  # type: ignore[attr-defined]
 build_mdmtn.datasets = None  # type: ignore[attr-defined]
+build_mdmtn.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

@@ -25,7 +25,8 @@ from torch import nn
 
 from trainers.datasets import Task
 from trainers.models import ARCHITECTURES
-from trainers.models.base import COMMON_OPTIONS, MultiTaskNet, make_heads, resolve_options
+from trainers.models.base import (COMMON_OPTIONS, IMAGE_INPUTS, MultiTaskNet, make_heads,
+                                  resolve_options)
 from trainers.models.trunks import ConvStack, family_for, shared_network
 
 MTAN_OPTIONS: dict[str, Any] = {**COMMON_OPTIONS, "shared_attention": False}
@@ -115,3 +116,4 @@ def build_mtan(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: s
 
 build_mtan.defaults = MTAN_OPTIONS  # type: ignore[attr-defined]
 build_mtan.datasets = None  # type: ignore[attr-defined]
+build_mtan.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

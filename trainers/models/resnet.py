@@ -21,7 +21,7 @@ from torch import nn
 
 from trainers.datasets import Task
 from trainers.models import ARCHITECTURES
-from trainers.models.base import MultiTaskNet, make_heads, resolve_options
+from trainers.models.base import IMAGE_INPUTS, MultiTaskNet, make_heads, resolve_options
 
 #: width of the backbone's output (the replaced FC) that the heads read
 HIDDEN = 100
@@ -63,3 +63,4 @@ def build_resnet18(tasks: tuple[Task, ...], input_shape: tuple[int, ...], datase
 
 build_resnet18.defaults = {}  # type: ignore[attr-defined]
 build_resnet18.datasets = None  # type: ignore[attr-defined]  # any image data set
+build_resnet18.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

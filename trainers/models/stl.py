@@ -15,7 +15,8 @@ from torch import nn
 
 from trainers.datasets import Task
 from trainers.models import ARCHITECTURES
-from trainers.models.base import COMMON_OPTIONS, MultiTaskNet, make_heads, resolve_options
+from trainers.models.base import (COMMON_OPTIONS, IMAGE_INPUTS, MultiTaskNet, make_heads,
+                                  resolve_options)
 from trainers.models.trunks import ConvStack, family_for, shared_network
 
 
@@ -57,3 +58,4 @@ def build_stl(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: st
 
 build_stl.defaults = COMMON_OPTIONS  # type: ignore[attr-defined]
 build_stl.datasets = None  # type: ignore[attr-defined]
+build_stl.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]
