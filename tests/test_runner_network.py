@@ -1,4 +1,5 @@
-"""A local Ray listens on the loopback interface only, and only --address joins a cluster.
+"""A local Ray listens on the loopback interface only, only --address joins a cluster,
+and a local Ray has exactly the CPUs and GPUs the sweep's resources check counted.
 
 A subprocess starts Ray the way a sweep does (orchestrator.runner.init_ray with no
 address) with RAY_ADDRESS pointing at a cluster that is not there, runs tasks so that
@@ -22,9 +23,10 @@ pytestmark = pytest.mark.e2e
 
 PROBE = textwrap.dedent("""
     import json, os, time
+    from orchestrator.capacity import local_resources
     from orchestrator.runner import init_ray
 
-    init_ray(None, num_cpus=2)
+    init_ray(None, *local_resources())  # as a sweep does
     import psutil  # shipped with Ray (on the path once ray is imported)
     import ray
 
@@ -41,7 +43,8 @@ PROBE = textwrap.dedent("""
                  for c in psutil.net_connections(kind="inet")
                  if c.status == psutil.CONN_LISTEN and c.pid in tree]
     print(json.dumps({"listening": listening, "workers": sorted(workers),
-                      "tree": sorted(tree), "node_ip": ray.util.get_node_ip_address()}))
+                      "tree": sorted(tree), "node_ip": ray.util.get_node_ip_address(),
+                      "resources": ray.cluster_resources(), "checked": local_resources()}))
     ray.shutdown()
 """)
 
@@ -71,6 +74,9 @@ def test_local_ray_listens_on_loopback_only(tmp_path):
     outside = [s for s in probe["listening"] if not is_loopback(s["ip"])]
     assert outside == [], f"Ray listens beyond loopback: {outside}"
     assert is_loopback(probe["node_ip"])
+    # the Ray started is the one the resources check saw
+    cpus, gpus = probe["checked"]
+    assert probe["resources"]["CPU"] == cpus and probe["resources"].get("GPU", 0) == gpus
 
 
 @pytest.mark.parametrize("ip, loopback", [("127.0.0.1", True), ("::ffff:127.0.0.1", True),
