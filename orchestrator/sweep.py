@@ -104,7 +104,8 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
     with db, lease:
         if lease.stale is not None:
             err.print(f"sweep [bold]{spec.name}[/bold]: taking over the lease of "
-                      f"{lease.stale.holder} (expired, or its process is gone)", highlight=False)
+                      f"{lease.stale.holder} (expired, or its process is gone)", highlight=False,
+                      soft_wrap=True)
         return register_and_run(db, spec, spec_path, spec_dict, resume, trials, versions(),
                                 address=address, local=local, max_concurrent=concurrent,
                                 lease_lost=lease.lost.is_set, err=err)
@@ -150,7 +151,8 @@ def register_and_run(db, spec, spec_path: Path, spec_dict: dict[str, Any], resum
     elapsed = time.perf_counter() - start
     if outcome.lease_lost:
         err.print(f"[red]stopped:[/red] another run took over sweep {spec.name} (this one was "
-                  "stalled for longer than its lease); nothing more was recorded", highlight=False)
+                  "stalled for longer than its lease); nothing more was recorded", highlight=False,
+                  soft_wrap=True)
         return 1
     if outcome.stopped_by is not None:
         not_started = len(todo) - len(outcome.started)

@@ -2,8 +2,10 @@
 
 Two real `paretoctl sweep` processes of one spec start together on one store: exactly
 one trains every trial (once: one Tune experiment, one set of rows), the other exits 2
-naming the run that holds the sweep. The winner also shows that Ray workers are reused
-across trials: fewer worker processes start than there are trials.
+naming the run that holds the sweep. The store starts with the lease of a run that was
+killed (its process is gone), which the winner takes over at once. The winner also
+shows that Ray workers are reused across trials: fewer worker processes start than
+there are trials.
 """
 from __future__ import annotations
 
@@ -15,9 +17,14 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
+
+from store.db import open_store
+from store.schema import SweepLease
 
 pytestmark = pytest.mark.e2e
 
@@ -41,8 +48,21 @@ def ray_tmp():
     shutil.rmtree(path, ignore_errors=True)
 
 
+def plant_dead_holders_lease(db: Path) -> str:
+    """The lease a run killed with SIGKILL leaves behind: its process is gone."""
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    holder = f"{socket.gethostname()}:{finished.stdout.strip()}:deadbeef"
+    now = datetime.now(timezone.utc)
+    with open_store(f"sqlite:///{db}", create=True) as store, store.write_session() as session:
+        session.execute(insert(SweepLease).values(sweep="twice", holder=holder, acquired_at=now,
+                                                  expires_at=now + timedelta(seconds=60)))
+    return holder
+
+
 def test_a_sweep_started_twice_at_once_trains_once(workdir, ray_tmp):
     (workdir / "spec.yaml").write_text(SPEC)
+    dead = plant_dead_holders_lease(workdir / "paretoctl.db")
     env = {**os.environ, "PARETOCTL_RAY_TMP": str(ray_tmp)}
     runs = [subprocess.Popen([PARETOCTL, "sweep", "spec.yaml"], cwd=workdir, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -60,6 +80,7 @@ def test_a_sweep_started_twice_at_once_trains_once(workdir, ray_tmp):
                         r"\d\d:\d\d:\d\d UTC \(renewed while it runs\); wait for that run to end, "
                         "or stop it, then run this again", lines[0]), lines[0]
     assert f"done {TRIALS}, failed 0" in trained
+    assert f"taking over the lease of {dead} (expired, or its process is gone)" in trained
 
     with sqlite3.connect(workdir / "paretoctl.db") as conn:
         assert conn.execute("SELECT status, COUNT(*) FROM trials GROUP BY status").fetchall() == [
