@@ -69,7 +69,7 @@ def init_ray(address: str | None, num_cpus: float | None = None,
     never joins a cluster found through ``RAY_ADDRESS`` or an earlier session: clusters
     are joined only with an explicit ``address``.
     """
-    if address is None:
+    if not address:
         os.environ[_RAY_LOCAL_ONLY] = "0"  # before the first `import ray` (and for its workers)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")

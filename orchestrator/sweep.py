@@ -80,7 +80,7 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
         check_ray_fits, spec_path, spec.resources.cpus_per_trial, spec.resources.gpus_per_trial,
         concurrent, "--max-concurrent" if max_concurrent else "resources.max_concurrent", err)
     local = None
-    if address is None:  # a local Ray gets this machine: checked before Ray starts
+    if not address:  # a local Ray gets this machine: checked before Ray starts
         from orchestrator.capacity import local_resources
 
         local = local_resources()
@@ -90,7 +90,7 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
     from trainers.trial import versions
 
     prepare_for_sweep(trials, paths.data_dir(data_dir), err)
-    if address is not None:  # a cluster is asked for its nodes, still before any write
+    if address:  # a cluster is asked for its nodes, still before any write
         from orchestrator.runner import cluster_nodes, init_ray
 
         init_ray(address)

@@ -140,10 +140,11 @@ class Lease:
         holder = new_holder_id()
         taken, info = try_acquire(store, sweep, holder, ttl)
         if not taken:
+            who = info.holder if info else "another run"
             until = f"{info.expires_at:%Y-%m-%d %H:%M:%S} UTC" if info else "soon"
-            raise SweepBusy(f"sweep {sweep!r} is already running: {info.holder if info else 'another run'} "
-                            f"holds its lease until {until} (renewed while it runs); wait "
-                            "for that run to end, or stop it, then run this again")
+            raise SweepBusy(f"sweep {sweep!r} is already running: {who} holds its lease until "
+                            f"{until} (renewed while it runs); wait for that run to end, or "
+                            "stop it, then run this again")
         return cls(store, sweep, holder, ttl, info)
 
     def _renew_until_stopped(self) -> None:
