@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 PROBE = textwrap.dedent("""
     import json, os, time
     from orchestrator.capacity import local_resources
-    from orchestrator.runner import init_ray
+    from orchestrator.runner import cluster_nodes, init_ray
 
     init_ray(None, *local_resources())  # as a sweep does
     import psutil  # shipped with Ray (on the path once ray is imported)
@@ -44,7 +44,8 @@ PROBE = textwrap.dedent("""
                  if c.status == psutil.CONN_LISTEN and c.pid in tree]
     print(json.dumps({"listening": listening, "workers": sorted(workers),
                       "tree": sorted(tree), "node_ip": ray.util.get_node_ip_address(),
-                      "resources": ray.cluster_resources(), "checked": local_resources()}))
+                      "resources": ray.cluster_resources(), "checked": local_resources(),
+                      "nodes": cluster_nodes()}))
     ray.shutdown()
 """)
 
@@ -77,6 +78,7 @@ def test_local_ray_listens_on_loopback_only(tmp_path):
     # the Ray started is the one the resources check saw
     cpus, gpus = probe["checked"]
     assert probe["resources"]["CPU"] == cpus and probe["resources"].get("GPU", 0) == gpus
+    assert probe["nodes"] == [[cpus, gpus]]  # what a cluster's check reads, node by node
 
 
 @pytest.mark.parametrize("ip, loopback", [("127.0.0.1", True), ("::ffff:127.0.0.1", True),
