@@ -94,15 +94,19 @@ def sweep(
 ) -> None:
     """Run every trial of a sweep file on Ray Tune and store the evaluated points.
 
-    Trials already done in the store (same key) are not run again; failed or interrupted ones are. Exit code 1 when some trial failed, 2 on bad input (nothing written).
+    Trials already done in the store (same key) are not run again; failed or interrupted ones are. Exit code 1 when some trial failed, 2 on bad input (nothing written) or when another run of the sweep holds it, 130 / 143 when SIGINT / SIGTERM stopped it (running trials are stored as interrupted).
     """
     from orchestrator.sweep import run_sweep_command
 
     if max_concurrent is not None and max_concurrent < 1:
         raise UserInputError(f"--max-concurrent: expected a whole number >= 1, got {max_concurrent}")
-    code = run_sweep_command(spec_path, store_url=store, address=address, resume=resume,
-                             max_concurrent=max_concurrent, dry_run=dry_run, data_dir=data_dir,
-                             out=out, err=err, dry_run_table=dry_run_table)
+    try:
+        code = run_sweep_command(spec_path, store_url=store, address=address, resume=resume,
+                                 max_concurrent=max_concurrent, dry_run=dry_run,
+                                 data_dir=data_dir, out=out, err=err, dry_run_table=dry_run_table)
+    except KeyboardInterrupt:  # Ctrl-C before the trials ran (while they run it stops them)
+        err.print("stopped by SIGINT; run the same command again to finish", highlight=False)
+        raise typer.Exit(130) from None
     raise typer.Exit(code)
 
 
@@ -342,7 +346,7 @@ def trials(
     sweep: Optional[str] = typer.Option(None, "--sweep", help="only trials of this sweep"),
     method: MethodOpt = None,
     arch: ArchOpt = None,
-    status: Optional[str] = typer.Option(None, "--status", help="pending | running | done | failed"),
+    status: Optional[str] = typer.Option(None, "--status", help="pending | running | done | failed | interrupted"),
     store: StoreOpt = None,
 ) -> None:
     """List trials with status, preference, SR/CR/PS (test split) and training time."""

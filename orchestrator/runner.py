@@ -2,25 +2,30 @@
 
 Each trial runs :func:`trainers.trial.run_trial` inside a Tune function trainable with
 the spec's resources and reports its result (the evaluated points) once, as JSON. A Tune
-callback on the driver (:class:`StoreWriter`) persists results, marks failures and feeds
-the progress display, so trials never open the database and SQLite sees one writer.
+callback on the driver (``orchestrator.tune_hooks.StoreWriter``) persists results, marks
+failures and feeds the progress display, so trials never open the database.
+
+Ray is imported only inside these functions: a local Ray must be told to stay on the
+loopback interface before Ray's constants are first imported (see :func:`init_ray`).
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
-
-from ray.tune import Callback
+from typing import Any, Callable
 
 from orchestrator import paths
 from orchestrator.progress import SweepProgress
 
 RESULT_KEY = "paretoctl_result"
 ERROR_KEY = "paretoctl_error"
+# Ray reads this once, when it is first imported: "0" makes a local Ray pick the loopback
+# address as its node address, so every server it starts binds 127.0.0.1 only
+_RAY_LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def trial_trainable(config: dict[str, Any]) -> None:
@@ -41,63 +46,38 @@ def trial_trainable(config: dict[str, Any]) -> None:
 
 @dataclass
 class SweepOutcome:
+    """What happened to the trials handed to :func:`run_trials`.
+
+    ``stopped_by`` is the signal number that stopped the sweep (None when it ran to the
+    end); ``interrupted`` the trials that were running then; ``lease_lost`` says another
+    run took the sweep over, after which nothing more is written."""
+
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)
+    stopped_by: int | None = None
+    lease_lost: bool = False
 
 
-class StoreWriter(Callback):
-    """Persists each trial's reported points on the driver.
+def init_ray(address: str | None, num_cpus: float | None = None,
+             num_gpus: float | None = None) -> None:
+    """Start a local Ray on the loopback interface only, or join the cluster at ``address``.
 
-    Tune pickles its callbacks with the experiment state (for restores); the live store
-    and progress handles are process-local, so they are left out of the pickled state.
+    Quiet either way: no dashboard, worker output kept out of the terminal. A local Ray
+    never joins a cluster found through ``RAY_ADDRESS`` or an earlier session: clusters
+    are joined only with an explicit ``address``.
     """
-
-    def __init__(self, store, outcome: SweepOutcome, progress: SweepProgress) -> None:
-        self.store, self.outcome, self.progress = store, outcome, progress
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.store = self.outcome = self.progress = None
-
-    @staticmethod
-    def _key(trial) -> str:
-        return trial.config["trial"]["key"]
-
-    def on_trial_start(self, iteration, trials, trial, **info):
-        self.store.mark_running(self._key(trial))
-        self.progress.started(self._key(trial))
-
-    def on_trial_result(self, iteration, trials, trial, result, **info):
-        key = self._key(trial)
-        if ERROR_KEY in result:
-            self._fail(key, result[ERROR_KEY])
-        elif RESULT_KEY in result:
-            self.store.record_result(key, json.loads(result[RESULT_KEY]))
-            self.outcome.done.append(key)
-            self.progress.finished(key, ok=True)
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        key = self._key(trial)
-        if key not in self.outcome.failed:
-            self._fail(key, f"Ray trial error (see {trial.local_path})")
-
-    def _fail(self, key: str, message: str) -> None:
-        self.store.mark_failed(key, message)
-        self.outcome.failed[key] = message
-        self.progress.finished(key, ok=False)
-
-
-def init_ray(address: str | None, num_cpus: int | None) -> None:
-    """Start (or join) Ray quietly: no dashboard, worker output kept out of the terminal."""
-    import ray
-
+    if not address:
+        os.environ[_RAY_LOCAL_ONLY] = "0"  # before the first `import ray` (and for its workers)
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "1e9")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # the sweep handles its own signals
+    import ray
+
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
@@ -107,33 +87,81 @@ def init_ray(address: str | None, num_cpus: int | None) -> None:
     else:
         temp = paths.ray_temp_dir()
         temp.mkdir(parents=True, exist_ok=True)
-        ray.init(num_cpus=num_cpus, _temp_dir=str(temp), **kwargs)
+        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus,
+                 _node_ip_address="127.0.0.1", _temp_dir=str(temp), **kwargs)
+        _check_loopback(ray)
     for name in ("ray", "ray.tune", "ray.train", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _check_loopback(ray) -> None:
+    """A local Ray that came up on a routable address (Ray was imported before
+    init_ray could switch it to loopback) is shut down rather than used."""
+    node_ip = ray.util.get_node_ip_address()
+    if not ipaddress.ip_address(node_ip).is_loopback:
+        ray.shutdown()
+        raise RuntimeError(f"the local Ray started on {node_ip} instead of the loopback "
+                           "address: Ray was imported before orchestrator.runner.init_ray")
+
+
+def cluster_nodes() -> list[tuple[float, float]]:
+    """``(CPUs, GPUs)`` of every live node of the Ray this process is connected to."""
+    import ray
+
+    return [(float(node["Resources"].get("CPU", 0)), float(node["Resources"].get("GPU", 0)))
+            for node in ray.nodes() if node.get("Alive")]
+
+
 def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
                cpus_per_trial: float, gpus_per_trial: float, max_concurrent: int,
-               address: str | None = None, progress: SweepProgress) -> SweepOutcome:
-    """Run ``trials`` through Ray Tune and record every result in ``store``."""
-    from ray import tune
+               address: str | None = None, progress: SweepProgress,
+               local_resources: tuple[float, float] | None = None,
+               lease_lost: Callable[[], bool] = lambda: False) -> SweepOutcome:
+    """Run ``trials`` through Ray Tune and record every result in ``store``.
+
+    SIGINT and SIGTERM stop the run cleanly: no new trial starts, the running ones are
+    stopped and recorded as ``interrupted`` (unstarted ones keep their status) and
+    ``stopped_by`` says which signal it was. ``lease_lost`` stops it the same way but
+    records nothing more. ``local_resources`` are the (CPUs, GPUs) a local Ray gets.
+    """
+    from orchestrator.interrupts import StopSignals
 
     outcome = SweepOutcome()
     if not trials:
         return outcome
-    init_ray(address, num_cpus=None)
-    trainable = tune.with_resources(trial_trainable, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
-    results_dir = paths.ray_results_dir()
-    results_dir.mkdir(parents=True, exist_ok=True)
-    tuner = tune.Tuner(
-        trainable,
-        param_space={"trial": tune.grid_search(trials)},
-        tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=False),
-        run_config=tune.RunConfig(
-            name=sweep_name, storage_path=str(results_dir), verbose=0,
-            callbacks=[StoreWriter(store, outcome, progress)],
-            failure_config=tune.FailureConfig(max_failures=0),
-        ),
-    )
-    tuner.fit()
+    cpus, gpus = local_resources if local_resources else (None, None)
+    with StopSignals() as signals:
+        init_ray(address, num_cpus=cpus, num_gpus=gpus)
+        signals.install()  # again: ray.init sets a SIGTERM handler of its own
+        from ray import tune
+
+        from orchestrator.tune_hooks import StopWhen, StoreWriter
+
+        trainable = tune.with_resources(trial_trainable,
+                                        {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
+        results_dir = paths.ray_results_dir()
+        results_dir.mkdir(parents=True, exist_ok=True)
+        writer = StoreWriter(store, outcome, progress, paused=lease_lost)
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"trial": tune.grid_search(trials)},
+            # a finished trial's worker runs the next one: no new process and imports per
+            # trial; run_trial resets every per-trial global (seeds, torch threads)
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent,
+                                        reuse_actors=True),
+            run_config=tune.RunConfig(
+                name=sweep_name, storage_path=str(results_dir), verbose=0,
+                callbacks=[writer], stop=StopWhen(lambda: signals.received or lease_lost()),
+                failure_config=tune.FailureConfig(max_failures=0),
+            ),
+        )
+        if not signals.received:
+            tuner.fit()
+    outcome.stopped_by = signals.received
+    outcome.lease_lost = lease_lost()
+    if outcome.stopped_by and not outcome.lease_lost:
+        finished = set(outcome.done) | set(outcome.failed)
+        outcome.interrupted = [key for key in outcome.started if key not in finished]
+        for key in outcome.interrupted:
+            store.mark_interrupted(key)
     return outcome

@@ -1,11 +1,13 @@
-"""``paretoctl sweep``: validate, check against the store, expand, prepare data, register,
-run, report — in that order, so that bad input is refused before the store is written and
-cheap answers (a refused spec, a rerun with nothing to do) come before the heavy imports
-(trainers, Ray) and before any data is prepared."""
+"""``paretoctl sweep``: validate, check against the store, expand, check resources, prepare
+data, take the sweep's lease, register, run, report — in that order, so that bad input
+(a trial no Ray node can hold included) is refused before the store is written, cheap
+answers (a refused spec, a rerun with nothing to do) come before the heavy imports
+(trainers, Ray) and before any data is prepared, and one run at a time trains a sweep."""
 from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -44,8 +46,10 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
                       resume: bool, max_concurrent: Optional[int], dry_run: bool,
                       data_dir: Optional[str], out: Console, err: Console,
                       dry_run_table: Callable) -> int:
-    """Returns the exit code: 0 all trials done, 1 some failed."""
+    """Returns the exit code: 0 all trials done, 1 some failed (or the lease was lost),
+    128 + N when signal N (SIGINT, SIGTERM) stopped the sweep."""
     from store.db import check_persistent, open_store, resolve_store_url
+    from store.lease import Lease
 
     spec = load_spec(spec_path)
     spec_dict = spec.model_dump(mode="json")
@@ -71,37 +75,99 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
             err.print(f"sweep [bold]{spec.name}[/bold]: all {len(trials)} trials already done, "
                       f"nothing to run", highlight=False)
             return 0
+    concurrent = max_concurrent or spec.resources.max_concurrent
+    check_resources = partial(
+        check_ray_fits, spec_path, spec.resources.cpus_per_trial, spec.resources.gpus_per_trial,
+        concurrent, "--max-concurrent" if max_concurrent else "resources.max_concurrent", err)
+    local = None
+    if not address:  # a local Ray gets this machine: checked before Ray starts
+        from orchestrator.capacity import local_resources
+
+        local = local_resources()
+        check_resources([local], "the local Ray")
     # data next: missing files are exit 2 before the store is written; workers only read caches
     from orchestrator.data_cli import prepare_for_sweep
     from trainers.trial import versions
 
     prepare_for_sweep(trials, paths.data_dir(data_dir), err)
+    if address:  # a cluster is asked for its nodes, still before any write
+        from orchestrator.runner import cluster_nodes, init_ray
+
+        init_ray(address)
+        check_resources(cluster_nodes(), "the Ray cluster")
     db = open_store(url, create=True)
+    try:
+        lease = Lease.acquire(db, spec.name)
+    except BaseException:
+        db.close()
+        raise
+    with db, lease:
+        if lease.stale is not None:
+            err.print(f"sweep [bold]{spec.name}[/bold]: taking over the lease of "
+                      f"{lease.stale.holder} (expired, or its process is gone)", highlight=False,
+                      soft_wrap=True)
+        return register_and_run(db, spec, spec_path, spec_dict, resume, trials, versions(),
+                                address=address, local=local, max_concurrent=concurrent,
+                                lease_lost=lease.lost.is_set, err=err)
+
+
+def check_ray_fits(spec_path: Path, cpus_per_trial: float, gpus_per_trial: float,
+                   max_concurrent: int, concurrency_field: str, err: Console,
+                   nodes: list[tuple[float, float]], where: str) -> None:
+    """Exit 2 (SpecError) when no node can hold a trial; warn when fewer than
+    ``max_concurrent`` trials fit at once."""
+    from orchestrator.capacity import Capacity, check_capacity
+
+    warning = check_capacity(Capacity(nodes, where), str(spec_path),
+                             cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+                             max_concurrent=max_concurrent, concurrency_field=concurrency_field)
+    if warning:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+
+
+def register_and_run(db, spec, spec_path: Path, spec_dict: dict[str, Any], resume: bool,
+                     trials: list[dict[str, Any]], versions: dict[str, Any], *,
+                     address: Optional[str], local: Optional[tuple[float, float]],
+                     max_concurrent: int, lease_lost: Callable[[], bool], err: Console) -> int:
+    """Register the sweep and its trials, run those not done, report; under the lease."""
+    from orchestrator.interrupts import exit_code, signal_name
+    from orchestrator.progress import SweepProgress
+    from orchestrator.runner import run_trials
+
     check_same_sweep(db, spec.name, spec_dict, resume)  # again: another run may have written it
-    db.register_sweep(spec.name, Path(spec_path).read_text(), spec_dict, versions())
+    db.register_sweep(spec.name, Path(spec_path).read_text(), spec_dict, versions)
     statuses = db.add_trials(spec.name, trials)
     todo = [t for t in trials if statuses.get(t["key"]) != "done"]
     err.print(f"sweep [bold]{spec.name}[/bold]: {len(trials)} trials, "
               f"{len(trials) - len(todo)} already done, {len(todo)} to run "
               f"(store {escape(db.display_url)})", highlight=False)
-    from orchestrator.progress import SweepProgress
-    from orchestrator.runner import run_trials
 
     start = time.perf_counter()
     with SweepProgress(len(todo), console=err, enabled=bool(todo)) as progress:
         outcome = run_trials(
             todo, db, spec.name, cpus_per_trial=spec.resources.cpus_per_trial,
-            gpus_per_trial=spec.resources.gpus_per_trial,
-            max_concurrent=max_concurrent or spec.resources.max_concurrent,
-            address=address, progress=progress)
+            gpus_per_trial=spec.resources.gpus_per_trial, max_concurrent=max_concurrent,
+            address=address, progress=progress, local_resources=local, lease_lost=lease_lost)
     elapsed = time.perf_counter() - start
+    if outcome.lease_lost:
+        err.print(f"[red]stopped:[/red] another run took over sweep {spec.name} (this one was "
+                  "stalled for longer than its lease); nothing more was recorded", highlight=False,
+                  soft_wrap=True)
+        return 1
+    if outcome.stopped_by is not None:
+        not_started = len(todo) - len(outcome.started)
+        err.print(f"stopped by {signal_name(outcome.stopped_by)}: done {len(outcome.done)}, "
+                  f"failed {len(outcome.failed)}, interrupted {len(outcome.interrupted)}, "
+                  f"not started {not_started} in {elapsed:.1f}s; run the same command again "
+                  "to finish", highlight=False, soft_wrap=True)
+        return exit_code(outcome.stopped_by)
     missing = [t["key"] for t in todo if t["key"] not in outcome.done and t["key"] not in outcome.failed]
     for key in missing:  # e.g. Ray lost the trial without reporting
         db.mark_failed(key, "trial ended without reporting a result")
         outcome.failed[key] = "no result"
     err.print(f"done {len(outcome.done)}, failed {len(outcome.failed)} in {elapsed:.1f}s; "
               f"front: paretoctl front --dataset {trials[0]['dataset']['name']} --sweep {spec.name}",
-              highlight=False)
+              highlight=False, soft_wrap=True)
     for key, message in outcome.failed.items():
         err.print(f"[red]failed[/red] {key}: {escape(message)}", highlight=False)
     return 1 if outcome.failed else 0

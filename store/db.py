@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from store import writes
+from store import migrate, writes
 from store.errors import StoreError, StoreNotFound, mask_credentials
 from store.schema import (
     FLAT_VIEW, SCHEMA_VERSION, Base, Meta, Sweep, SweepTrial, Trial, refresh_flat_view,
@@ -147,6 +147,10 @@ class Store:
         """Mark a trial as failed with its error text; see store.writes.mark_failed."""
         writes.mark_failed(self, key, error)
 
+    def mark_interrupted(self, key: str) -> None:
+        """Mark a running trial as interrupted; see store.writes.mark_interrupted."""
+        writes.mark_interrupted(self, key)
+
     def record_result(self, key: str, result: dict[str, Any]) -> None:
         """Replace a trial's points with ``result``; see store.writes.record_result."""
         writes.record_result(self, key, result)
@@ -187,8 +191,7 @@ def open_store(url: str, *, create: bool, read_only: bool = False) -> Store:
     engine = _make_engine(_read_only(parsed) if read_only else parsed)
     try:
         if create:
-            with engine.execution_options(**{_WRITE_OPTION: True}).begin() as connection:
-                _prepare_schema(connection, shown)
+            _create_or_upgrade(engine, shown)
         else:
             with engine.connect() as connection:
                 _check_schema_version(connection, shown)
@@ -282,6 +285,24 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
+def _create_or_upgrade(engine: Engine, shown: str) -> None:
+    """Run _prepare_schema in one write transaction. On SQLite its connection has
+    foreign keys off meanwhile: upgrading an older store rebuilds a table
+    (store/migrate.py), and with them on, dropping the old table would delete every
+    row that refers to it. PRAGMA foreign_keys is a no-op inside a transaction, so it is
+    set on the driver's connection before BEGIN and restored after COMMIT."""
+    with engine.connect() as connection:
+        driver = connection.connection.driver_connection if engine.dialect.name == "sqlite" else None
+        if driver is not None:
+            driver.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.execution_options(**{_WRITE_OPTION: True}).begin():
+                _prepare_schema(connection, shown)
+        finally:
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys=ON")
+
+
 def _prepare_schema(connection: Connection, shown: str) -> None:
     """Create the tables of a new store, or check an existing one, in one write
     transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so that any
@@ -296,6 +317,8 @@ def _prepare_schema(connection: Connection, shown: str) -> None:
     else:
         _check_version_number(version, shown)
         Base.metadata.create_all(connection)  # tables added by later versions of this schema
+        if version < SCHEMA_VERSION:
+            migrate.upgrade(connection, version, shown)
     if not inspect(connection).has_table(FLAT_VIEW):
         refresh_flat_view(connection)
 

@@ -31,3 +31,7 @@ def mask_credentials(text: str) -> str:
     log line that may echo a store URL or a connection string."""
     masked = _URL_PASSWORD.sub(lambda m: f"{m['head']}***@", str(text))
     return _KEYWORD_PASSWORD.sub(lambda m: f"{m['head']}***", masked)
+
+
+class SweepBusy(StoreError):
+    """Another run holds the sweep's lease (store/lease.py): this one refuses to start."""

@@ -36,11 +36,15 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store.errors import StoreError
 
-SCHEMA_VERSION = 1
-"""Bumped on every incompatible schema change; stores newer than this are refused."""
+SCHEMA_VERSION = 2
+"""Bumped on every incompatible schema change; stores newer than this are refused, older
+ones are upgraded when opened for writing (store/migrate.py). 2: trial status
+'interrupted', table sweep_leases."""
 
 FLAT_VIEW = "points_flat"
-TRIAL_STATUSES = ("pending", "running", "done", "failed")
+# interrupted: stopped by SIGINT/SIGTERM while it ran; run again like a failed trial
+TRIAL_STATUSES = ("pending", "running", "done", "failed", "interrupted")
+TRIAL_STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in TRIAL_STATUSES) + ")"
 SPLITS = ("train", "val", "test")
 
 # Task names become SQL column names of the view, so they must be plain
@@ -123,11 +127,22 @@ class Trial(Base):
     )
 
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'running', 'done', 'failed')", name="ck_trials_status"
-        ),
+        CheckConstraint(TRIAL_STATUS_CHECK, name="ck_trials_status"),
         Index("ix_trials_dataset_method_arch", "dataset", "method", "arch"),
     )
+
+
+class SweepLease(Base):
+    """Which run holds a sweep now (at most one: see store/lease.py), until when.
+
+    Keyed by sweep name, not id: the lease is taken before the sweep is registered."""
+
+    __tablename__ = "sweep_leases"
+
+    sweep: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(300))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class SweepTrial(Base):

@@ -2,8 +2,9 @@
 
 The orchestrator calls these in order: register_sweep, add_trials (to learn
 which trials are already done), then per trial mark_running and either
-record_result or mark_failed. record_result replaces a trial's points
-wholesale, so a resumed or retried trial never leaves duplicate rows.
+record_result, mark_failed or (the sweep was stopped) mark_interrupted.
+record_result replaces a trial's points wholesale, so a resumed or retried trial
+never leaves duplicate rows.
 """
 
 from collections.abc import Iterable, Mapping
@@ -147,6 +148,13 @@ def mark_failed(store: "Store", key: str, error: str) -> None:
     """Record that a trial failed, with the error text shown by `paretoctl trials`."""
     with store.write_session() as session:
         _update_trial(session, key, status="failed", error=error_text(error), finished_at=_utcnow())
+
+
+def mark_interrupted(store: "Store", key: str) -> None:
+    """Record that a running trial was stopped (SIGINT/SIGTERM); the next run of its
+    sweep runs it again, like a failed one."""
+    with store.write_session() as session:
+        _update_trial(session, key, status="interrupted", error=None, finished_at=_utcnow())
 
 
 def _trial_id(session: Session, key: str) -> int:

@@ -100,7 +100,7 @@ def test_rerun_runs_nothing_and_duplicates_nothing(swept):
     before = count(db, "points"), count(db, "point_tasks"), count(db, "trials")
     again = run("sweep", "e2e.yaml", cwd=cwd)
     assert again.returncode == 0, again.stderr
-    assert "6 already done, 0 to run" in again.stderr
+    assert "all 6 trials already done, nothing to run" in again.stderr
     assert (count(db, "points"), count(db, "point_tasks"), count(db, "trials")) == before
 
 

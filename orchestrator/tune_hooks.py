@@ -1,0 +1,86 @@
+"""The driver's hooks into a Ray Tune run: the store writer and the stop switch.
+
+Imported only after Ray is initialised (see orchestrator.runner). Tune pickles its
+callbacks and stoppers with the experiment state (for restores); the live store,
+progress and stop handles are process-local, so they are left out of the pickled state.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from ray.tune import Callback
+from ray.tune.stopper import Stopper
+
+from orchestrator.progress import SweepProgress
+from orchestrator.runner import ERROR_KEY, RESULT_KEY, SweepOutcome
+
+
+class StoreWriter(Callback):
+    """Persists each trial's reported points on the driver.
+
+    ``paused`` turns writing off (the sweep's lease went to another run, which now owns
+    these trials' rows)."""
+
+    def __init__(self, store, outcome: SweepOutcome, progress: SweepProgress,
+                 paused: Callable[[], bool] = lambda: False) -> None:
+        self.store, self.outcome, self.progress, self.paused = store, outcome, progress, paused
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.store = self.outcome = self.progress = self.paused = None
+
+    @staticmethod
+    def _key(trial) -> str:
+        return trial.config["trial"]["key"]
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        if self.paused():
+            return
+        key = self._key(trial)
+        self.store.mark_running(key)
+        self.outcome.started.append(key)
+        self.progress.started(key)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if self.paused():
+            return
+        key = self._key(trial)
+        if ERROR_KEY in result:
+            self._fail(key, result[ERROR_KEY])
+        elif RESULT_KEY in result:
+            self.store.record_result(key, json.loads(result[RESULT_KEY]))
+            self.outcome.done.append(key)
+            self.progress.finished(key, ok=True)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        key = self._key(trial)
+        if key not in self.outcome.failed and not self.paused():
+            self._fail(key, f"Ray trial error (see {trial.local_path})")
+
+    def _fail(self, key: str, message: str) -> None:
+        self.store.mark_failed(key, message)
+        self.outcome.failed[key] = message
+        self.progress.finished(key, ok=False)
+
+
+class StopWhen(Stopper):
+    """Stops the whole run (no new trial starts, running ones are stopped) as soon as
+    ``should_stop()`` is true: a signal arrived, or the sweep's lease was lost."""
+
+    def __init__(self, should_stop: Callable[[], bool]) -> None:
+        self.should_stop = should_stop
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.should_stop = lambda: False
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return bool(self.should_stop())

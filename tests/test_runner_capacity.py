@@ -1,0 +1,80 @@
+"""A trial that no Ray node can hold is refused before anything is written (it used to
+wait forever); a concurrency cap above what fits is a warning."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.capacity import Capacity, check_capacity, local_resources
+from orchestrator.errors import SpecError
+
+PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
+
+SPEC = """
+name: capacity
+datasets: [{{name: multidigits, n_train: 200, n_val: 60, n_test: 60}}]
+architectures: [hps]
+methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
+train: {{epochs: 1, batch_size: 64}}
+resources: {{{resources}}}
+"""
+
+
+def sweep(workdir: Path, resources: str, *args: str) -> subprocess.CompletedProcess:
+    (workdir / "spec.yaml").write_text(SPEC.format(resources=resources))
+    return subprocess.run([PARETOCTL, "sweep", "spec.yaml", *args], cwd=workdir,
+                          env=dict(os.environ), capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("resources, field, unit", [
+    ("cpus_per_trial: 1000", "resources.cpus_per_trial", "1000 CPUs per trial"),
+    ("gpus_per_trial: {gpus}", "resources.gpus_per_trial", "per trial"),
+])
+def test_a_trial_no_node_can_hold_is_refused_before_any_write(workdir, resources, field, unit):
+    cpus, gpus = local_resources()
+    result = sweep(workdir, resources.format(gpus=int(gpus) + 1))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: spec.yaml: {field}: ")
+    assert unit in lines[0]
+    have = cpus if "cpus" in field else gpus
+    assert lines[0].endswith(f"but the local Ray has {have:g}")
+    assert not (workdir / "paretoctl.db").exists()  # nothing written, not even a store
+    assert not (workdir / ".paretoctl").exists()  # and Ray never started
+
+
+def test_one_node():
+    local = Capacity([(2.0, 0.0)], "the local Ray")
+    check = dict(cpus_per_trial=1, gpus_per_trial=0, concurrency_field="resources.max_concurrent")
+    assert check_capacity(local, "s.yaml", max_concurrent=2, **check) is None
+    warning = check_capacity(local, "s.yaml", max_concurrent=3, **check)
+    assert warning == ("resources.max_concurrent: 3 trials at once, but the local Ray fits 2 of "
+                       "1 CPU each: at most 2 run at a time")
+    with pytest.raises(SpecError, match=r"^s\.yaml: resources\.cpus_per_trial: 2\.5 CPUs per "
+                                        r"trial, but the local Ray has 2$"):
+        check_capacity(local, "s.yaml", max_concurrent=1, **{**check, "cpus_per_trial": 2.5})
+    # fractions: ten trials of 0.2 CPU fit on two CPUs
+    assert check_capacity(local, "s.yaml", max_concurrent=10,
+                          **{**check, "cpus_per_trial": 0.2}) is None
+
+
+def test_a_cluster_is_judged_node_by_node():
+    cluster = Capacity([(4.0, 1.0), (8.0, 0.0), (2.0, 2.0)], "the Ray cluster")
+    check = dict(concurrency_field="--max-concurrent")
+    # 10 CPUs fit on no single node although the cluster has 14
+    with pytest.raises(SpecError, match="10 CPUs per trial, but the largest node of the Ray "
+                                        "cluster has 8$"):
+        check_capacity(cluster, "s", cpus_per_trial=10, gpus_per_trial=0, max_concurrent=1, **check)
+    # 3 CPUs and 2 GPUs: some node has 3 CPUs, one has 2 GPUs, none has both
+    with pytest.raises(SpecError, match=r"^s: resources: 3 CPUs and 2 GPUs per trial, but no "
+                                        "node of the Ray cluster has both$"):
+        check_capacity(cluster, "s", cpus_per_trial=3, gpus_per_trial=2, max_concurrent=1, **check)
+    warning = check_capacity(cluster, "s", cpus_per_trial=1, gpus_per_trial=1, max_concurrent=5,
+                             **check)
+    assert warning == ("--max-concurrent: 5 trials at once, but the Ray cluster fits 3 of 1 CPU "
+                       "and 1 GPU each: at most 3 run at a time")
