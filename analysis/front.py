@@ -1,17 +1,15 @@
-"""Pareto fronts and hypervolume over loaded points (stable entry points).
+"""Pareto fronts and hypervolume over loaded points.
 
-The computations work on minimised objectives: accuracies and the sparsity
-rate enter complemented (1 - value), so "smaller is better" holds for every
+The computations work on minimised objectives: the metrics the registry
+(``contract.metrics``) marks as maximised, such as accuracies and the sparsity
+rate, enter complemented (1 - value), so "smaller is better" holds for every
 column of the matrices passed to ``nondominated`` and ``hypervolume``. What
 is shown to people (values, reference point) is in each objective's own units.
 Exact nondominance and the hypervolume come from moocore (the C library behind
 pymoo's indicators); the eps rule is one more nondominance pass against the exact front.
 """
 
-import fnmatch
-import json
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,13 +18,10 @@ import numpy as np
 import pandas as pd
 import moocore
 
-_OBJECTIVE_RE = re.compile(r"^(?:(loss|mcr|acc)\.[a-z][a-z0-9_]*|(sparsity|sr))$")
-_MAXIMISED_KINDS = ("acc", "sr")
-_RATE_KINDS = ("mcr", "acc", "sr")
-# CSV floats are rounded to 10 significant digits: float64 residue such as
-# 1 - 0.9 = 0.09999999999999998 sits at the 16th-17th digit, and no stored metric has
-# 10 meaningful ones (losses are sums of float32 terms; accuracies are k / n).
-CSV_SIGNIFICANT_DIGITS = 10
+from analysis import format as fmt
+from contract import metrics as registry
+from contract.metrics import Metric
+
 _ID_FIELDS = ("trial", "method", "arch", "seed", "split", "ray_index", "preference")
 _POINT_FIELDS = (*_ID_FIELDS, "values", "sr", "cr", "ps", "minimised", "outside_ref")
 
@@ -144,19 +139,14 @@ def hypervolume(points: Any, ref_point: Sequence[float]) -> float:
     return float(moocore.hypervolume(inside, ref=ref))
 
 
-def _kind(name: str) -> str:
-    """Objective kind ('loss', 'mcr', 'acc', 'sparsity', 'sr'); ValueError if unknown."""
-    match = _OBJECTIVE_RE.fullmatch(name)
-    if match is None:
-        raise ValueError(
-            f"unknown objective {name!r}: use loss.<task>, mcr.<task>, acc.<task>, sparsity or sr"
-        )
-    return match.group(1) or match.group(2)
+def _metric(name: str) -> Metric:
+    """The registered metric an objective name refers to; ValueError if none."""
+    return registry.lookup(name)[0]
 
 
 def objective_columns(available_columns: Iterable[str]) -> list[str]:
-    """The columns that can be objectives, in their given order."""
-    return [c for c in available_columns if _OBJECTIVE_RE.fullmatch(str(c))]
+    """The columns that can be objectives (registered metrics), in their given order."""
+    return registry.objective_columns(available_columns)
 
 
 def _split_patterns(patterns: str | Iterable[str]) -> list[str]:
@@ -180,7 +170,7 @@ def expand_objectives(patterns: str | Iterable[str], available_columns: Iterable
         raise ValueError(f"objective {repeated!r} is given twice")
     chosen: list[str] = []
     for pattern in patterns:
-        matched = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        matched = registry.matching(pattern, names)
         if not matched:
             raise ValueError(
                 f"objective {pattern!r} matches none of: {', '.join(names) or '(no columns)'}"
@@ -197,17 +187,18 @@ def default_objectives(df: pd.DataFrame) -> list[str]:
     A task "has accuracies" when its ``acc.<task>`` column holds at least one
     value, so one diverged run with a NULL accuracy does not flip the default.
     """
-    tasks = [c[len("loss.") :] for c in df.columns if str(c).startswith("loss.")]
+    tasks = registry.task_names(df.columns)
     if not tasks:
         raise ValueError("no per-task columns: no points were loaded")
-    classified = all(f"acc.{t}" in df and df[f"acc.{t}"].notna().any() for t in tasks)
-    kind = "mcr" if classified else "loss"
+    acc, mcr, loss = registry.ACC.name, registry.MCR.name, registry.LOSS.name
+    classified = all(f"{acc}.{t}" in df and df[f"{acc}.{t}"].notna().any() for t in tasks)
+    kind = mcr if classified else loss
     return [f"{kind}.{t}" for t in tasks]
 
 
 def maximised(objectives: Sequence[str]) -> list[str]:
-    """The objectives that are better when larger (accuracies, SR)."""
-    return [name for name in objectives if _kind(name) in _MAXIMISED_KINDS]
+    """The objectives that are better when larger (accuracies, SR, CR, PS)."""
+    return [name for name in objectives if _metric(name).maximised]
 
 
 def minimise(objectives: Sequence[str], values: Any) -> np.ndarray:
@@ -217,7 +208,7 @@ def minimise(objectives: Sequence[str], values: Any) -> np.ndarray:
     own inverse, the same call maps minimised values back to own units.
     """
     array = np.array(values, dtype=float)
-    flip = [j for j, name in enumerate(objectives) if _kind(name) in _MAXIMISED_KINDS]
+    flip = [j for j, name in enumerate(objectives) if _metric(name).maximised]
     array[..., flip] = 1.0 - array[..., flip]
     return array
 
@@ -226,7 +217,7 @@ def objective_matrix(df: pd.DataFrame, objectives: Sequence[str]) -> np.ndarray:
     """(n, k) float matrix of the objectives in their own units (NaN where missing)."""
     columns = []
     for name in objectives:
-        _kind(name)  # refuses names that are no objective
+        _metric(name)  # refuses names that are no objective
         if name not in df.columns:
             raise ValueError(f"objective {name!r} is not a column of the loaded points")
         columns.append(pd.to_numeric(df[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan))
@@ -236,7 +227,7 @@ def objective_matrix(df: pd.DataFrame, objectives: Sequence[str]) -> np.ndarray:
 
 
 def minimised_matrix(df: pd.DataFrame, objectives: Sequence[str]) -> np.ndarray:
-    """(n, k) float matrix of the objectives, accuracies and SR complemented."""
+    """(n, k) float matrix of the objectives, the maximised ones complemented."""
     return minimise(objectives, objective_matrix(df, objectives))
 
 
@@ -249,42 +240,26 @@ def _padded_max(column: np.ndarray) -> float:
     return worst + 0.1 * abs(worst) if worst != 0 else 1.0
 
 
+def _default_ref(metric: Metric, column: np.ndarray) -> float:
+    """One minimised reference value. A rate's is its worst possible value (1 minimised:
+    an mcr of 1, an accuracy or SR of 0 in own units). Otherwise 10% beyond the worst
+    value in own units: 1.1 x the largest of a minimised metric, 0.9 x the smallest of a
+    maximised one (a CR of 2 gives 1.8)."""
+    if metric.rate:
+        return 1.0
+    if not metric.maximised:
+        return _padded_max(column)
+    return 1.0 + _padded_max(-(1.0 - column))  # 1 - (own-units reference)
+
+
 def default_ref_point(objectives: Sequence[str], matrix: np.ndarray) -> list[float]:
-    """Minimised reference point: 1.0 for rates (mcr, acc, sr: an accuracy or SR of 0
-    in own units), 1.1 x worst value for loss/sparsity. ``matrix`` is minimised."""
+    """Minimised reference point (see ``_default_ref``); ``matrix`` is minimised."""
     matrix = np.asarray(matrix, dtype=float).reshape(-1, len(objectives))
-    return [
-        1.0 if _kind(name) in _RATE_KINDS else _padded_max(matrix[:, j])
-        for j, name in enumerate(objectives)
-    ]
+    return [_default_ref(_metric(name), matrix[:, j]) for j, name in enumerate(objectives)]
 
 
-def _json_value(value: Any) -> Any:
-    """A JSON-ready Python value: NaN/NA to None, numpy scalars/arrays unwrapped."""
-    if isinstance(value, np.ndarray | list | tuple):
-        return [_json_value(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def _csv_float(value: Any) -> Any:
-    """A float rounded to CSV_SIGNIFICANT_DIGITS; others unchanged."""
-    return float(f"{value:.{CSV_SIGNIFICANT_DIGITS}g}") if isinstance(value, float) else value
-
-
-def _shown(value: float) -> str:
-    """A float in a message: CSV_SIGNIFICANT_DIGITS digits, no trailing zeros (0.66, 1)."""
-    return f"{value:.{CSV_SIGNIFICANT_DIGITS}g}"
-
-
-def _csv_float_text(value: float) -> str:
-    """The CSV text of a float: rounded, then Python's shortest repr (0.1, 1.0, 1e-06)."""
-    return repr(_csv_float(float(value)))
+_shown = fmt.shown
+_SUMMARY_FIELDS = ("sr", "cr", "ps")  # shown beside the objectives (the table: sr only)
 
 
 @dataclass
@@ -294,7 +269,7 @@ class FrontResult:
     ``n_candidates`` counts rows that entered the computation (after the
     ``n_dropped_nan`` rows with a missing objective were removed). In
     ``front_df``, ``values`` are the objectives in their own units (like
-    ``ref_point``), ``minimised`` the same with accuracies and SR complemented
+    ``ref_point``), ``minimised`` the same with the maximised ones complemented
     (like ``ref_point_minimised``, the space the hypervolume is computed in),
     and ``outside_ref`` marks points not strictly better than the reference
     point in every objective, which add nothing to the hypervolume.
@@ -327,45 +302,63 @@ class FrontResult:
             line += f"; {self.n_outside_ref} of {len(self.front_df)} front points outside it"
         return line
 
-    def to_json_dict(self, limit: int | None = None) -> dict[str, Any]:
+    def to_json_dict(self) -> dict[str, Any]:
         """The ``--format json`` object: the design's keys first, then the additions.
 
         Floats keep full float64 precision, so ``hypervolume`` can be recomputed
         exactly from the points' ``minimised`` and ``ref_point_minimised``.
-        ``limit`` keeps the first points only (a table's view; counts stay whole).
         """
-        records = self.front_df.head(limit).to_dict("records") if limit else self.front_df.to_dict("records")
+        records = self.front_df.to_dict("records")
         return {
             "objectives": list(self.objectives),
             "ref_point": [float(v) for v in self.ref_point],
             "eps": self.eps,
             "hypervolume": float(self.hypervolume),
             "n_candidates": int(self.n_candidates),
-            "points": [{k: _json_value(r.get(k)) for k in _POINT_FIELDS} for r in records],
+            "points": [{k: fmt.plain(r.get(k)) for k in _POINT_FIELDS} for r in records],
             "maximised": maximised(self.objectives),
             "ref_point_minimised": [float(v) for v in self.ref_point_minimised],
             "n_outside_ref": self.n_outside_ref,
         }
 
-    def to_csv(self) -> str:
-        """One CSV row per front point (``--format csv``), header first.
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per front point: the id fields, each objective in its own units under
+        its own name (``acc.left`` holds accuracy), sr/cr/ps unless objectives, outside_ref."""
+        rows = []
+        for record in self.front_df.to_dict("records"):
+            row = {k: record.get(k) for k in _ID_FIELDS}
+            row |= dict(zip(self.objectives, record["values"], strict=True))
+            row |= {k: record.get(k) for k in _SUMMARY_FIELDS if k not in self.objectives}
+            rows.append(row | {"outside_ref": record["outside_ref"]})
+        return rows
 
-        Objective columns carry the values in their own units under their own
-        names (an ``acc.<task>`` column holds accuracy, not 1 - accuracy); floats
-        are rounded to CSV_SIGNIFICANT_DIGITS; the minimised values are in
-        ``to_json_dict``, the hypervolume and reference point in ``summary``.
-        """
-        points = self.front_df
-        extra = [c for c in ("sr", "cr", "ps") if c not in self.objectives]
-        own = pd.DataFrame(list(points["values"]), columns=self.objectives, index=points.index)
-        table = pd.concat([points.reindex(columns=list(_ID_FIELDS)), own,
-                           points.reindex(columns=[*extra, "outside_ref"])], axis=1)
-        table["preference"] = [
-            json.dumps([_csv_float(v) for v in _json_value(p)])
-            if isinstance(p, list | tuple | np.ndarray) else ""
-            for p in table["preference"]
-        ]  # fmt: skip
-        return table.to_csv(index=False, lineterminator="\n", float_format=_csv_float_text)
+    def view(self, table_rows: int | None = None) -> fmt.View:
+        """The front for the formatter. Table: ids, objectives, sr (unless an objective),
+        outside_ref (only when some point is), the first ``table_rows`` points, the summary
+        as caption. CSV: every id field, objectives, sr/cr/ps, outside_ref. JSON:
+        ``to_json_dict``."""
+        shown = ""
+        if table_rows is not None and table_rows < self.n_front:
+            shown = f", first {table_rows} shown (--rows 0 for all)"
+        eps = f"{self.eps:g}" if isinstance(self.eps, float) else fmt.table_cell(self.eps)
+        ids = ["trial", "method", "arch", "preference"]
+        extra = [] if "sr" in self.objectives else ["sr"]
+        table = fmt.columns([*ids, *self.objectives, *extra], left=ids)
+        if self.n_outside_ref:
+            table.append(fmt.Column("outside_ref", cell=lambda outside: "yes" if outside else ""))
+        summary = [k for k in _SUMMARY_FIELDS if k not in self.objectives]
+        csv = fmt.columns([*_ID_FIELDS, *self.objectives, *summary, "outside_ref"])
+        return fmt.View(
+            rows=self.rows(), columns=table, csv_columns=csv, table_rows=table_rows,
+            title=f"front: {self.n_front} of {self.n_candidates} points (eps {eps}){shown}",
+            caption=self.summary(), document=self.to_json_dict(),
+        )
+
+    def to_csv(self) -> str:
+        """One CSV row per front point (``--format csv``), header first; floats rounded to
+        ``analysis.format.CSV_SIGNIFICANT_DIGITS``. The minimised values are in
+        ``to_json_dict``, the hypervolume and reference point in ``summary``."""
+        return fmt.to_csv(self.view())
 
 
 def _eps_json(eps: float | Sequence[float]) -> float | list[float]:

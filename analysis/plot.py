@@ -2,8 +2,9 @@
 method's own front drawn as a line (2-D) and the overall front ringed.
 
 Axes are the objectives as the user names them, in their stored sense (``acc.*`` plots
-accuracy, ``mcr.*`` the misclassification rate), so a picture reads like the paper's
-figures; the front itself is computed on the minimised values (store.front). Two
+accuracy, ``mcr.*`` the misclassification rate) with the unit the metric registry gives,
+so a picture reads like the paper's figures; the front itself is computed on the
+minimised values (analysis.front). Two
 objectives give a 2-D scatter, three a 3-D one. matplotlib's Agg backend renders to a
 file without a display.
 """
@@ -15,11 +16,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from store.front import minimise, nondominated, objective_matrix
+from analysis.front import minimise, nondominated, objective_matrix
+from contract.metrics import lookup
 
 
 def method_label(method: str, arch: str, archs: int) -> str:
     return f"{method} ({arch})" if archs > 1 else method
+
+
+def axis_label(objective: str) -> str:
+    """``acc.left (fraction)``: the objective and its registered unit."""
+    return f"{objective} ({lookup(objective)[0].unit})"
 
 
 def plot_front(df: pd.DataFrame, objectives: Sequence[str], out: Path, title: str) -> int:
@@ -56,10 +63,10 @@ def plot_front(df: pd.DataFrame, objectives: Sequence[str], out: Path, title: st
     ring = dict(s=70, facecolors="none", edgecolors="black", linewidths=0.8,
                 label="front (all methods)")
     axes.scatter(*values[overall].T, **ring)
-    axes.set_xlabel(objectives[0])
-    axes.set_ylabel(objectives[1])
+    axes.set_xlabel(axis_label(objectives[0]))
+    axes.set_ylabel(axis_label(objectives[1]))
     if len(objectives) == 3:
-        axes.set_zlabel(objectives[2])
+        axes.set_zlabel(axis_label(objectives[2]))
     axes.set_title(title)
     axes.legend(fontsize=8, loc="best")
     figure.tight_layout()

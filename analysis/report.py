@@ -7,10 +7,11 @@ mean and standard deviation over seeds, and its training time. A report row carr
 - ``hv`` / ``hv_std``: the hypervolume of every point the method produced for one seed
   (all its preference trials, or all test rays of a front-learning method), then mean and
   (population) standard deviation over seeds. One reference point serves every row, so
-  the rows are comparable: the one given, else the default of ``store.front`` computed
-  over all the loaded points.
+  the rows are comparable: the one given, else the default of ``analysis.front``
+  computed over all the loaded points.
 - the best point: the one with the highest mean accuracy over tasks (lowest mean loss
-  where tasks have no accuracy), with its per-task values, SR, CR, PS and parameters.
+  where tasks have no accuracy), with its per-task values, SR, CR, PS, parameters and
+  the value of every point-level objective (a registered metric such as ``sparsity``).
 - ``train_s``: training seconds of one seed's trials summed (a method that needs several
   trials for its front pays for all of them), mean over seeds.
 """
@@ -21,22 +22,27 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from store.front import hypervolume, minimised_matrix, reference_point
+from analysis import format as fmt
+from analysis.front import hypervolume, minimised_matrix, reference_point
+from contract import metrics as registry
 
 GROUP = ["method", "arch"]
+BEST_POINT_METRICS = ("sr", "cr", "ps", "n_params")  # always shown for the best point
 
 
 def task_names(df: pd.DataFrame) -> list[str]:
-    return [c[len("loss."):] for c in df.columns if str(c).startswith("loss.")]
+    """Tasks of the frame's task-level metric columns (``loss.left`` -> left)."""
+    return registry.task_names(df.columns)
 
 
 def quality(df: pd.DataFrame) -> pd.Series:
     """Higher is better: mean accuracy over tasks, or minus the mean loss without them."""
+    acc, loss = registry.ACC.name, registry.LOSS.name
     tasks = task_names(df)
-    accs = [f"acc.{t}" for t in tasks if f"acc.{t}" in df and df[f"acc.{t}"].notna().any()]
+    accs = [f"{acc}.{t}" for t in tasks if f"{acc}.{t}" in df and df[f"{acc}.{t}"].notna().any()]
     if len(accs) == len(tasks):
         return df[accs].mean(axis=1)
-    return -df[[f"loss.{t}" for t in tasks]].mean(axis=1)
+    return -df[[f"{loss}.{t}" for t in tasks]].mean(axis=1)
 
 
 def seed_hypervolumes(group: pd.DataFrame, objectives: Sequence[str],
@@ -60,6 +66,13 @@ def best_point(group: pd.DataFrame) -> pd.Series:
     return group.loc[scores.idxmax()] if scores.notna().any() else group.iloc[0]
 
 
+def point_metrics_shown(objectives: Sequence[str]) -> list[str]:
+    """The best point's point-level columns: sr, cr, ps, n_params, then any other
+    point-level objective (``sparsity``, a newly registered metric)."""
+    chosen = [o for o in objectives if registry.lookup(o)[0].level == "point"]
+    return [*BEST_POINT_METRICS, *[o for o in chosen if o not in BEST_POINT_METRICS]]
+
+
 def compare(df: pd.DataFrame, objectives: Sequence[str],
             ref_point: Sequence[float] | None = None) -> tuple[pd.DataFrame, list[float]]:
     """The report table (one row per method and architecture, best hypervolume first)
@@ -69,6 +82,7 @@ def compare(df: pd.DataFrame, objectives: Sequence[str],
     matrix = minimised_matrix(df, objectives)
     own_ref, ref = reference_point(objectives, matrix[~np.isnan(matrix).any(axis=1)], ref_point)
     tasks = task_names(df)
+    shown = point_metrics_shown(objectives)
     rows = []
     for (method, arch), group in df.groupby(GROUP, sort=True):
         volumes = seed_hypervolumes(group, objectives, ref)
@@ -78,10 +92,30 @@ def compare(df: pd.DataFrame, objectives: Sequence[str],
                "hv": float(np.mean(volumes)), "hv_std": float(np.std(volumes)),
                "best_quality": float(quality(best.to_frame().T.infer_objects()).iloc[0])}
         for task in tasks:
-            for kind in ("acc", "loss"):
+            for kind in (registry.ACC.name, registry.LOSS.name):
                 row[f"{kind}.{task}"] = best.get(f"{kind}.{task}")
-        row |= {name: best.get(name) for name in ("sr", "cr", "ps", "n_params")}
+        row |= {name: best.get(name) for name in shown}
         row["train_s"] = seed_train_seconds(group)
         rows.append(row)
     table = pd.DataFrame(rows).sort_values("hv", ascending=False, kind="stable")
     return table.reset_index(drop=True), own_ref
+
+
+def report_view(table: pd.DataFrame, objectives: Sequence[str], ref: Sequence[float]) -> fmt.View:
+    """The report for the formatter: the table shows ids, counts, hv, each task's best
+    accuracy, the best point's metrics and the time; CSV and JSON rows carry every
+    column of ``compare``'s table, JSON with the objectives and reference point."""
+    rows = [{k: fmt.plain(v) for k, v in r.items()} for r in fmt.records(table)]
+    tasks = registry.task_names(table.columns)
+    acc = registry.ACC.name
+    shown = ["method", "arch", "seeds", "trials", "points", "hv", "hv_std",
+             *[f"{acc}.{t}" for t in tasks], *point_metrics_shown(objectives), "train_s"]
+    return fmt.View(
+        rows=rows, columns=fmt.columns(shown, left=GROUP),
+        csv_columns=fmt.columns(table.columns),
+        title=f"methods compared on {', '.join(objectives)}",
+        caption=f"hv: hypervolume of each seed's points w.r.t. ref point {fmt.table_cell(list(ref))}, "
+                "mean and std over seeds; best: the point with the best mean accuracy (or loss); "
+                "train_s: one seed's trials summed",
+        document={"objectives": list(objectives), "ref_point": list(ref), "rows": rows},
+    )

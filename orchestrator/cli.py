@@ -6,7 +6,6 @@ it failed (e.g. failed trials).
 """
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -139,7 +138,7 @@ def parse_eps(text: str) -> float:
 
 def checked_ref_flag(text: Optional[str], names: list[str]) -> Optional[list[float]]:
     """``--ref-point`` as one finite number per objective, in the objectives' own units."""
-    from store.front import checked_ref_point
+    from analysis.front import checked_ref_point
 
     values = parse_floats(text, "--ref-point")
     if values is None:
@@ -150,36 +149,35 @@ def checked_ref_flag(text: Optional[str], names: list[str]) -> Optional[list[flo
         raise UserInputError(f"--ref-point ({', '.join(names)}): {exc}") from None
 
 
-def format_value(value) -> str:
-    """A table cell; text is escaped so rich never takes stored text for markup."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    if isinstance(value, (list, tuple)):
-        return "(" + ", ".join(f"{v:g}" for v in value) + ")"
-    return escape(str(value))
+def objectives_help(lead: str) -> str:
+    """``--objectives`` help listing the metric registry's names (``contract.metrics``)."""
+    from contract.metrics import patterns
+
+    return f"{lead}: {', '.join(patterns())}; globs ok (default mcr.* or loss.*)"
 
 
-def front_table(result, rows: int = 0) -> Table:
-    """Objectives in their own units; ``sr`` once; the outside_ref column only when used;
-    the first ``rows`` front points (0: all), the title saying how many there are."""
-    data = result.to_json_dict(limit=rows or None)
-    n_front = result.n_front
-    shown = f", first {len(data['points'])} shown (--rows 0 for all)" if len(data["points"]) < n_front else ""
-    table = Table(title=f"front: {n_front} of {data['n_candidates']} points "
-                        f"(eps {data['eps']:g}){shown}", caption=result.summary())
-    ids = ["trial", "method", "arch", "preference"]
-    extra = [] if "sr" in data["objectives"] else ["sr"]
-    flags = ["outside_ref"] if data["n_outside_ref"] else []
-    for column in [*ids, *data["objectives"], *extra, *flags]:
-        table.add_column(column, justify="left" if column in ids else "right")
-    for point in data["points"]:
-        cells = [format_value(point.get(c)) for c in ids]
-        cells += [format_value(v) for v in point["values"]]
-        cells += [format_value(point.get(c)) for c in extra]
-        table.add_row(*cells, *(["yes" if point["outside_ref"] else ""] if flags else []))
-    return table
+REF_POINT_HELP = ("comma list, one per objective, in its own units (default: 1 for minimised "
+                  "rates such as mcr, 0 for maximised ones such as acc and sr, else 10% beyond "
+                  "the worst value: 1.1 x the worst loss)")
+
+
+def print_view(view, fmt: str) -> None:
+    """A read command's output on stdout, rendered by the one formatter (analysis.format)."""
+    from analysis.format import render
+
+    rendered = render(view, fmt)
+    if isinstance(rendered, str):
+        sys.stdout.write(rendered)
+    else:
+        out.print(rendered)
+
+
+def checked_format(fmt: str) -> str:
+    from analysis.format import FORMATS
+
+    if fmt not in FORMATS:
+        raise UserInputError(f"--format: expected {', '.join(FORMATS[:-1])} or {FORMATS[-1]}, got {fmt!r}")
+    return fmt
 
 
 @app.command()
@@ -190,15 +188,15 @@ def front(
     method: MethodOpt = None,
     arch: ArchOpt = None,
     split: SplitOpt = "test",
-    objectives: Optional[str] = typer.Option(None, "--objectives", help="comma list of loss.<task>, mcr.<task>, acc.<task>, sparsity, sr; globs ok (default mcr.* or loss.*)"),
+    objectives: Optional[str] = typer.Option(None, "--objectives", help=objectives_help("comma list of objectives")),
     eps: str = typer.Option("0", "--eps", metavar="E", help="epsilon-nondominance margin, a number >= 0 (0 = exact Pareto front)"),
-    ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective, in its own units (default: mcr 1, acc and sr 0, 1.1 x worst loss)"),
+    ref_point: Optional[str] = typer.Option(None, "--ref-point", help=REF_POINT_HELP),
     fmt: FormatOpt = "table",
     rows: int = typer.Option(50, "--rows", metavar="N", help="table format: show the first N front points (0 = all); csv and json print all"),
     store: StoreOpt = None,
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
-    from store.front import compute_front
+    from analysis.front import compute_front
 
     margin = parse_eps(eps)
     df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
@@ -213,19 +211,15 @@ def emit_front(result, fmt: str, rows: int = 0) -> None:
     """The front on stdout; warnings, and for CSV the hypervolume line, on stderr."""
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
-    if fmt == "json":
-        sys.stdout.write(json.dumps(result.to_json_dict()) + "\n")
-    elif fmt == "csv":
-        sys.stdout.write(result.to_csv())
+    print_view(result.view(table_rows=rows or None), fmt)
+    if fmt == "csv":  # the table has it as caption, JSON as fields
         err.print(escape(result.summary()), highlight=False, soft_wrap=True)
-    else:
-        out.print(front_table(result, rows))
 
 
 def chosen_objectives(text: Optional[str], df) -> list[str]:
     """``--objectives`` expanded over the loaded columns, or the default (mcr.* / loss.*);
     a pattern that matches nothing or is given twice is bad input."""
-    from store.front import default_objectives, expand_objectives
+    from analysis.front import default_objectives, expand_objectives
 
     try:
         return expand_objectives(parse_list(text), df.columns) if text else default_objectives(df)
@@ -239,8 +233,7 @@ def load_filtered_points(store: Optional[str], fmt: str, **filters):
 
     if filters["split"] not in ("test", "val", "train"):
         raise UserInputError(f"--split: expected test, val or train, got {filters['split']!r}")
-    if fmt not in ("table", "csv", "json"):
-        raise UserInputError(f"--format: expected table, csv or json, got {fmt!r}")
+    checked_format(fmt)
     df = load_points(open_existing_store(store), PointFilter(**filters))
     if df.empty:
         named = " ".join(f"--{k} {v}" for k, v in filters.items() if v is not None)
@@ -257,20 +250,6 @@ def open_existing_store(url: Optional[str]):
 # ----------------------------------------------------------------------------- report
 
 
-def report_table(table, objectives: list[str], ref: list[float], tasks: list[str]) -> Table:
-    view = Table(title=f"methods compared on {', '.join(objectives)}",
-                 caption=f"hv: hypervolume of each seed's points w.r.t. ref point "
-                         f"{format_value(ref)}, mean and std over seeds; best: the point with "
-                         f"the best mean accuracy (or loss); train_s: one seed's trials summed")
-    columns = ["method", "arch", "seeds", "trials", "points", "hv", "hv_std",
-               *[f"acc.{t}" for t in tasks], "sr", "cr", "ps", "n_params", "train_s"]
-    for column in columns:
-        view.add_column(column, justify="left" if column in ("method", "arch") else "right")
-    for _, row in table.iterrows():
-        view.add_row(*[format_value(_plain(row.get(c))) for c in columns])
-    return view
-
-
 @app.command()
 @user_errors
 def report(
@@ -279,26 +258,19 @@ def report(
     method: MethodOpt = None,
     arch: ArchOpt = None,
     split: SplitOpt = "test",
-    objectives: Optional[str] = typer.Option(None, "--objectives", help="comma list as for front (default mcr.* or loss.*)"),
+    objectives: Optional[str] = typer.Option(None, "--objectives", help=objectives_help("comma list of objectives as for front")),
     ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective in its own units as for front, shared by every row"),
     fmt: FormatOpt = "table",
     store: StoreOpt = None,
 ) -> None:
     """Compare methods: hypervolume (mean and std over seeds), best point, SR/CR/PS, time."""
-    from store.report import compare, task_names
+    from analysis.report import compare, report_view
 
     df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
                               arch=arch, split=split)
     names = chosen_objectives(objectives, df)
     table, ref = compare(df, names, checked_ref_flag(ref_point, names))
-    if fmt == "json":
-        records = [{k: _plain(v) for k, v in r.items()} for r in table.to_dict("records")]
-        sys.stdout.write(json.dumps({"objectives": names, "ref_point": ref, "rows": records},
-                                    default=float) + "\n")
-    elif fmt == "csv":
-        sys.stdout.write(table.to_csv(index=False))
-    else:
-        out.print(report_table(table, names, ref, task_names(df)))
+    print_view(report_view(table, names, ref), fmt)
 
 
 # ----------------------------------------------------------------------------- plot
@@ -313,11 +285,11 @@ def plot(
     method: MethodOpt = None,
     arch: ArchOpt = None,
     split: SplitOpt = "test",
-    objectives: Optional[str] = typer.Option(None, "--objectives", help="2 or 3 objectives as for front (default mcr.* or loss.*)"),
+    objectives: Optional[str] = typer.Option(None, "--objectives", help=objectives_help("2 or 3 objectives")),
     store: StoreOpt = None,
 ) -> None:
     """Draw the stored points and fronts (2-D or 3-D), one colour per method."""
-    from store.plot import plot_front
+    from analysis.plot import plot_front
 
     if out_file.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UserInputError(f"--out: expected a .png, .svg or .pdf file, got {str(out_file)!r}")
@@ -339,6 +311,22 @@ def plot(
 # ----------------------------------------------------------------------------- trials
 
 
+TRIAL_TABLE = ["key", "method", "dataset", "arch", "seed", "preference", "status", "sr", "cr",
+               "ps", "time_train_s"]
+
+
+def trials_view(df):
+    """The trials for the formatter: the table shows TRIAL_TABLE, CSV and JSON every column
+    ``list_trials`` gives (sweeps and error included)."""
+    from analysis.format import View, columns, plain, records
+
+    rows = [{k: plain(v) for k, v in r.items()} for r in records(df)]
+    text = ["key", "method", "dataset", "arch", "preference", "status", "sweeps", "error"]
+    return View(rows=rows, columns=columns(TRIAL_TABLE, left=text),
+                csv_columns=columns(df.columns), title=f"{len(df)} trials",
+                document={"trials": rows})
+
+
 @app.command()
 @user_errors
 def trials(
@@ -347,35 +335,27 @@ def trials(
     method: MethodOpt = None,
     arch: ArchOpt = None,
     status: Optional[str] = typer.Option(None, "--status", help="pending | running | done | failed | interrupted"),
+    fmt: FormatOpt = "table",
     store: StoreOpt = None,
 ) -> None:
-    """List trials with status, preference, SR/CR/PS (test split) and training time."""
+    """List trials with status, preference, SR/CR/PS (test split) and training time.
+
+    The table prints each failed trial's error on stderr; CSV and JSON carry it in an ``error`` column.
+    """
     from store.queries import PointFilter, list_trials
     from store.schema import TRIAL_STATUSES
 
     if status is not None and status not in TRIAL_STATUSES:
         raise UserInputError(f"--status: expected one of {', '.join(TRIAL_STATUSES)}, got {status!r}")
+    checked_format(fmt)
     db = open_existing_store(store)
     df = list_trials(db, PointFilter(dataset=dataset, sweep=sweep, method=method, arch=arch))
     if status:
         df = df[df["status"] == status]
-    table = Table(title=f"{len(df)} trials")
-    columns = ["key", "method", "dataset", "arch", "seed", "preference", "status", "sr", "cr", "ps", "time_train_s"]
-    for column in columns:
-        table.add_column(column)
-    for _, row in df.iterrows():
-        table.add_row(*[format_value(_plain(row.get(c))) for c in columns])
-    out.print(table)
-    failed = df[df["status"] == "failed"]
-    for _, row in failed.iterrows():
-        err.print(f"[red]{row['key']} failed:[/red] {escape(str(row.get('error')))}", highlight=False)
-
-
-def _plain(value):
-    """pandas gives NaN for missing numbers; show them as '-'."""
-    if isinstance(value, float) and value != value:
-        return None
-    return value
+    print_view(trials_view(df), fmt)
+    if fmt == "table":
+        for _, row in df[df["status"] == "failed"].iterrows():
+            err.print(f"[red]{row['key']} failed:[/red] {escape(str(row.get('error')))}", highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console script entry

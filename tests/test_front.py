@@ -1,4 +1,4 @@
-"""Tests for store.front: nondominance (vs a brute-force oracle), hypervolume, objectives."""
+"""Tests for analysis.front: nondominance (vs a brute-force oracle), hypervolume, objectives."""
 
 import io
 import json
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store import front
-from store.front import (
+from analysis import front
+from analysis.front import (
     compute_front,
     default_objectives,
     default_ref_point,
@@ -170,7 +170,7 @@ def test_expand_objectives_globs_and_order():
     ]
 
 
-@pytest.mark.parametrize("pattern", ["foo.*", "mcr.middle", "cr", "point_id", "trial"])
+@pytest.mark.parametrize("pattern", ["foo.*", "mcr.middle", "cr.left", "acc", "point_id", "trial"])
 def test_expand_objectives_rejects_unknown(pattern):
     with pytest.raises(ValueError, match=pattern.replace("*", r"\*")):
         expand_objectives([pattern], frame().columns)

@@ -1,4 +1,4 @@
-"""``paretoctl report`` and store.report.compare: per-method hypervolume over seeds, the
+"""``paretoctl report`` and analysis.report.compare: per-method hypervolume over seeds, the
 best point, training time — on a hand-built store whose numbers are known."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from orchestrator.cli import app
 from store.db import open_store
 from store.queries import PointFilter, load_points
-from store.report import compare
+from analysis.report import compare
 
 runner = CliRunner()
 KEYS = {name: f"{i:016x}" for i, name in enumerate(["a0", "a1", "b0", "b1"], start=1)}
