@@ -314,3 +314,39 @@ def test_front_rows_must_not_be_negative(stored):
     result = invoke("front", "--dataset", "multidigits", "--rows", "-1")
     assert result.exit_code == 2
     assert "--rows: expected a whole number >= 0, got -1" in result.stderr
+
+
+def test_trials_in_every_format(stored):
+    import json
+
+    from store.db import open_store
+
+    db = open_store("sqlite:///paretoctl.db", create=False)
+    db.mark_failed(f"{1:016x}", "boom, [red]x[/red]")
+    db.close()
+    data = json.loads(invoke("trials", "--format", "json").stdout)
+    assert [t["status"] for t in data["trials"]] == ["done", "failed"]
+    done, failed = data["trials"]
+    assert done["sweeps"] == ["s"] and done["preference"] == [0, 0.5, 0.5] and done["sr"] == 0.0
+    assert failed["error"] == "boom, [red]x[/red]" and done["error"] is None
+    result = invoke("trials", "--format", "csv", "--status", "failed")
+    assert result.exit_code == 0 and result.stderr == ""  # the error is a column, not a line
+    rows = csv_rows(result.stdout)
+    assert list(rows[0]) == ["key", "sweeps", "method", "dataset", "arch", "seed", "preference",
+                             "status", "error", "time_train_s", "sr", "cr", "ps"]
+    assert rows[0]["error"] == "boom, [red]x[/red]" and rows[0]["sr"] == "0.0"
+    assert rows[0]["sweeps"] == '["s"]'
+
+
+def test_trials_refuses_an_unknown_format(stored):
+    assert_refused(invoke("trials", "--format", "xml"), "--format", "'xml'")
+
+
+@pytest.mark.parametrize("command", ["front", "report", "plot"])
+def test_objectives_help_lists_the_registered_metrics(command):
+    from contract.metrics import patterns
+
+    text = " ".join(invoke(command, "--help").stdout.split())
+    for name in ("loss.<task>", "mcr.<task>", "sparsity", "sr_scalar", "n_params"):
+        assert name in patterns()
+        assert name in text, name

@@ -242,6 +242,31 @@ def test_compute_front_ref_point_in_own_units():
     assert result.hypervolume == pytest.approx(0.1 * 0.1 + 0.05 * 0.4 - 0.05 * 0.1)
 
 
+def test_every_registered_metric_is_an_objective_in_its_direction():
+    df = frame()
+    assert expand_objectives("cr,ps,mcr.left", df.columns) == ["cr", "ps", "mcr.left"]
+    assert front.maximised(["cr", "ps", "sparsity", "loss.left", "acc.right"]) == [
+        "cr", "ps", "acc.right"]
+
+
+def test_default_ref_point_of_a_maximised_metric_that_is_no_rate():
+    # CR 2 and 3 (minimised 1 - CR: -1, -2): 10% below the smallest CR in own units, 1.8
+    ref = default_ref_point(["cr", "loss.left"], front.minimise(["cr", "loss.left"],
+                                                                [[2.0, 0.5], [3.0, 1.0]]))
+    assert ref == pytest.approx([1 - 1.8, 1.1])
+    result = compute_front(frame(), ["cr", "mcr.left"])  # CR 2, 1, 1 (row 3 has none)
+    assert result.ref_point == pytest.approx([0.9, 1.0])
+    assert result.front_df["trial"].tolist() == ["a" * 16, "c" * 16]
+    # boxes (2 - 0.9) x (1 - 0.1) and (1 - 0.9) x (1 - 0.05), overlapping in 0.1 x 0.9
+    assert result.hypervolume == pytest.approx(1.1 * 0.9 + 0.1 * 0.95 - 0.1 * 0.9)
+
+
+def test_store_front_keeps_the_stable_entry_points():
+    from store import front as stable
+
+    assert stable.nondominated is nondominated and stable.hypervolume is hypervolume
+
+
 def test_minimise_is_its_own_inverse():
     objectives = ["acc.left", "mcr.left", "sr", "loss.right"]
     values = np.array([[0.9, 0.1, 0.25, 2.0], [0.5, 0.5, 0.0, 0.1]])

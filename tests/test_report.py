@@ -82,6 +82,26 @@ def test_report_cli_json_and_a_shared_reference_point(store_url):
     assert hv["linear"] == 0.0 and hv["cosmos"] == pytest.approx((0.03 + 0.04) / 2)
 
 
+def test_report_csv_rounds_float_residue(store_url):
+    out = runner.invoke(app, ["report", "--dataset", "multimnist", "--store", store_url,
+                              "--format", "csv"])
+    assert out.exit_code == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("method,arch,seeds,trials,points,hv,hv_std,best_quality,acc.left")
+    # linear's hv is 0.5700000000000001 and its loss.right 1 - 0.9 in float64
+    assert lines[1].startswith("linear,lenet,1,2,2,0.57,0.0,0.7,0.5,0.5,0.9,0.1,")
+    assert "0000000" not in out.stdout and "9999999" not in out.stdout
+
+
+def test_report_shows_a_point_level_objective_of_the_best_point(store_url):
+    out = runner.invoke(app, ["report", "--dataset", "multimnist", "--store", store_url,
+                              "--format", "json", "--objectives", "mcr.*,sparsity"])
+    assert out.exit_code == 0, out.stderr
+    rows = json.loads(out.stdout)["rows"]
+    assert [list(r)[-2:] for r in rows] == [["sparsity", "train_s"]] * 2
+    assert [r["sparsity"] for r in rows] == [0.0, 0.0]
+
+
 def test_report_table_and_bad_input(store_url):
     out = runner.invoke(app, ["report", "--dataset", "multimnist", "--store", store_url])
     assert out.exit_code == 0 and "cosmos" in out.stdout and "linear" in out.stdout
@@ -104,6 +124,14 @@ def test_plot_writes_a_picture(store_url, tmp_path):
         assert picture.size == (840, 660)
         # not blank: the points and lines put many distinct colours on the canvas
         assert len(picture.convert("RGB").getcolors(maxcolors=1 << 16) or []) > 20
+
+
+def test_plot_axes_name_the_objective_and_its_unit():
+    from analysis.plot import axis_label
+
+    assert axis_label("acc.left") == "acc.left (fraction)"
+    assert axis_label("loss.right") == "loss.right (loss)"
+    assert axis_label("n_params") == "n_params (parameters)"
 
 
 def test_plot_three_objectives_and_bad_input(store_url, tmp_path):
