@@ -173,6 +173,7 @@ def print_view(view, fmt: str) -> None:
 
 
 def checked_format(fmt: str) -> str:
+    """``--format`` as one of the formatter's formats, else bad input (before any read)."""
     from analysis.format import FORMATS
 
     if fmt not in FORMATS:
