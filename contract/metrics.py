@@ -79,7 +79,7 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def metrics(level: Level | None = None) -> list[Metric]:
+def registered(level: Level | None = None) -> list[Metric]:
     """Registered metrics in registration order, optionally of one level."""
     return [m for m in _REGISTRY.values() if level is None or m.level == level]
 
@@ -119,7 +119,7 @@ def is_objective(name: str) -> bool:
 
 def patterns() -> list[str]:
     """Every metric as objectives name it, task-level first: ``loss.<task>``, ..., ``sr``."""
-    return [m.pattern for m in metrics("task")] + [m.pattern for m in metrics("point")]
+    return [m.pattern for m in registered("task")] + [m.pattern for m in registered("point")]
 
 
 def objective_columns(columns: Iterable[str]) -> list[str]:

@@ -35,12 +35,12 @@ def test_lookup_refuses_what_is_no_metric_and_lists_the_names(name):
 
 
 def test_directions_and_rates():
-    by_name = {m.name: m for m in registry.metrics()}
+    by_name = {m.name: m for m in registry.registered()}
     maximised_names = {n for n, m in by_name.items() if m.maximised}
     assert maximised_names == {"acc", "sr", "cr", "ps", "sr_scalar", "cr_scalar", "ps_scalar",
                                "rows_zero", "weights_zero"}
     assert {n for n, m in by_name.items() if m.rate} == {"acc", "mcr", "sr", "sr_scalar"}
-    assert {m.name for m in registry.metrics("task")} == {"loss", "acc", "mcr"}
+    assert {m.name for m in registry.registered("task")} == {"loss", "acc", "mcr"}
     assert all(m.unit and m.description for m in by_name.values())
 
 
