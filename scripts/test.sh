@@ -10,9 +10,15 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import orchestrator, pytest, psycopg" 2>/dev/null; then
+# (re)install when the environment lacks the package or pyproject.toml changed since the
+# last install (a new top-level package is only importable after the editable reinstall)
+root="$(pwd)"
+stamp=.venv/.paretoctl-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
+   || ! (cd / && "$root/.venv/bin/python" -c "import orchestrator, trainers, store, analysis, contract, pytest, psycopg") 2>/dev/null; then
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e '.[test,postgres]'
+  touch "$stamp"
 fi
 
 PARETOCTL_TEST_PG_URL="$(bash scripts/start-postgres.sh | tail -n 1)"
