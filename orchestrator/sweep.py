@@ -48,14 +48,13 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
                       dry_run_table: Callable) -> int:
     """Returns the exit code: 0 all trials done, 1 some failed (or the lease was lost),
     128 + N when signal N (SIGINT, SIGTERM) stopped the sweep."""
-    from store.db import check_persistent, open_store, resolve_store_url
-    from store.lease import Lease
-
     spec = load_spec(spec_path)
     spec_dict = spec.model_dump(mode="json")
-    url = resolve_store_url(store_url)
     existing = None
-    if not dry_run:
+    if not dry_run:  # a dry run never reads the store (nor imports SQLAlchemy)
+        from store.db import check_persistent, resolve_store_url
+
+        url = resolve_store_url(store_url)
         check_persistent(url)
         existing = open_if_present(url)
         if existing is not None:
@@ -95,6 +94,9 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
 
         init_ray(address)
         check_resources(cluster_nodes(), "the Ray cluster")
+    from store.db import open_store
+    from store.lease import Lease
+
     db = open_store(url, create=True)
     try:
         lease = Lease.acquire(db, spec.name)
