@@ -78,21 +78,7 @@ class CachedSource(DatasetSource):
         """Stored inputs to model inputs; the default scales uint8 pixels to [0, 1]."""
         return image_inputs(x, float(meta.get("pixel_scale", 1.0 / 255)))
 
-    @classmethod
-    def check_options(cls, options: dict[str, Any]) -> None:
-        """Raise ``DataError`` for option values that cannot be built."""
-
     # -- shared machinery ------------------------------------------------------------------
-
-    @classmethod
-    def checked_options(cls, options: dict[str, Any] | None) -> dict[str, Any]:
-        try:
-            resolved = cls.resolve_options(options)
-        except KeyError as exc:
-            known = ", ".join(sorted(cls.default_options)) or "none"
-            raise DataError(f"{cls.name}: unknown option {exc.args[0]!r} (known: {known})") from None
-        cls.check_options(resolved)
-        return resolved
 
     @classmethod
     def cache_options(cls, options: dict[str, Any]) -> dict[str, Any]:

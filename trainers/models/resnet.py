@@ -60,5 +60,5 @@ def build_resnet18(tasks: tuple[Task, ...], input_shape: tuple[int, ...], datase
     return ResNet18Net(int(input_shape[0]), tasks)
 
 
-build_resnet18.defaults = {}  # type: ignore[attr-defined]
+build_resnet18.option_table = {}  # type: ignore[attr-defined]
 build_resnet18.datasets = None  # type: ignore[attr-defined]  # any image data set
