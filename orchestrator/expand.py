@@ -13,7 +13,7 @@ import json
 from typing import Any, Callable, Iterator
 
 from orchestrator.errors import SpecError
-from orchestrator.spec import NamedEntry, SweepSpec, preference_vectors
+from orchestrator.spec import TOP_LEVEL, NamedEntry, SweepSpec, preference_vectors
 from trainers.datasets import DATASETS
 from trainers.methods import METHODS
 from trainers.methods.base import ParamError
@@ -25,6 +25,8 @@ from trainers.settings import TrainSettings
 
 #: training settings that say where a trial runs, not what it computes
 RUNTIME_TRAIN_FIELDS = ("device",)
+#: every list of a sweep is bounded, but their product is not: a sweep past this is a typo
+MAX_TRIALS = 100_000
 
 
 def trial_key(config: dict[str, Any]) -> str:
@@ -186,6 +188,9 @@ def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
                         "train": train,
                     }
                     key = trial_key(config)
+                    if key not in trials and len(trials) == MAX_TRIALS:
+                        raise SpecError(spec.source, TOP_LEVEL, f"the sweep expands to more than "
+                                        f"{MAX_TRIALS} trials; split it into several sweeps")
                     config = {"key": key, "sweep": spec.name, **config,
                               "runtime": {"data_dir": data_dir, "threads": threads}}
                     trials.setdefault(key, config)
