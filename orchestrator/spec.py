@@ -507,7 +507,8 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
     if kind == "too_short":
         return "", "must not be empty"
     if kind == "too_long":
-        return "", f"at most {error['ctx']['max_length']} entries allowed, got {error['ctx'].get('actual_length') or 'more'}"
+        ctx = error["ctx"]
+        return "", f"at most {ctx['max_length']} entries allowed, got {ctx.get('actual_length') or 'more'}"
     if kind == "string_pattern_mismatch":
         return "", f"only letters, digits, '_', '.' and '-' allowed, got {_short(error['input'])}"
     message = error["msg"][:1].lower() + error["msg"][1:]

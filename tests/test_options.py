@@ -38,7 +38,7 @@ def test_dataset_defaults_come_from_the_declarations():
 
 @pytest.mark.parametrize("option, good, bad", [
     (Option(3, int, ge=1, le=10), [1, 10], [0, 11, 2.0, True, "3", None]),
-    (Option(0.5, float, gt=0, lt=1), [0.25, 1e-9], [0, 1, float("inf"), float("nan"), "0.5", False]),
+    (Option(0.5, float, gt=0, lt=1), [0.25, 1e-9], [0, 1, float("inf"), float("nan"), "0.5", False, 10**400]),
     (Option("a", str, choices=("a", "b")), ["b"], ["c", 1, None]),
     (Option(False, bool), [True], [0, "true", None]),
     (Option(None, int, ge=1, le=5, nullable=True), [None, 5], [0, "null"]),

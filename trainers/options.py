@@ -73,7 +73,8 @@ class Option:
                 raise OptionError(name, f"expected {self.describe()}, got {_short(value)}")
             self._check_range(name, value)
         elif self.kind is float:
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+            if isinstance(value, bool) or not finite:  # ints never overflow a comparison
                 raise OptionError(name, f"expected {self.describe()}, got {_short(value)}")
             self._check_range(name, value)
         elif self.kind is str:
@@ -100,7 +101,7 @@ class Option:
                 raise OptionError(f"{name}.{i}", f"duplicate of {name}.{value.index(item)}")
 
     def describe(self) -> str:
-        """``an integer in 1..200000``, ``a number > 0 and <= 64``, ``one of auto, mm``..."""
+        """``an integer in 1..100000``, ``a finite number > 0 and <= 64``, ``one of auto, mm``..."""
         if self.kind is bool:
             text = "true or false"
         elif self.kind is str:
