@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import typer
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -54,18 +53,24 @@ def human_size(n_bytes: int) -> str:
     return f"{size:.1f} GB"
 
 
-def parse_options(items: list[str]) -> dict[str, Any]:
-    """``--option key=value`` pairs; values are YAML scalars or lists (``n_train=1000``)."""
-    options = {}
+def parse_options(items: list[str], source_cls) -> dict[str, Any]:
+    """``--option key=value`` pairs, each value converted by the option's declared type
+    (``n_train=1000`` an integer, ``attributes=Goatee,Smiling`` a list) and checked by
+    the same declarations as a sweep file's options."""
+    from trainers.options import OptionError, parse_all
+
+    texts: dict[str, str] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise UserInputError(f"--option: expected KEY=VALUE, got {item!r}")
-        try:
-            options[key.strip()] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise UserInputError(f"--option {key}: cannot parse value {text!r}") from None
-    return options
+        texts[key.strip()] = text
+    try:
+        values = parse_all(source_cls.option_table, texts)
+        source_cls.resolve_options(values)  # rules between options
+    except OptionError as exc:
+        raise UserInputError(f"--option {exc.name}: {exc.message}") from None
+    return values
 
 
 def lookup(name: str):
@@ -121,7 +126,7 @@ def prepare(
     folder = paths.data_dir(data_dir)
     start = time.time()
     with progress_bar(err, f"{name}: ") as report:
-        cache = source_cls.prepare(parse_options(option), folder, source_dir=source,
+        cache = source_cls.prepare(parse_options(option, source_cls), folder, source_dir=source,
                                    download=download, progress=report, force=force)
     if cache is None:
         out.print(f"{name}: nothing to prepare (built in memory by every trial)", highlight=False)

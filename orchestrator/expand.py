@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from orchestrator.errors import SpecError
-from orchestrator.spec import NamedEntry, SweepSpec, preference_vectors
+from orchestrator.spec import TOP_LEVEL, NamedEntry, SweepSpec, preference_vectors
 from trainers.datasets import DATASETS
 from trainers.methods import METHODS
 from trainers.methods.base import ParamError
 from trainers.models import ARCHITECTURES
 from trainers.models.base import input_mismatch
+from trainers.options import OptionError
+from trainers.options import resolve as resolve_options
 from trainers.registry import Registry, UnknownNameError
 from trainers.settings import TrainSettings
 
 #: training settings that say where a trial runs, not what it computes
 RUNTIME_TRAIN_FIELDS = ("device",)
+#: every list of a sweep is bounded, but their product is not: a sweep past this is a typo
+MAX_TRIALS = 100_000
 
 
 def trial_key(config: dict[str, Any]) -> str:
@@ -44,13 +48,15 @@ def lookup(registry: Registry, name: str, spec: SweepSpec, field: str):
         raise SpecError(spec.source, field, str(exc)) from None
 
 
-def with_defaults(defaults: dict[str, Any], given: dict[str, Any], spec: SweepSpec,
-                  field: str, what: str) -> dict[str, Any]:
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        known = ", ".join(sorted(defaults)) or "none"
-        raise SpecError(spec.source, f"{field}.{unknown[0]}", f"unknown {what} (known: {known})")
-    return {**defaults, **given}
+def with_defaults(resolve: Callable[[dict[str, Any]], dict[str, Any]], given: dict[str, Any],
+                  spec: SweepSpec, field: str, what: str) -> dict[str, Any]:
+    """``given`` options checked by their owner's declarations (type, range, known name)
+    and completed with the defaults; a wrong one is a SpecError naming ``field.<option>``."""
+    try:
+        return resolve(given)
+    except OptionError as exc:
+        message = exc.message.replace("unknown option", f"unknown {what}", 1)
+        raise SpecError(spec.source, f"{field}.{exc.name}", message) from None
 
 
 def resolve_arch(entry: NamedEntry, dataset: str, input_shape: tuple[int, ...],
@@ -64,8 +70,9 @@ def resolve_arch(entry: NamedEntry, dataset: str, input_shape: tuple[int, ...],
     if mismatch:
         raise SpecError(spec.source, f"{field}.name",
                         f"architecture {entry.name!r} {mismatch} (dataset {dataset!r})")
-    options = with_defaults(getattr(builder, "defaults", {}), entry.options, spec, field,
-                            f"option of architecture {entry.name!r}")
+    table = getattr(builder, "option_table", {})
+    options = with_defaults(lambda given: resolve_options(table, given), entry.options, spec,
+                            field, f"option of architecture {entry.name!r}")
     return {"name": entry.name, "options": options}
 
 
@@ -152,7 +159,7 @@ def combinations(spec: SweepSpec) -> Iterator[tuple[Any, dict[str, Any], Any, in
     resolved architecture) for every dataset x method x architecture the sweep runs."""
     for d_index, dataset in enumerate(spec.datasets):
         source = lookup(DATASETS, dataset.name, spec, f"datasets.{d_index}.name")
-        options = with_defaults(source.default_options, dataset.options, spec,
+        options = with_defaults(source.resolve_options, dataset.options, spec,
                                 f"datasets.{d_index}", f"option of dataset {dataset.name!r}")
         for m_index, entry in enumerate(spec.methods):
             method_cls = lookup(METHODS, entry.name, spec, f"methods.{m_index}.name")
@@ -188,6 +195,9 @@ def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
                         "train": train,
                     }
                     key = trial_key(config)
+                    if key not in trials and len(trials) == MAX_TRIALS:
+                        raise SpecError(spec.source, TOP_LEVEL, f"the sweep expands to more than "
+                                        f"{MAX_TRIALS} trials; split it into several sweeps")
                     config = {"key": key, "sweep": spec.name, **config,
                               "runtime": {"data_dir": data_dir, "threads": threads}}
                     trials.setdefault(key, config)

@@ -43,10 +43,27 @@ NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:[0-9]+)?)$")
 SEARCH_SECTIONS = ("train", "params")
 MAX_GRID_POINTS = 10_000  # a product of long axes is almost always a typo
+MAX_SPEC_BYTES = 1 << 20  # sweep files are a few kB; refused unread beyond this
+MAX_ALIAS_VALUES = 50_000  # values YAML aliases may add to a document (alias bombs)
 DEFAULT_SOURCE = "<spec>"
 TOP_LEVEL = "(top level)"
 
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+MAX_NAME_LENGTH = 100  # names become folder and file names (Ray Tune's trial folders)
+#: list bounds: far beyond any real sweep, small enough to check and store quickly
+MAX_DESCRIPTION = 10_000
+MAX_ENTRIES = 100  # datasets, architectures, methods
+MAX_SEEDS = 1_000
+MAX_SEARCH_AXES = 32
+MAX_AXIS_VALUES = 1_000
+#: trial seeds: numpy, torch and scikit-learn all accept [0, 2**32 - 1]; the store's
+#: INTEGER column (signed 64-bit) would overflow at 2**63
+SEED_MAX = 2**32 - 1
+MAX_CPUS_PER_TRIAL = 1024
+MAX_GPUS_PER_TRIAL = 64
+MAX_CONCURRENT = 1024
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 
 
 class FieldValueError(ValueError):
@@ -109,7 +126,7 @@ class MethodEntry(_Strict):
     preferences: dict[str, Any] | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     #: this method's own architectures, instead of the sweep's (e.g. ``stl`` beside lenet)
-    architectures: list[NamedEntry] | None = Field(default=None, min_length=1)
+    architectures: list[NamedEntry] | None = Field(default=None, min_length=1, max_length=MAX_ENTRIES)
     _index: int | None = PrivateAttr(default=None)
     _source: str = PrivateAttr(default=DEFAULT_SOURCE)
 
@@ -153,11 +170,13 @@ class TrainConfig(_Strict):
 
 
 class Resources(_Strict):
-    """Ray resources per trial and the sweep's concurrency cap."""
+    """Ray resources per trial and the sweep's concurrency cap: finite and bounded (a
+    trial runs on one machine; ``.inf`` would overflow before Ray could refuse it)."""
 
-    cpus_per_trial: PositiveFloat = 1.0
-    gpus_per_trial: NonNegativeFloat = 0.0  # fractions let several trials share a GPU
-    max_concurrent: PositiveInt = 2
+    cpus_per_trial: Annotated[float, Field(gt=0, le=MAX_CPUS_PER_TRIAL, allow_inf_nan=False)] = 1.0
+    # fractions let several trials share a GPU
+    gpus_per_trial: Annotated[float, Field(ge=0, le=MAX_GPUS_PER_TRIAL, allow_inf_nan=False)] = 0.0
+    max_concurrent: Annotated[int, Field(gt=0, le=MAX_CONCURRENT)] = 2
 
 
 def _split_axis(key: str) -> tuple[str, str]:
@@ -189,8 +208,9 @@ class SearchConfig(_Strict):
     """Hyper-parameter axes: a grid over all combinations, or seeded random draws."""
 
     mode: Literal["grid", "random"] = "grid"
-    space: dict[str, list[Any]]
-    num_samples: PositiveInt | None = None
+    space: dict[str, Annotated[list[Any], Field(max_length=MAX_AXIS_VALUES)]] = Field(
+        max_length=MAX_SEARCH_AXES)
+    num_samples: Annotated[int, Field(ge=1, le=MAX_GRID_POINTS)] | None = None
     seed: NonNegativeInt = 0
 
     @field_validator("space")
@@ -264,11 +284,11 @@ class SweepSpec(_Strict):
     """
 
     name: Name
-    description: str | None = None
-    datasets: list[NamedEntry] = Field(min_length=1)
-    architectures: list[NamedEntry] | None = Field(default=None, min_length=1)
-    methods: list[MethodEntry] = Field(min_length=1)
-    seeds: list[NonNegativeInt] = Field(default_factory=lambda: [0], min_length=1)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
+    datasets: list[NamedEntry] = Field(min_length=1, max_length=MAX_ENTRIES)
+    architectures: list[NamedEntry] | None = Field(default=None, min_length=1, max_length=MAX_ENTRIES)
+    methods: list[MethodEntry] = Field(min_length=1, max_length=MAX_ENTRIES)
+    seeds: list[Seed] = Field(default_factory=lambda: [0], min_length=1, max_length=MAX_SEEDS)
     train: TrainConfig = Field(default_factory=TrainConfig)
     search: SearchConfig | None = None
     resources: Resources = Field(default_factory=Resources)
@@ -332,12 +352,48 @@ def preference_vectors(
 # --------------------------------------------------------------------------- loader
 
 
+class _TooLarge(yaml.YAMLError):
+    """The document would expand to too much data (aliases) or nests too deeply."""
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_: set[int]) -> int:
+    """Values in ``node`` with every alias written out (memoised: aliases share nodes)."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        raise _TooLarge("an alias refers to a node that contains it (recursive alias)")
+    open_.add(key)
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, sizes, open_) + _expanded_size(v, sizes, open_)
+                       for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, sizes, open_) for item in node.value)
+    else:
+        size = 1
+    open_.discard(key)
+    sizes[key] = size
+    return size
+
+
 class _SpecLoader(yaml.SafeLoader):
-    """``yaml.safe_load`` (plain data only) plus two fixes for hand-written specs.
+    """``yaml.safe_load`` (plain data only) plus fixes for hand-written specs.
 
     - ``1e-3`` is a float (YAML 1.2), not the string PyYAML's YAML 1.1 makes of it.
     - A key written twice is an error instead of the last one silently winning.
+    - Anchors and aliases work, but may add at most ``MAX_ALIAS_VALUES`` values to the
+      document: a few hundred bytes of nested aliases would otherwise expand to billions
+      of values when the spec is validated (an "alias bomb"); checked before construction.
     """
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        sizes: dict[int, int] = {}
+        expanded = _expanded_size(node, sizes, set())
+        added = expanded - len(sizes)  # sizes holds each written node once
+        if added > MAX_ALIAS_VALUES:
+            raise _TooLarge(f"aliases add {added} values to the document (limit "
+                            f"{MAX_ALIAS_VALUES}); write the repeated part out or reuse it less")
+        return super().construct_document(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         self._reject_duplicate_keys(node)
@@ -368,11 +424,16 @@ _SpecLoader.add_implicit_resolver(
 
 
 def _read_text(path: str | os.PathLike[str]) -> str:
-    """The file's text; every way reading can fail becomes a SpecError on ``file``."""
+    """The file's text, at most ``MAX_SPEC_BYTES``; every way reading can fail becomes a
+    SpecError on ``file``."""
     source = os.fspath(path)
     try:
-        with open(source, encoding="utf-8") as handle:
-            return handle.read()
+        with open(source, "rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)  # never more, whatever the file is
+        if len(data) > MAX_SPEC_BYTES:
+            raise SpecError(source, "file", f"larger than {MAX_SPEC_BYTES // 1024} KiB "
+                                            "(a sweep file is a few kB)")
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise SpecError(source, "file", "no such file") from None
     except IsADirectoryError:
@@ -392,8 +453,12 @@ def _parse_yaml(text: str, source: str) -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = exc.problem or exc.context or "syntax error"
         raise SpecError(source, "yaml", f"malformed YAML{where}: {problem}") from None
+    except _TooLarge as exc:
+        raise SpecError(source, "yaml", str(exc)) from None
     except yaml.YAMLError as exc:
         raise SpecError(source, "yaml", f"malformed YAML: {exc}") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise SpecError(source, "yaml", "collections nested too deeply") from None
 
 
 def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
@@ -442,6 +507,9 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
         return "", "required"
     if kind == "too_short":
         return "", "must not be empty"
+    if kind == "too_long":
+        ctx = error["ctx"]
+        return "", f"at most {ctx['max_length']} entries allowed, got {ctx.get('actual_length') or 'more'}"
     if kind == "string_pattern_mismatch":
         return "", f"only letters, digits, '_', '.' and '-' allowed, got {_short(error['input'])}"
     message = error["msg"][:1].lower() + error["msg"][1:]

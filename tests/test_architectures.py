@@ -6,6 +6,7 @@ import torch
 from trainers.datasets import Task
 from trainers.metrics import count_parameters, sparsity_metrics
 from trainers.models import ARCHITECTURES
+from trainers.options import OptionError
 from trainers.models.trunks import family_for
 
 TASKS = (Task("t1"), Task("t2"))
@@ -136,7 +137,10 @@ def test_width_scales_the_shared_network():
 
 
 def test_unknown_option_and_too_small_inputs_are_refused():
-    with pytest.raises(KeyError):
+    with pytest.raises(OptionError, match="unknown option"):
         build("hps", MM, depth=3)
+    for bad in ({"width": 0}, {"width": -1}, {"width": 65}, {"width": "2"}, {"trunk": "big"}):
+        with pytest.raises(OptionError):
+            build("hps", MM, **bad)
     with pytest.raises(ValueError, match="too small"):
         ARCHITECTURES.get("hps")(TASKS, (1, 10, 10), "multimnist", {})

@@ -5,10 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
+import struct
+import zipfile
 
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
 from test_datasets_fakes import IDX_NAMES, write_idx, write_mnist
 from trainers.datasets import DATASETS
@@ -116,10 +120,88 @@ def test_incomplete_cache_is_rebuilt_and_a_foreign_one_is_reported(setup):
     assert source.is_cached(OPTIONS, data_dir)
     size = path.stat().st_size
     path.write_bytes(b"x" * size)                         # same size, garbage inside
+    with pytest.raises(DataError, match="is corrupt .*SHA-256.* --force"):
+        source.build(OPTIONS, data_dir)
+    meta = sidecar(path)                                  # a sidecar that vouches for it
+    path.with_suffix(".json").write_text(json.dumps({**meta, "sha256": sha256_file(path)}))
     with pytest.raises(DataError, match="unreadable.*--force"):
         source.build(OPTIONS, data_dir)
     source.prepare(OPTIONS, data_dir, source_dir=source_dir, force=True)
     assert len(source.build(OPTIONS, data_dir).splits["test"]) == 20
+
+
+def flip_a_tensor_byte(path):
+    """Flip one bit in the middle of the largest tensor stored in a torch.save file (a
+    zip of uncompressed records), where no format check can notice it."""
+    with zipfile.ZipFile(path) as archive:
+        record = max(archive.infolist(), key=lambda info: info.file_size)
+    raw = bytearray(path.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", raw[record.header_offset + 26:record.header_offset + 30])
+    offset = record.header_offset + 30 + name_len + extra_len + record.file_size // 2
+    raw[offset] ^= 0x10
+    path.write_bytes(bytes(raw))
+
+
+CORRUPT_OPTIONS = {"n_train": 40, "n_test": 20, "seed": 3, "val_fraction": 0.25}
+
+
+@pytest.fixture()
+def corrupted(tmp_path):
+    """A cache built with non-default options, then one flipped bit inside a tensor."""
+    data_dir = tmp_path / "data"
+    write_mnist(data_dir / "MNIST" / "raw", n_train=30, n_test=12, seed=0)
+    source = DATASETS.get("multimnist36")
+    path = source.prepare(CORRUPT_OPTIONS, data_dir)
+    good = torch.load(path, weights_only=True)
+    flip_a_tensor_byte(path)
+    assert path.stat().st_size == sidecar(path)["bytes"]   # the size check cannot see it
+    return source, data_dir, path, good
+
+
+def same_payload(a, b) -> bool:
+    return all(torch.equal(a["splits"][s][k], b["splits"][s][k]) for s in a["splits"] for k in ("x", "y"))
+
+
+def test_sidecar_records_the_cache_files_own_checksum(setup):
+    source, source_dir, data_dir = setup
+    path = source.prepare(OPTIONS, data_dir, source_dir=source_dir)
+    assert sidecar(path)["sha256"] == sha256_file(path)   # hashed while writing, no re-read
+
+
+def test_flipped_bit_in_a_cache_is_refused_with_the_exact_rebuild_command(corrupted):
+    source, data_dir, path, good = corrupted
+    with pytest.raises(DataError) as info:
+        source.build(CORRUPT_OPTIONS, data_dir)
+    command = (f"paretoctl data prepare multimnist36 --force -o n_test=20 -o n_train=40 "
+               f"-o seed=3 -o val_fraction=0.25 --data-dir {data_dir}")
+    assert str(info.value) == (f"multimnist36: cache file {path} is corrupt (its SHA-256 differs "
+                               f"from the one recorded when it was built); rebuild it with: {command}")
+    # the command, run as printed, rebuilds this very file
+    from orchestrator.cli import app
+    result = CliRunner().invoke(app, shlex.split(command)[1:])
+    assert result.exit_code == 0, result.stderr
+    assert same_payload(torch.load(path, weights_only=True), good)
+    assert len(source.build(CORRUPT_OPTIONS, data_dir).splits["test"]) == 20
+
+
+def test_prepare_rebuilds_a_corrupted_cache(corrupted):
+    source, data_dir, path, good = corrupted
+    assert source.prepare(CORRUPT_OPTIONS, data_dir) == path
+    assert sidecar(path)["sha256"] == sha256_file(path)
+    assert same_payload(torch.load(path, weights_only=True), good)
+
+
+def test_rebuild_command_quotes_and_round_trips_list_options(tmp_path):
+    from orchestrator.data_cli import parse_options
+
+    source = DATASETS.get("celeba")
+    options = source.resolve_options({"attributes": ["Oval_Face", "Pointy_Nose"], "max_images": 500})
+    command = source.rebuild_command(options, tmp_path / "my data")
+    assert command == (f"paretoctl data prepare celeba --force -o attributes=Oval_Face,Pointy_Nose "
+                       f"-o max_images=500 --data-dir '{tmp_path / 'my data'}'")
+    items = shlex.split(command)
+    given = [items[i + 1] for i, word in enumerate(items) if word == "-o"]
+    assert source.resolve_options(parse_options(given, source)) == options
 
 
 def test_missing_files_message(tmp_path):

@@ -63,8 +63,12 @@ def test_limits_and_errors(tmp_path):
     source = DATASETS.get("celeba")
     source.prepare({"max_images": 3}, tmp_path)
     assert len(source.build({"max_images": 3}, tmp_path).splits["train"]) == 3
-    with pytest.raises(DataError, match="unknown attribute 'Beard'"):
-        source.prepare({"attributes": ["Beard"]}, tmp_path)
+    with pytest.raises(DataError, match=r"option attributes\.1: unknown value 'Beard' \(known: 5_o"):
+        source.prepare({"attributes": ["Goatee", "Beard"]}, tmp_path)
+    with pytest.raises(DataError, match=r"option attributes\.1: duplicate of attributes\.0"):
+        source.prepare({"attributes": ["Goatee", "Goatee"]}, tmp_path)
+    with pytest.raises(DataError, match=r"option max_images: expected an integer in 1\.\.202599 or null"):
+        source.prepare({"max_images": 0}, tmp_path)
     (tmp_path / "celeba" / "img_align_celeba" / "000002.png").unlink()
     with pytest.raises(DataError, match="000002.png: listed in the CelebA attribute file but missing"):
         source.prepare({}, tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
@@ -66,9 +67,40 @@ def test_prepare_bad_input(workdir):
     assert_one_line_exit_2(invoke("data", "prepare", "mnist9"), "unknown dataset 'mnist9'")
     assert_one_line_exit_2(invoke("data", "prepare", "multifashion", "-o", "n_train"), "KEY=VALUE")
     assert_one_line_exit_2(invoke("data", "prepare", "multifashion", "-o", "colour=red"),
-                           "unknown option 'colour'")
+                           "--option colour: unknown option (known: max_shift, ")
     assert_one_line_exit_2(invoke("data", "prepare", "multimnist", "--source", workdir / "nope"),
                            "is not a folder")
+
+
+@pytest.mark.parametrize("dataset, option, message", [
+    ("multifashion", "n_train=abc", "--option n_train: expected an integer in 2..120000, got 'abc'"),
+    ("multifashion", "n_train=1e8", "--option n_train: expected an integer in 2..120000, got '1e8'"),
+    ("multifashion", "n_train=0", "--option n_train: expected an integer in 2..120000, got 0"),
+    ("multifashion", "origin=yes", "--option origin: expected one of auto, pickle, generate, got 'yes'"),
+    ("multifashion", "val_fraction=inf", "--option val_fraction: expected a finite number > 0 and < 1"),
+    ("multifashion", "seed=-1", "--option seed: expected an integer in 0..4294967295, got -1"),
+    ("multimnist", "normalize=maybe", "--option normalize: expected true or false, got 'maybe'"),
+    ("celeba", "attributes=Goatee,Beard", "--option attributes.1: unknown value 'Beard'"),
+    ("synthetic_concave", "d=0", "--option d: expected an integer in 1..100000, got 0"),
+])
+def test_prepare_options_are_typed_and_ranged(workdir, dataset, option, message):
+    """``-o`` strings are converted by the option's declared type and checked by the same
+    declarations as a sweep file, before anything is looked up or written."""
+    assert_one_line_exit_2(invoke("data", "prepare", dataset, "-o", option), message)
+    assert not (workdir / "data").exists()
+
+
+def test_prepare_options_convert_by_type(workdir):
+    from orchestrator.data_cli import parse_options
+
+    parsed = parse_options(["n_train=1000", "val_fraction=0.2", "origin=pickle", "seed=7"],
+                           DATASETS.get("multifashion"))
+    assert parsed == {"n_train": 1000, "val_fraction": 0.2, "origin": "pickle", "seed": 7}
+    assert type(parsed["n_train"]) is int and type(parsed["val_fraction"]) is float
+    assert parse_options(["normalize=false"], DATASETS.get("multimnist")) == {"normalize": False}
+    assert parse_options(["attributes=[Goatee, Smiling]", "max_images=null"],
+                         DATASETS.get("celeba")) == {"attributes": ["Goatee", "Smiling"],
+                                                     "max_images": None}
 
 
 def test_prepare_embedded_dataset_is_a_no_op(workdir):

@@ -129,10 +129,18 @@ def test_authors_pickle_is_used_as_stored(tmp_path, mnist_dir):
 
 def test_bad_options_are_one_line_errors(tmp_path):
     source = DATASETS.get("multifashion")
-    for options, message in (({"origin": "drive"}, "origin must be"), ({"n_train": 1}, "n_train must"),
-                             ({"max_shift": 9}, "max_shift must"), ({"colour": 1}, "unknown option 'colour'")):
-        with pytest.raises(DataError, match=message):
+    for options, message in (
+            ({"origin": "drive"}, "option origin: expected one of auto, pickle, generate, got 'drive'"),
+            ({"n_train": 1}, "option n_train: expected an integer in 2..120000, got 1"),
+            ({"n_train": 10**8}, "option n_train: expected an integer in 2..120000, got 100000000"),
+            ({"n_test": "1000"}, "option n_test: expected an integer in 2..20000, got '1000'"),
+            ({"max_shift": 9}, "option max_shift: expected an integer in 0..8, got 9"),
+            ({"val_fraction": 1.0}, r"option val_fraction: expected a finite number > 0 and < 1"),
+            ({"n_train": 2, "val_fraction": 0.6}, "option val_fraction: 0.6 of n_train=2 leaves no"),
+            ({"colour": 1}, r"option colour: unknown option \(known: max_shift, n_test")):
+        with pytest.raises(DataError, match=f"^multifashion: {message}"):
             source.prepare(options, tmp_path)
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
 REAL = Path(DEBIAN_FASHION_MNIST)

@@ -6,6 +6,7 @@ import torch
 from trainers.datasets import Task
 from trainers.metrics import count_parameters
 from trainers.models import ARCHITECTURES
+from trainers.options import OptionError
 
 TWO = (Task("left"), Task("right"))
 
@@ -40,7 +41,7 @@ def test_lenet_eligible_weights_exclude_input_layer_and_heads():
 
 
 def test_unknown_option_is_refused():
-    with pytest.raises(KeyError):
+    with pytest.raises(OptionError, match="unknown option"):
         ARCHITECTURES.get("lenet_pmtl")(TWO, (1, 36, 36), "multifashion", {"width": 2})
 
 

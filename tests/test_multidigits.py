@@ -8,6 +8,8 @@ from sklearn.datasets import load_digits
 
 from trainers.datasets import DATASETS, SPLITS
 from trainers.datasets.multidigits import MultiDigits, overlay, split_pools
+from trainers.errors import DataError
+from trainers.options import OptionError
 
 SMALL = {"n_train": 60, "n_val": 30, "n_test": 30}
 
@@ -80,10 +82,14 @@ def test_resolve_options():
     assert opts["n_train"] == 10
     assert opts["shift"] == 2 and opts["seed"] == 0
     assert MultiDigits.resolve_options(None) == MultiDigits.default_options
-    with pytest.raises(KeyError) as info:
+    with pytest.raises(OptionError, match="unknown option") as info:
         MultiDigits.resolve_options({"n_trian": 10})
-    assert "n_trian" in str(info.value)
-    with pytest.raises(KeyError):
+    assert info.value.name == "n_trian"
+    for bad in ({"n_train": 0}, {"n_val": 100_001}, {"n_test": "1000"}, {"shift": -1}, {"shift": 29}, {"seed": 2**32}):
+        with pytest.raises(OptionError) as info:
+            MultiDigits.resolve_options(bad)
+        assert info.value.name == next(iter(bad))
+    with pytest.raises(DataError, match="multidigits: option bogus: unknown option"):
         MultiDigits.build({"bogus": 1})
 
 

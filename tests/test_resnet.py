@@ -5,6 +5,7 @@ import torch
 from trainers.datasets import Task
 from trainers.metrics import count_parameters
 from trainers.models import ARCHITECTURES
+from trainers.options import OptionError
 from tiny_trials import tiny_config
 
 TWO = (Task("left"), Task("right"))
@@ -51,7 +52,7 @@ def test_sparsity_leaves_out_the_input_conv_and_the_heads(model):
 def test_channels_follow_the_data_and_options_are_checked():
     net = ARCHITECTURES.get("resnet18")(TWO, (3, 32, 32), "cifar10mnist", {})
     assert net.backbone.conv1.in_channels == 3
-    with pytest.raises(KeyError):
+    with pytest.raises(OptionError, match="unknown option"):
         ARCHITECTURES.get("resnet18")(TWO, (1, 36, 36), "multimnist36", {"width": 2})
 
 

@@ -139,14 +139,18 @@ def _explicit(value: Any, n_tasks: int | None) -> list[list[float]]:
     """A hand-written list; all vectors must have one length and be distinct."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
         raise PreferenceError("explicit", "expected a non-empty list of vectors")
+    if len(value) > MAX_VECTORS:  # as many as the generated forms may make
+        raise PreferenceError("explicit", f"{len(value)} vectors (limit {MAX_VECTORS})")
     vectors: list[list[float]] = []
+    seen: dict[tuple[float, ...], int] = {}  # a dict, not a list scan: linear time
     for i, vec in enumerate(value):
         field = _join("explicit", i)
         checked = validate_vector(vec, n_tasks, field)
         if vectors and len(checked) != len(vectors[0]):
             raise PreferenceError(field, f"expected {len(vectors[0])} entries like explicit.0, got {len(checked)}")
-        if checked in vectors:  # the same trial twice would collide in the store
-            raise PreferenceError(field, f"duplicate of explicit.{vectors.index(checked)}")
+        if tuple(checked) in seen:  # the same trial twice would collide in the store
+            raise PreferenceError(field, f"duplicate of explicit.{seen[tuple(checked)]}")
+        seen[tuple(checked)] = i
         vectors.append(checked)
     return vectors
 

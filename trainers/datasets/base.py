@@ -14,6 +14,8 @@ import torch
 
 from trainers.datasets.kinds import TASK_KINDS, TaskKind
 from trainers.datasets.progress import Progress
+from trainers.errors import DataError
+from trainers.options import OptionError, OptionTable, defaults, resolve
 
 SPLITS = ("train", "val", "test")
 
@@ -81,18 +83,24 @@ class DatasetSource(ABC):
     """Base class of a registered dataset.
 
     Subclasses set the class attributes and implement :meth:`build`. ``options`` are the
-    extra keys a sweep may give (``{name: multidigits, n_train: 2000}``); their defaults
-    live in ``default_options`` so that validation can reject unknown ones.
+    extra keys a sweep may give (``{name: multidigits, n_train: 2000}``), each declared
+    once in ``option_table`` (default, type, range; trainers/options.py);
+    ``default_options`` is derived from it.
     """
 
     name: ClassVar[str]
     tasks: ClassVar[tuple[Task, ...]]
     input_shape: ClassVar[tuple[int, ...]] = ()
     default_arch: ClassVar[str]
+    option_table: ClassVar[OptionTable] = {}
     default_options: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
     # Training settings the dataset's papers use (epochs, batch_size, lr, ...).
     train_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.default_options = defaults(cls.option_table)
 
     @classmethod
     def input_shape_for(cls, options: dict[str, Any]) -> tuple[int, ...]:
@@ -127,12 +135,24 @@ class DatasetSource(ABC):
 
     @classmethod
     def resolve_options(cls, options: dict[str, Any] | None) -> dict[str, Any]:
-        """Defaults overlaid with ``options``; unknown keys raise ``KeyError(name)``."""
-        options = dict(options or {})
-        unknown = sorted(set(options) - set(cls.default_options))
-        if unknown:
-            raise KeyError(unknown[0])
-        return {**cls.default_options, **options}
+        """Defaults overlaid with ``options``, each checked against ``option_table`` and
+        then together (:meth:`check_options`); ``OptionError`` names the option."""
+        resolved = resolve(cls.option_table, options)
+        cls.check_options(resolved)
+        return resolved
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> None:
+        """Rules between options (each one alone is checked by its declaration);
+        raise ``OptionError`` naming the option to change."""
+
+    @classmethod
+    def checked_options(cls, options: dict[str, Any] | None) -> dict[str, Any]:
+        """:meth:`resolve_options` with its error as a one-line ``DataError``."""
+        try:
+            return cls.resolve_options(options)
+        except OptionError as exc:
+            raise DataError(f"{cls.name}: option {exc.name}: {exc.message}") from None
 
     @classmethod
     @abstractmethod

@@ -6,12 +6,15 @@ files into whole-split tensors (``assemble``) and how stored tensors become mode
 
 - ``prepare`` (driver side: ``paretoctl data prepare``, and every sweep before it runs)
   finds the files, checks their SHA-256 against the cache's sidecar and rebuilds only
-  when a checksum, an option, the seed or the builder ``version`` changed;
-- ``build`` (trial side, in Ray workers) reads a valid cache, and prepares only when
-  there is none (it then needs the files).
+  when a checksum, an option, the seed or the builder ``version`` changed, or when the
+  cache file no longer matches its own recorded SHA-256;
+- ``build`` (trial side, in Ray workers) reads a valid cache after checking its SHA-256
+  (a mismatch is a ``DataError`` carrying the exact ``data prepare`` command that
+  rebuilds it), and prepares only when there is none (it then needs the files).
 """
 from __future__ import annotations
 
+import shlex
 import time
 from abc import abstractmethod
 from pathlib import Path
@@ -25,6 +28,7 @@ from trainers.datasets.cache import CacheEntry, cached_files, digest_sources
 from trainers.datasets.locations import RawSet, locate, resolve_data_dir
 from trainers.datasets.progress import Progress, silent
 from trainers.errors import DataError
+from trainers.options import command_line
 
 
 def image_inputs(x: torch.Tensor, scale: float, mean=None, std=None) -> torch.Tensor:
@@ -78,21 +82,7 @@ class CachedSource(DatasetSource):
         """Stored inputs to model inputs; the default scales uint8 pixels to [0, 1]."""
         return image_inputs(x, float(meta.get("pixel_scale", 1.0 / 255)))
 
-    @classmethod
-    def check_options(cls, options: dict[str, Any]) -> None:
-        """Raise ``DataError`` for option values that cannot be built."""
-
     # -- shared machinery ------------------------------------------------------------------
-
-    @classmethod
-    def checked_options(cls, options: dict[str, Any] | None) -> dict[str, Any]:
-        try:
-            resolved = cls.resolve_options(options)
-        except KeyError as exc:
-            known = ", ".join(sorted(cls.default_options)) or "none"
-            raise DataError(f"{cls.name}: unknown option {exc.args[0]!r} (known: {known})") from None
-        cls.check_options(resolved)
-        return resolved
 
     @classmethod
     def cache_options(cls, options: dict[str, Any]) -> dict[str, Any]:
@@ -123,6 +113,8 @@ class CachedSource(DatasetSource):
         entry = cls.cache_entry(options, data_dir)
         with entry.lock():
             meta = None if force else entry.valid_for(cls.cache_options(options), cls.version)
+            if meta is not None and not entry.intact(meta):
+                meta = None  # flipped bytes: rebuild it from the raw files
             try:
                 paths = cls.locate_sources(options, data_dir, source_dir, download and meta is None)
             except DataError:
@@ -150,9 +142,20 @@ class CachedSource(DatasetSource):
         options = cls.checked_options(options)
         data_dir = resolve_data_dir(data_dir)
         entry = cls.cache_entry(options, data_dir)
-        if entry.valid_for(cls.cache_options(options), cls.version) is None:
+        meta = entry.valid_for(cls.cache_options(options), cls.version)
+        if meta is None:
             cls.prepare(options, data_dir)
-        return cls.decode(entry.load(), options, entry)
+            meta = entry.valid_for(cls.cache_options(options), cls.version) or {}
+        return cls.decode(entry.load(meta, cls.rebuild_command(options, data_dir)), options, entry)
+
+    @classmethod
+    def rebuild_command(cls, options: dict[str, Any], data_dir: Path) -> str:
+        """The ``paretoctl data prepare`` line that rebuilds exactly this cache file: every
+        option it was built with that is not the default, and its data directory."""
+        words = ["paretoctl", "data", "prepare", cls.name, "--force"]
+        for item in command_line(cls.option_table, cls.cache_options(options)):
+            words += ["-o", item]
+        return shlex.join([*words, "--data-dir", str(data_dir)])
 
     @classmethod
     def decode(cls, payload: dict[str, Any], options: dict[str, Any],

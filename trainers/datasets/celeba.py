@@ -35,8 +35,10 @@ from trainers.datasets.cached import CachedSource, image_inputs, split_payload
 from trainers.datasets.progress import Progress, chunks
 from trainers.datasets.sources import CELEBA
 from trainers.errors import DataError
+from trainers.options import Option
 
 SIDE = 64
+N_IMAGES = 202_599  # aligned faces in CelebA
 CHUNK = 2000
 PARTITIONS = {"train": 0, "val": 1, "test": 2}
 ATTRIBUTES = (
@@ -85,25 +87,14 @@ class CelebA(CachedSource):
     tasks = (Task("goatee", n_classes=2), Task("mustache", n_classes=2))
     input_shape = (3, SIDE, SIDE)
     default_arch = "hps"
-    default_options: dict[str, Any] = {"attributes": ["Goatee", "Mustache"], "max_images": None}
+    option_table = {
+        "attributes": Option(["Goatee", "Mustache"], list, choices=ATTRIBUTES,
+                             max_items=len(ATTRIBUTES)),
+        "max_images": Option(None, int, ge=1, le=N_IMAGES, nullable=True),
+    }
     description = "CelebA aligned faces, 64x64, chosen binary attributes as tasks (official splits)"
     # COSMOS: batch 32, lr 5e-4, 30 epochs (its EfficientNet; baselines.md 1.3)
     train_defaults: dict[str, Any] = {"batch_size": 32, "lr": 5e-4, "epochs": 30}
-
-    @classmethod
-    def check_options(cls, options: dict[str, Any]) -> None:
-        attributes = options["attributes"]
-        if not isinstance(attributes, list) or not attributes:
-            raise DataError(f"{cls.name}: attributes must be a non-empty list of CelebA attribute names")
-        unknown = [a for a in attributes if a not in ATTRIBUTES]
-        if unknown:
-            raise DataError(f"{cls.name}: unknown attribute {unknown[0]!r} "
-                            f"(known: {', '.join(ATTRIBUTES)})")
-        if len(set(attributes)) != len(attributes):
-            raise DataError(f"{cls.name}: attributes are listed twice")
-        limit = options["max_images"]
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise DataError(f"{cls.name}: max_images must be a positive integer or null")
 
     @classmethod
     def tasks_for(cls, options: dict[str, Any]) -> tuple[Task, ...]:

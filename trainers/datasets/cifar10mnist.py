@@ -40,6 +40,7 @@ from trainers.datasets.progress import Progress, chunks
 from trainers.datasets.readers import read_cifar, read_idx_pair
 from trainers.datasets.sources import CIFAR10, MNIST
 from trainers.errors import DataError
+from trainers.options import Option, seed_option
 
 SIDE = 32
 MASK = 128
@@ -78,7 +79,7 @@ class Cifar10Mnist(CachedSource):
     tasks = (Task("cifar"), Task("mnist"))
     input_shape = (3, SIDE, SIDE)
     default_arch = "hps"
-    default_options: dict[str, Any] = {"split_seed": 42, "normalize": True}
+    option_table = {"split_seed": seed_option(42), "normalize": Option(True, bool)}
     decode_options = ("normalize",)
     description = "MDMTN Cifar10Mnist: CIFAR-10 image i with MNIST digit i blended over it; 40k/10k/10k"
     train_defaults: dict[str, Any] = {"batch_size": 256}

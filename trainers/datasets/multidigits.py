@@ -21,9 +21,12 @@ import torch
 
 from trainers.datasets import DATASETS
 from trainers.datasets.base import DatasetBundle, DatasetSource, Split, Task
+from trainers.options import Option, seed_option
 
 POOL_FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 DIGIT = 8  # side of a scikit-learn digit
+MAX_SHIFT = 28  # canvas up to 36x36, the Pareto MTL size (LeNet needs >= 16x16)
+MAX_SAMPLES = 100_000  # per split: 1,797 source digits; 100k float canvases <= 520 MB
 
 
 def overlay(left: np.ndarray, right: np.ndarray, shift: int) -> np.ndarray:
@@ -61,8 +64,11 @@ class MultiDigits(DatasetSource):
     name = "multidigits"
     tasks = (Task("left"), Task("right"))
     default_arch = "hps"
-    default_options: dict[str, Any] = {
-        "n_train": 4000, "n_val": 1000, "n_test": 1000, "shift": 2, "seed": 0,
+    option_table = {
+        **{f"n_{split}": Option(n, int, ge=1, le=MAX_SAMPLES)
+           for split, n in (("train", 4000), ("val", 1000), ("test", 1000))},
+        "shift": Option(2, int, ge=0, le=MAX_SHIFT),
+        "seed": seed_option(0),
     }
     description = "two overlapped 8x8 scikit-learn digits (embedded, offline)"
     # Preset training settings: small and quick, enough for a real trade-off.
@@ -77,7 +83,7 @@ class MultiDigits(DatasetSource):
     def build(cls, options: dict[str, Any], data_dir: Path | None = None) -> DatasetBundle:
         from sklearn.datasets import load_digits
 
-        options = cls.resolve_options(options)
+        options = cls.checked_options(options)
         digits = load_digits()
         images = (digits.images / 16.0).astype(np.float32)
         labels = digits.target.astype(np.int64)

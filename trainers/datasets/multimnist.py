@@ -35,6 +35,7 @@ from trainers.datasets.imageops import place_max, skimage_resize
 from trainers.datasets.progress import Progress, chunks
 from trainers.datasets.readers import read_idx_pair
 from trainers.datasets.sources import MNIST
+from trainers.options import Option, seed_option
 
 CANVAS = 36
 SHIFT = 6
@@ -79,7 +80,8 @@ class MultiMNIST(CachedSource):
     tasks = (Task("left"), Task("right"))
     input_shape = (1, OUT, OUT)
     default_arch = "hps"
-    default_options: dict[str, Any] = {"seed": 0, "split_seed": 42, "normalize": True}
+    option_table = {"seed": seed_option(0), "split_seed": seed_option(42),
+                    "normalize": Option(True, bool)}
     decode_options = ("normalize",)
     description = "MDMTN MultiMNIST: MNIST pairs on 36x36 (+6,+6), max, resized to 28x28; 50k/10k/10k"
     train_defaults: dict[str, Any] = {"batch_size": 256, "eval_batch_size": 100}

@@ -46,6 +46,7 @@ from trainers.datasets.progress import Progress, chunks
 from trainers.datasets.readers import read_idx_pair, read_pmtl_pickle
 from trainers.datasets.sources import pmtl_pickle
 from trainers.errors import DataError
+from trainers.options import Option, OptionError, seed_option
 
 CANVAS = 36
 ITEM = 28
@@ -118,25 +119,25 @@ class PMTLOverlay(CachedSource):
     tasks = (Task("left"), Task("right"))
     input_shape = (1, CANVAS, CANVAS)
     default_arch = "lenet"
-    default_options: dict[str, Any] = {
-        "origin": "auto", "seed": 0, "n_train": 120000, "n_test": 20000, "max_shift": 4,
-        "val_fraction": 0.1, "split_seed": 42,
+    option_table = {
+        "origin": Option("auto", str, choices=ORIGINS),
+        "seed": seed_option(0),
+        # the papers' sizes: n_train / n_test only make smaller sets (the first composites)
+        "n_train": Option(120000, int, ge=2, le=120000),
+        "n_test": Option(20000, int, ge=2, le=20000),
+        "max_shift": Option(4, int, ge=0, le=SLACK),
+        "val_fraction": Option(0.1, float, gt=0, lt=1),
+        "split_seed": seed_option(42),
     }
     # the papers' common settings: Adam lr 1e-3, batch 256, 100 epochs (baselines.md 3)
     train_defaults: dict[str, Any] = {"batch_size": 256, "lr": 1e-3, "epochs": 100}
 
     @classmethod
     def check_options(cls, options: dict[str, Any]) -> None:
-        if options["origin"] not in ORIGINS:
-            raise DataError(f"{cls.name}: origin must be one of {', '.join(ORIGINS)}, "
-                            f"got {options['origin']!r}")
-        for key in ("n_train", "n_test"):
-            if not isinstance(options[key], int) or options[key] < 2:
-                raise DataError(f"{cls.name}: {key} must be an integer >= 2, got {options[key]!r}")
-        if not isinstance(options["max_shift"], int) or not 0 <= options["max_shift"] <= SLACK:
-            raise DataError(f"{cls.name}: max_shift must be an integer in 0..{SLACK}")
-        if not 0 < float(options["val_fraction"]) < 1:
-            raise DataError(f"{cls.name}: val_fraction must lie strictly between 0 and 1")
+        # train_test_split keeps floor((1 - test_size) * n) samples for training
+        if math.floor((1 - options["val_fraction"]) * options["n_train"]) < 1:
+            raise OptionError("val_fraction", f"{options['val_fraction']:g} of n_train="
+                              f"{options['n_train']} leaves no training composites")
 
     @classmethod
     def generator_sets(cls) -> dict[str, RawSet]:

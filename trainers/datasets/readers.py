@@ -2,8 +2,11 @@
 and the Pareto MTL authors' pickles. Every malformed file becomes one ``DataError`` line
 naming the file and what is wrong with it, never a traceback.
 
-(CIFAR-10 batches and the authors' data come as Python pickles, which can run code when
-loaded: read only files from sources you trust, as torchvision does.)
+CIFAR-10 batches and the authors' data are Python pickles, and a pickle can name any
+function to call while it loads. The data folder is searched automatically (``origin:
+auto`` finds a planted ``multi_fashion.pickle``), so pickles are read by
+:class:`ArrayUnpickler`, which builds only numpy arrays and plain containers and refuses
+every other global before anything runs.
 """
 from __future__ import annotations
 
@@ -62,13 +65,60 @@ def read_idx_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.
     return images, labels
 
 
+def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles use it for bytes, limited to latin-1."""
+    if encoding != "latin1" or not isinstance(text, str):
+        raise pickle.UnpicklingError(f"refused _codecs.encode with encoding {encoding!r}")
+    return text.encode("latin1")
+
+
+def _array_globals() -> dict[tuple[str, str], object]:
+    """The globals that numpy-array pickles name, under numpy 1's and numpy 2's module
+    names, and nothing else: arrays (protocols 0-4: ``_reconstruct``; 5: ``_frombuffer``),
+    dtypes, numpy scalars, and latin-1 bytes (protocol 2)."""
+    try:
+        from numpy._core import multiarray, numeric
+    except ImportError:  # numpy 1
+        from numpy.core import multiarray, numeric
+    found: dict[tuple[str, str], object] = {("numpy", "ndarray"): np.ndarray,
+                                            ("numpy", "dtype"): np.dtype,
+                                            ("_codecs", "encode"): _latin1_encode}
+    for package in ("numpy.core", "numpy._core"):
+        found[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
+        found[(f"{package}.multiarray", "scalar")] = multiarray.scalar
+        found[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer
+    return found
+
+
+class ArrayUnpickler(pickle.Unpickler):
+    """Loads numpy arrays, dtypes, numbers, strings, bytes, lists, tuples and dicts;
+    any other global (``os.system``, ``builtins.exec``, a class) raises before it is
+    looked up, so a crafted file cannot run code."""
+
+    allowed = _array_globals()
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return self.allowed[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refused to load {module}.{name}: only numpy arrays and plain values are "
+                "accepted in a data file") from None
+
+    def persistent_load(self, pid: object) -> object:
+        raise pickle.UnpicklingError("refused a persistent id: not a plain data pickle")
+
+
 def unpickle(path: Path):
-    """A pickle written by Python 2 or 3 (numpy arrays from Python 2 need latin-1)."""
+    """A pickle of numpy arrays written by Python 2 or 3 (Python 2 arrays need latin-1),
+    read by :class:`ArrayUnpickler`."""
     try:
         with open(path, "rb") as handle:
-            return pickle.load(handle, encoding="latin1")
-    except (pickle.UnpicklingError, *READ_ERRORS, AttributeError, ImportError, IndexError) as exc:
-        raise DataError(f"{path}: not a readable pickle ({type(exc).__name__}: {exc})") from None
+            return ArrayUnpickler(handle, encoding="latin1").load()
+    except (pickle.UnpicklingError, *READ_ERRORS, AttributeError, ImportError, IndexError,
+            TypeError, KeyError, MemoryError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        raise DataError(f"{path}: not a readable pickle ({type(exc).__name__}: {reason})") from None
 
 
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:

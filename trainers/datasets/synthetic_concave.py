@@ -26,7 +26,7 @@ import torch
 
 from trainers.datasets import DATASETS
 from trainers.datasets.base import SPLITS, DatasetBundle, DatasetSource, Split, Task
-from trainers.errors import DataError
+from trainers.options import Option
 
 
 @DATASETS.register("synthetic_concave")
@@ -35,7 +35,7 @@ class SyntheticConcave(DatasetSource):
     tasks = (Task("f1", kind="objective", n_classes=None),
              Task("f2", kind="objective", n_classes=None))
     default_arch = "direct"
-    default_options: dict[str, Any] = {"d": 20}
+    option_table = {"d": Option(20, int, ge=1, le=100_000)}
     description = "Pareto MTL eq. 19: two objectives of x in R^d with a known concave front (no data)"
     # the paper's run: 100 full-batch steps of plain gradient descent with step size 1
     train_defaults: dict[str, Any] = {"epochs": 100, "batch_size": 1, "optimizer": "sgd",
@@ -61,13 +61,8 @@ class SyntheticConcave(DatasetSource):
 
     @classmethod
     def build(cls, options: dict[str, Any] | None, data_dir: Path | None = None) -> DatasetBundle:
-        try:
-            options = cls.resolve_options(options)
-        except KeyError as exc:
-            raise DataError(f"{cls.name}: unknown option {exc.args[0]!r} (known: d)") from None
+        options = cls.checked_options(options)
         d = options["d"]
-        if not isinstance(d, int) or d < 1:
-            raise DataError(f"{cls.name}: d must be a positive integer, got {d!r}")
         placeholder = Split(torch.zeros(1, d), torch.zeros(1, len(cls.tasks)))
         return DatasetBundle(cls.name, cls.tasks, (d,), {s: placeholder for s in SPLITS},
                              info={"source": "closed form (Pareto MTL eq. 19)", **options})

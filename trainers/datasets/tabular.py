@@ -35,6 +35,7 @@ from trainers.datasets.cached import CachedSource, split_payload
 from trainers.datasets.locations import RawSet
 from trainers.datasets.progress import Progress
 from trainers.errors import DataError
+from trainers.options import seed_option
 
 TEST_FRACTION = 0.2
 VAL_FRACTION = 0.125   # of the remaining 80 %: 10 % of all rows
@@ -99,7 +100,7 @@ class FairnessTable(CachedSource):
     paper_dim: ClassVar[int]
 
     default_arch = "mlp"
-    default_options: dict[str, Any] = {"split_seed": 1}
+    option_table = {"split_seed": seed_option(1)}
     # COSMOS section 6: Adam lr 1e-3, batch 256, 50 epochs; a split is evaluated in one
     # batch, so DEO (not additive over batches) is the data-set-level value (kinds.py)
     train_defaults: dict[str, Any] = {"batch_size": 256, "lr": 1e-3, "epochs": 50,

@@ -12,10 +12,16 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
+from trainers.models.trunks import FAMILIES
+from trainers.options import Option, OptionTable, resolve
+
+#: ``width`` multiplies channels and hidden units; 64x is far beyond any paper's ablation
+WIDTH = Option(1.0, float, gt=0, le=64)
 #: options every architecture takes: ``width`` scales the shared network (the seed-3
 #: capacity ablation); ``trunk`` picks a layer family (mm, cm, small) or ``auto`` = the
 #: data set's own (trainers/models/trunks.py)
-COMMON_OPTIONS: dict[str, Any] = {"width": 1.0, "trunk": "auto"}
+COMMON_OPTIONS: OptionTable = {"width": WIDTH,
+                               "trunk": Option("auto", str, choices=("auto", *FAMILIES.names()))}
 
 #: ``builder.input_rank``: the rank of one input sample an architecture reads
 IMAGE_INPUTS, VECTOR_INPUTS = 3, 1
@@ -86,9 +92,7 @@ def make_heads(in_features: int, tasks) -> nn.ModuleList:
     return nn.ModuleList(nn.Linear(in_features, task.n_classes or 1) for task in tasks)
 
 
-def resolve_options(defaults: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overlaid with ``options``; unknown keys are errors."""
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        raise KeyError(unknown[0])
-    return {**defaults, **options}
+def resolve_options(table: OptionTable, options: dict[str, Any]) -> dict[str, Any]:
+    """Defaults overlaid with ``options``, each checked against the architecture's
+    declarations; ``OptionError`` names a wrong or unknown option."""
+    return resolve(table, options)

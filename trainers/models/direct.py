@@ -20,9 +20,11 @@ from torch import nn
 
 from trainers.datasets import DATASETS, Task
 from trainers.models import ARCHITECTURES
-from trainers.models.base import VECTOR_INPUTS, MultiTaskNet
+from trainers.models.base import VECTOR_INPUTS, MultiTaskNet, resolve_options
+from trainers.options import Option, OptionTable
 
-DIRECT_DEFAULTS: dict[str, Any] = {"init_range": 0.5}
+#: x0 ~ U(-init_range, init_range)^d; 0 starts at the origin
+DIRECT_OPTIONS: OptionTable = {"init_range": Option(0.5, float, ge=0, le=1e6)}
 
 
 class DirectNet(MultiTaskNet):
@@ -51,16 +53,13 @@ def problem_datasets() -> tuple[str, ...]:
 @ARCHITECTURES.register("direct")
 def build_direct(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: str,
                  options: dict[str, Any]) -> DirectNet:
-    opts = {**DIRECT_DEFAULTS, **options}
-    unknown = sorted(set(opts) - set(DIRECT_DEFAULTS))
-    if unknown:
-        raise KeyError(unknown[0])
+    opts = resolve_options(DIRECT_OPTIONS, options)
     source = DATASETS.get(dataset)
     if not callable(getattr(source, "objectives", None)):
         raise ValueError(f"architecture 'direct' needs a closed-form problem, not {dataset!r}")
     return DirectNet(int(input_shape[0]), source.objectives, len(tasks), float(opts["init_range"]))
 
 
-build_direct.defaults = DIRECT_DEFAULTS  # type: ignore[attr-defined]
+build_direct.option_table = DIRECT_OPTIONS  # type: ignore[attr-defined]
 build_direct.datasets = problem_datasets()  # type: ignore[attr-defined]
 build_direct.input_rank = VECTOR_INPUTS  # type: ignore[attr-defined]

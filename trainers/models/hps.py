@@ -43,6 +43,6 @@ def build_hps(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: st
     return HPSNet(shared_network(family, input_shape, opts["width"]), tasks)
 
 
-build_hps.defaults = COMMON_OPTIONS  # type: ignore[attr-defined]
+build_hps.option_table = COMMON_OPTIONS  # type: ignore[attr-defined]
 build_hps.datasets = None  # type: ignore[attr-defined]  # None: works on any image dataset
 build_hps.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

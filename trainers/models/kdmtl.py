@@ -48,6 +48,6 @@ def build_kdmtl(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: 
     return KDMTLNet(shared_network(family, input_shape, opts["width"]), tasks)
 
 
-build_kdmtl.defaults = COMMON_OPTIONS  # type: ignore[attr-defined]
+build_kdmtl.option_table = COMMON_OPTIONS  # type: ignore[attr-defined]
 build_kdmtl.datasets = None  # type: ignore[attr-defined]
 build_kdmtl.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

@@ -13,15 +13,14 @@
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from trainers.datasets import Task
 from trainers.models import ARCHITECTURES
-from trainers.models.base import (IMAGE_INPUTS, VECTOR_INPUTS, MultiTaskNet, make_heads,
-                                  resolve_options)
+from trainers.models.base import (IMAGE_INPUTS, VECTOR_INPUTS, WIDTH, MultiTaskNet,
+                                  make_heads, resolve_options)
+from trainers.options import OptionTable
 
 
 def conv_out(size: int, kernel: int) -> int:
@@ -75,7 +74,7 @@ class TrunkAndHeads(MultiTaskNet):
         return self.heads_from(self.representation(x))
 
 
-LENET_OPTIONS: dict[str, Any] = {"width": 1.0}
+LENET_OPTIONS: OptionTable = {"width": WIDTH}
 
 
 def scaled(channels: int, width: float) -> int:
@@ -125,9 +124,9 @@ def build_mlp(tasks, input_shape, dataset, options) -> FairnessMLP:
     return FairnessMLP(int(input_shape[-1]), len(tasks))
 
 
-build_lenet.defaults = LENET_OPTIONS  # type: ignore[attr-defined]
-build_lenet_pmtl.defaults = {}  # type: ignore[attr-defined]
-build_mlp.defaults = {}  # type: ignore[attr-defined]
+build_lenet.option_table = LENET_OPTIONS  # type: ignore[attr-defined]
+build_lenet_pmtl.option_table = {}  # type: ignore[attr-defined]
+build_mlp.option_table = {}  # type: ignore[attr-defined]
 for _builder in (build_lenet, build_lenet_pmtl, build_mlp):
     _builder.datasets = None  # type: ignore[attr-defined]
 build_lenet.input_rank = build_lenet_pmtl.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

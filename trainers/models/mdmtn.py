@@ -62,6 +62,6 @@ def build_mdmtn(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: 
     return MDMTNNet(shared, monitors, tasks)
 
 
-build_mdmtn.defaults = COMMON_OPTIONS  # type: ignore[attr-defined]
+build_mdmtn.option_table = COMMON_OPTIONS  # type: ignore[attr-defined]
 build_mdmtn.datasets = None  # type: ignore[attr-defined]
 build_mdmtn.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

@@ -28,8 +28,9 @@ from trainers.models import ARCHITECTURES
 from trainers.models.base import (COMMON_OPTIONS, IMAGE_INPUTS, MultiTaskNet, make_heads,
                                   resolve_options)
 from trainers.models.trunks import ConvStack, family_for, shared_network
+from trainers.options import Option, OptionTable
 
-MTAN_OPTIONS: dict[str, Any] = {**COMMON_OPTIONS, "shared_attention": False}
+MTAN_OPTIONS: OptionTable = {**COMMON_OPTIONS, "shared_attention": Option(False, bool)}
 
 
 def maybe_norm(channels: int, batchnorm: bool) -> nn.Module:
@@ -114,6 +115,6 @@ def build_mtan(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: s
     return MTANNet(shared, tasks, bool(opts["shared_attention"]))
 
 
-build_mtan.defaults = MTAN_OPTIONS  # type: ignore[attr-defined]
+build_mtan.option_table = MTAN_OPTIONS  # type: ignore[attr-defined]
 build_mtan.datasets = None  # type: ignore[attr-defined]
 build_mtan.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

@@ -61,6 +61,6 @@ def build_resnet18(tasks: tuple[Task, ...], input_shape: tuple[int, ...], datase
     return ResNet18Net(int(input_shape[0]), tasks)
 
 
-build_resnet18.defaults = {}  # type: ignore[attr-defined]
+build_resnet18.option_table = {}  # type: ignore[attr-defined]
 build_resnet18.datasets = None  # type: ignore[attr-defined]  # any image data set
 build_resnet18.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]

@@ -56,6 +56,6 @@ def build_stl(tasks: tuple[Task, ...], input_shape: tuple[int, ...], dataset: st
     return STLNet([shared_network(family, input_shape, opts["width"]) for _ in tasks], tasks)
 
 
-build_stl.defaults = COMMON_OPTIONS  # type: ignore[attr-defined]
+build_stl.option_table = COMMON_OPTIONS  # type: ignore[attr-defined]
 build_stl.datasets = None  # type: ignore[attr-defined]
 build_stl.input_rank = IMAGE_INPUTS  # type: ignore[attr-defined]
