@@ -97,8 +97,11 @@ def sweep(
     """
     from orchestrator.sweep import run_sweep_command
 
-    if max_concurrent is not None and max_concurrent < 1:
-        raise UserInputError(f"--max-concurrent: expected a whole number >= 1, got {max_concurrent}")
+    from orchestrator.spec import MAX_CONCURRENT  # the sweep file's bound on max_concurrent
+
+    if max_concurrent is not None and not 1 <= max_concurrent <= MAX_CONCURRENT:
+        raise UserInputError(f"--max-concurrent: expected a whole number in 1..{MAX_CONCURRENT}, "
+                             f"got {max_concurrent}")
     try:
         code = run_sweep_command(spec_path, store_url=store, address=address, resume=resume,
                                  max_concurrent=max_concurrent, dry_run=dry_run,

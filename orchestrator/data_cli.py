@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -134,7 +135,7 @@ def prepare(
     meta = json.loads(cache.with_suffix(".json").read_text())
     shapes = ", ".join(f"{s} {meta['splits'][s][0]}" for s in ("train", "val", "test"))
     state = "built" if cache.stat().st_mtime >= start else "up to date, built"
-    out.print(f"{name}: {cache} ({human_size(meta['bytes'])}; {shapes}; {state} "
+    out.print(f"{name}: {escape(str(cache))} ({human_size(meta['bytes'])}; {shapes}; {state} "
               f"{meta['created']} in {meta['build_seconds']:.1f} s)", highlight=False)
 
 

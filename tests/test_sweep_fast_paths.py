@@ -145,4 +145,11 @@ def test_max_concurrent_zero_is_one_line(tmp_path):
     answer = probe(tmp_path, "sweep", "spec.yaml", "--max-concurrent", "0")
     assert answer["code"] == 2
     assert answer["stderr"].strip().splitlines() == [
-        "error: --max-concurrent: expected a whole number >= 1, got 0"]
+        "error: --max-concurrent: expected a whole number in 1..1024, got 0"]
+
+
+def test_max_concurrent_has_the_sweep_files_upper_bound(tmp_path):
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    answer = probe(tmp_path, "sweep", "spec.yaml", "--max-concurrent", "99999")
+    assert answer["code"] == 2
+    assert "--max-concurrent: expected a whole number in 1..1024, got 99999" in answer["stderr"]
