@@ -11,7 +11,7 @@ import torch
 
 from orchestrator.expand import trial_key
 from orchestrator.progress import SweepProgress
-from orchestrator.runner import ERROR_KEY, RESULT_KEY, StoreWriter, SweepOutcome, trial_trainable
+from orchestrator.runner import ERROR_KEY, RESULT_KEY, SweepOutcome, trial_trainable
 from store.db import open_store
 from store.queries import PointFilter, list_trials, load_points
 from tiny_trials import tiny_config
@@ -69,6 +69,8 @@ def test_the_trainable_reports_the_divergence_and_the_store_keeps_no_point(tmp_p
     store.register_sweep("s", "name: s\n", {"name": "s"}, {})
     store.add_trials("s", [config])
     outcome = SweepOutcome()
+    from orchestrator.tune_hooks import StoreWriter  # imports Ray: only where it is used
+
     writer = StoreWriter(store, outcome, SweepProgress(1, enabled=False))
     writer.on_trial_result(0, [], SimpleNamespace(config={"trial": config}), reports[0])
     trials = list_trials(store, PointFilter())
