@@ -1,8 +1,9 @@
 """Method comparison (``paretoctl report``): one row per (method, architecture).
 
-The MDMTN paper's Table I reports each method's best point (per-task accuracy, SR, CR,
-PS, parameters); the COSMOS and MTL-not-MOO papers report each method's hypervolume as
-mean and standard deviation over seeds, and its training time. A report row carries both:
+The MDMTN paper's Table I reports each method's best point (per-task accuracy, SR, CR, PS,
+parameters); the COSMOS paper and Ruchte & Grabocka (2021b) report each method's
+hypervolume as mean and standard deviation over seeds, and its training time. A report row
+carries both:
 
 - ``hv`` / ``hv_std``: the hypervolume of every point the method produced for one seed
   (all its preference trials, or all test rays of a front-learning method), then mean and

@@ -1,5 +1,6 @@
-"""Architectures of reference/mdmtn.md section 2: parameter counts (2.3), row counts (2.6),
-fusion weights, per-task vs shared MTAN attention, STL independence, width, input shapes."""
+"""Architectures of docs/architectures.md: parameter counts (#parameter-counts), row counts
+(#eligible-layers), fusion weights, per-task vs shared MTAN attention,
+STL independence, width, input shapes."""
 import pytest
 import torch
 
@@ -19,9 +20,10 @@ def build(arch, data, **options):
     return ARCHITECTURES.get(arch)(TASKS, shape, dataset, options)
 
 
-# (arch, options, MultiMNIST count, Cifar10Mnist count): the fact sheet's table 2.3.
-# MDMTN: 311,490 / 505,524 weights plus the 4 registered alphas (the Chebyshev t belongs
-# to the WC-AL method, not the network). MTAN shared = the authors' shared-instance code.
+# (arch, options, MultiMNIST count, Cifar10Mnist count):
+# docs/architectures.md#parameter-counts. MDMTN: 311,490 / 505,524 weights plus the 4
+# registered alphas (the Chebyshev t belongs to the WC-AL method, not the network). MTAN
+# shared = the authors' shared-instance code.
 PAPER_COUNTS = [
     ("hps", {}, 22_350, 42_740),
     ("mdmtn", {}, 311_490 + 4, 505_524 + 4),
@@ -33,7 +35,7 @@ PAPER_COUNTS = [
 
 
 @pytest.mark.parametrize("arch, options, mm, cm", PAPER_COUNTS)
-def test_parameter_counts_match_the_fact_sheet(arch, options, mm, cm):
+def test_parameter_counts_match_the_papers_counts(arch, options, mm, cm):
     assert count_parameters(build(arch, MM, **options)) == mm
     assert count_parameters(build(arch, CM, **options)) == cm
 
@@ -47,16 +49,16 @@ def test_component_counts():
         assert sum(p.numel() for p in net.heads[0].parameters()) == head
 
 
-# Rows of 2.6 (total, GrOWL-eligible). With the paper's reshape a conv layer has one row
-# per input channel, the same count as the code's memory reinterpretation (which groups
-# pairs of output filters instead), so the totals agree; only the rows' contents differ
-# (tests/test_sparsity.py checks the contents).
+# Rows of docs/architectures.md#eligible-layers (total, GrOWL-eligible). With the paper's
+# reshape a conv layer has one row per input channel, the same count as the code's memory
+# reinterpretation (which groups pairs of output filters instead), so the totals agree;
+# only the rows' contents differ (tests/test_sparsity.py checks the contents).
 PAPER_ROWS = [("hps", MM, 431, 330), ("hps", CM, 1_235, 1_168),
               ("mdmtn", MM, 6_193, 6_090), ("mdmtn", CM, 15_641, 15_568)]
 
 
 @pytest.mark.parametrize("arch, data, total, eligible", PAPER_ROWS)
-def test_row_counts_match_the_fact_sheet(arch, data, total, eligible):
+def test_row_counts_match_the_papers_reshape(arch, data, total, eligible):
     net = build(arch, data)
     assert sparsity_metrics(net)["rows_total"] == total
     assert sum(w.shape[1] for _, w in net.eligible_weights()) == eligible

@@ -1,4 +1,4 @@
-"""Fairness objectives end to end (reference/baselines.md 6): BCE with logits and the
+"""Fairness objectives end to end (docs/metrics.md#deo): BCE with logits and the
 relaxed DEO train, the hard DEO is stored (as 1 - acc of the ``deo`` task), and on a
 tiny Adult-layout CSV the two objectives conflict."""
 import math
@@ -26,7 +26,7 @@ def random_batch(n=40, seed=0):
     return logits, label, torch.where(label == 1, sex, -1)
 
 
-def test_objectives_follow_the_fact_sheet_formulas():
+def test_objectives_follow_the_deo_formulas():
     logits, label, group = random_batch()
     n = len(label)
     s = torch.sigmoid(logits.reshape(-1))

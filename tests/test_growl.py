@@ -1,5 +1,6 @@
-"""The GrOWL proximal step (reference/mdmtn.md 4.1-4.5): exact OWL prox against a convex
-solver, the spike weights, exact zeros, ordering, the cap, and pruned rows held at zero."""
+"""The GrOWL proximal step (docs/methods/wc_al.md#growl-proximal-step and #per-layer-cap):
+exact OWL prox against a convex solver, the spike weights, exact zeros, ordering, the cap,
+and pruned rows held at zero."""
 import itertools
 
 import numpy as np

@@ -1,5 +1,5 @@
-"""LeNet variants and the fairness MLP: parameter counts from reference/baselines.md 2.1,
-2.2 and 2.6, output shapes, and that they train inside a trial."""
+"""LeNet variants and the fairness MLP: parameter counts from docs/architectures.md
+(#lenet, #lenet_pmtl, #mlp), output shapes, and that they train inside a trial."""
 import pytest
 import torch
 

@@ -1,5 +1,6 @@
-"""LSUV initialisation (reference/mdmtn.md 8): orthonormal pre-init, unit output variance
-per layer, seeded, and layers the forward pass skips are left alone."""
+"""LSUV initialisation (docs/methods/wc_al.md#lsuv-initialisation): orthonormal pre-init,
+unit output variance per layer, seeded, and layers the forward pass skips are left
+alone."""
 import pytest
 import torch
 

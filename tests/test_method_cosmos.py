@@ -135,7 +135,8 @@ def test_eval_rays_are_the_papers_test_rays_with_k0_zero():
     assert len(rays) == 25
     assert [r[1:] for r in rays] == paper_test_rays(25)
     assert all(r[0] == 0.0 and math.fsum(r) == pytest.approx(1.0) for r in rays)
-    assert rays[0][1] == pytest.approx(0.9088, abs=1e-4)     # endpoints excluded (P12)
+    # endpoints excluded (docs/methods/front_learning.md#test-rays)
+    assert rays[0][1] == pytest.approx(0.9088, abs=1e-4)
     assert make(test_rays=7).eval_rays() == [[0.0, *r] for r in paper_test_rays(7)]
 
 
@@ -185,8 +186,10 @@ def test_alpha_list_must_have_one_entry_per_task():
         make(n_tasks=3, alpha=[0.1, 0.5])
 
 
-def test_presets_follow_the_fact_sheet():
-    assert COSMOS.resolve_params({}, "multimnist36")["penalty"] == 2.0      # P4: code's 2
+def test_presets_are_the_cosmos_settings():
+    # the code's 2, not the paper text's 8:
+    # docs/methods/front_learning.md#cosmos-penalty-on-multi-mnist
+    assert COSMOS.resolve_params({}, "multimnist36")["penalty"] == 2.0
     assert COSMOS.resolve_params({}, "multifashion_mnist")["penalty"] == 8.0
     assert COSMOS.resolve_params({}, "default")["alpha"] == [0.1, 0.5]
     assert COSMOS.train_preset("multifashion")["epochs"] == 100

@@ -158,7 +158,8 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(cls):
 
 
 def test_paper_defaults():
-    assert LS.resolve_params({}, "multimnist36")["alpha"] == 0.2   # the paper, not the code (P5)
+    # the paper, not the code (docs/methods/front_learning.md#phn-dirichlet-alpha)
+    assert LS.resolve_params({}, "multimnist36")["alpha"] == 0.2
     assert EPO.resolve_params({}, "adult")["alpha"] == 0.2
     assert LS.train_preset("multimnist36")["lr"] == 1e-4
     assert LS.train_preset("multimnist36")["epochs"] == 150

@@ -1,6 +1,6 @@
 """SR / CR / PS over rows (input neurons / input channels) and their scalar counterparts,
-on hand-built models whose zero and tied rows are known (reference/mdmtn.md sections 2.6
-and 5; design.md "Python entry points")."""
+on hand-built models whose zero and tied rows are known (docs/metrics.md#rows,
+#sr-cr-ps and #python-entry-points)."""
 import math
 
 import pytest

@@ -1,6 +1,7 @@
 """``multidigits``: shapes, value range, determinism, label alignment (reconstructed from
 the canvas), overlay arithmetic, disjoint source pools and options
-(reference/mdmtn.md section 1.1, scaled to scikit-learn's 8x8 digits)."""
+(docs/datasets.md#multimnist, scaled to scikit-learn's 8x8 digits:
+docs/datasets.md#multidigits)."""
 import numpy as np
 import pytest
 import torch

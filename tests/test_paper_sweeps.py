@@ -1,5 +1,7 @@
 """The shipped sweep files validate and expand to the papers' trials with the papers'
-presets (reference/mdmtn.md 6.1, 7.1, 10; reference/baselines.md 3)."""
+presets (Hotegni et al. (2024), Table I; docs/methods/wc_al.md#presets,
+docs/preferences.md#the-paper90-grid, docs/methods/front_learning.md#cosmos-presets and
+#phn-presets, docs/methods/gradient_combining.md#pareto-mtl-presets)."""
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,4 @@
-"""``resnet18``: Pareto MTL's ResNet18 variant (reference/baselines.md 2.3)."""
+"""``resnet18``: Pareto MTL's ResNet18 variant (docs/architectures.md#resnet18)."""
 import pytest
 import torch
 
@@ -17,7 +17,7 @@ def model():
     return ARCHITECTURES.get("resnet18")(TWO, (1, 36, 36), "multimnist36", {})
 
 
-def test_parameter_count_matches_the_fact_sheet(model):
+def test_parameter_count_matches_pareto_mtls_resnet18(model):
     heads = sum(p.numel() for p in model.heads.parameters())
     assert heads == 2_020
     assert count_parameters(model) - heads == 11_221_540

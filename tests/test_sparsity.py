@@ -1,4 +1,5 @@
-"""Row views and the GrOWL sparsity objective (reference/mdmtn.md sections 2.6 and 4.1)."""
+"""Row views and the GrOWL sparsity objective (docs/metrics.md#rows,
+docs/methods/wc_al.md#growl-sparsity-objective)."""
 import pytest
 import torch
 

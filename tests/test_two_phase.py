@@ -1,6 +1,7 @@
-"""WC-AL's two-phase schedule end to end on a tiny MDMTN (reference/mdmtn.md 4): LSUV,
-phase 1 with the GrOWL prox, caps and the s_min checkpoint, Affinity Propagation, phase 2
-with tying; the final model is sparse and tied, and both phase times are reported."""
+"""WC-AL's two-phase schedule end to end on a tiny MDMTN
+(docs/methods/wc_al.md#two-phase-schedule): LSUV, phase 1 with the GrOWL prox, caps and the
+s_min checkpoint, Affinity Propagation, phase 2 with tying; the final model is sparse and
+tied, and both phase times are reported."""
 import pytest
 import torch
 

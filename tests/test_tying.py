@@ -1,4 +1,5 @@
-"""Phase 2's parameter sharing (reference/mdmtn.md 4.7, 4.8): the row similarity, Affinity
+"""Phase 2's parameter sharing (docs/methods/wc_al.md#affinity-propagation-tying,
+#two-phase-schedule): the row similarity, Affinity
 Propagation clusters, the tie step, and the metrics of a tied model."""
 import numpy as np
 import pytest

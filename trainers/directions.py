@@ -3,7 +3,8 @@
 Each function takes the task Gram matrix C = G G^T (inner products of the task
 gradients, never the gradients themselves), the current losses and a preference, and
 returns the weights w of the loss sum_i w_i L_i whose gradient is the method's update
-direction. Facts: reference/baselines.md sections 3.3 (Pareto MTL) and 3.5 (EPO).
+direction. Facts: docs/methods/gradient_combining.md#pareto-mtl (Pareto MTL) and
+docs/methods/gradient_combining.md#epo (EPO).
 """
 from __future__ import annotations
 
@@ -60,7 +61,9 @@ def pmtl_phase2_weights(gram: torch.Tensor, losses: torch.Tensor, rays: torch.Te
     c = min_norm_weights(basis @ gram @ basis.T)  # basis rows: vectors in task-gradient space
     weights = c[:m] + c[m:] @ rows
     total = weights.abs().sum()
-    if not total > 0:  # lambda + sum beta (u_j - u_k) = 0: no direction, take no step (P7)
+    # lambda + sum beta (u_j - u_k) = 0: no direction, take no step
+    # (docs/methods/gradient_combining.md#min-norm-numerics)
+    if not total > 0:
         return torch.zeros_like(weights)
     return m * weights / total
 

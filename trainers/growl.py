@@ -2,8 +2,9 @@
 
 GrOWL (group OWL) of a layer is Omega(W) = sum_i theta_i ||w||_[i], the row norms sorted
 in decreasing order and weighted by non-increasing theta (the paper's "spike": theta_1 =
-beta1 + beta2, theta_i = beta2; reference/mdmtn.md 4.1). Its proximal operator with step
-tau is exact and cheap (Zeng & Figueiredo; Bogdan et al. for the vector case):
+beta1 + beta2, theta_i = beta2; docs/methods/wc_al.md#growl-sparsity-objective). Its
+proximal operator with step tau is exact and cheap (Zeng & Figueiredo; Bogdan et al. for
+the vector case):
 
 1. r = the row norms; sort them in decreasing order;
 2. z = r_sorted - tau * theta;
@@ -13,14 +14,15 @@ tau is exact and cheap (Zeng & Figueiredo; Bogdan et al. for the vector case):
    become exact zeros).
 
 With the spike weights this soft-thresholds every row norm by tau * beta2 and the largest
-by tau * (beta1 + beta2), except that rows whose shrunk norms would change order are
-pooled to a common norm. The authors' code uses an approximate pooling that zeroes the
-largest row of a layer whose largest norm is <= 1 (section 4.4); the exact operator here
-never does.
+by tau * (beta1 + beta2), except that rows whose shrunk norms would change order are pooled
+to a common norm. The authors' code uses an approximate pooling that zeroes the largest row
+of a layer whose largest norm is <= 1 (docs/methods/wc_al.md#growl-proximal-step); the
+exact operator here never does.
 
-The cap (4.5): after the prox, a layer may have at most floor(cap * n_rows) zero rows. If
-it has more, the rows with the smallest pre-prox norms stay pruned and the others get
-their pre-prox values back (the paper's rule; the code picks the restored rows at random).
+The cap (docs/methods/wc_al.md#per-layer-cap): after the prox, a layer may have at most
+floor(cap * n_rows) zero rows. If it has more, the rows with the smallest pre-prox norms
+stay pruned and the others get their pre-prox values back (the paper's rule; the code picks
+the restored rows at random).
 """
 from __future__ import annotations
 

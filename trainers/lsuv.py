@@ -1,4 +1,5 @@
-"""LSUV initialisation, layer-sequential unit variance (Mishkin & Matas; reference/mdmtn.md 8).
+"""LSUV initialisation, layer-sequential unit variance (Mishkin & Matas (2016);
+docs/methods/wc_al.md#lsuv-initialisation).
 
 1. Orthonormal pre-initialisation of every conv and linear weight: a Gaussian
    (out x fan_in) matrix, its SVD, and the singular-vector factor of that shape
@@ -9,7 +10,8 @@
 
 Seeded: the Gaussian draws use ``generator`` (the trial's), so a trial stays a function of
 its config. The authors' port rescales the *first* layer on repeated attempts (a counter
-that is not reset, section 8); here every attempt rescales the layer being measured.
+that is not reset, docs/methods/wc_al.md#lsuv-initialisation); here every attempt rescales
+the layer being measured.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Sparsity and sharing metrics: SR, CR, PS over rows, and their scalar counterparts.
 
-Row-based (the paper's numbers; reference/mdmtn.md section 5), over every weight tensor
+Row-based (the paper's numbers; docs/metrics.md#sr-cr-ps), over every weight tensor
 with >= 2 dimensions (heads and input layers included, biases/BN/alpha/t excluded):
 
 - ``sr`` = zero rows / total rows (a fraction in [0, 1]; the paper prints percent)

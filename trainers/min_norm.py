@@ -2,11 +2,12 @@
 
 Given v_1..v_n, find c on the simplex minimising ||sum_i c_i v_i||^2. Everything works on
 the Gram matrix M_ij = <v_i, v_j>, so callers pass gradients' inner products, not the
-gradients. Sener & Koltun (reference/baselines.md section 3.1): an exact closed form for
-two vectors, Frank-Wolfe with exact line search for more. The authors' code clips the
-two-vector weight to [0.001, 0.999] so no task ever gets weight 0; the paper's solution
-is the exact one, used here (``clip`` reproduces the code when wanted). The iteration cap
-is enforced (the code's projected-gradient variant never counts its iterations).
+gradients. Sener & Koltun (2018), section 3.1
+(docs/methods/gradient_combining.md#min-norm-solver): an exact closed form for two vectors,
+Frank-Wolfe with exact line search for more. The authors' code clips the two-vector weight
+to [0.001, 0.999] so no task ever gets weight 0; the paper's solution is the exact one,
+used here (``clip`` reproduces the code when wanted). The iteration cap is enforced (the
+code's projected-gradient variant never counts its iterations).
 """
 from __future__ import annotations
 

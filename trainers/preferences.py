@@ -57,7 +57,8 @@ def _near_tenths(offset: float) -> list[float]:
 
 
 def _paper90() -> tuple[tuple[float, ...], ...]:
-    """The 90 hard-coded vectors of the MDMTN paper (mdmtn.md §7.1), in its order.
+    """The 90 hard-coded vectors of the MDMTN paper (docs/preferences.md#the-paper90-grid),
+    in its order.
 
     Generated from the table rather than typed in, rounded to 10 decimals so each sums
     to 1 up to float error.
@@ -279,7 +280,8 @@ __all__ = [
 
 # ----------------------------------------------------------------------------- rays
 # Methods that learn a whole front in one run (COSMOS, PHN) sample a ray per mini-batch
-# and are evaluated on fixed test rays (reference/baselines.md sections 3.4, 3.5, 4.1).
+# and are evaluated on fixed test rays (docs/methods/front_learning.md#training-rays,
+# docs/methods/front_learning.md#test-rays).
 
 
 def test_rays(count: int = 25, start: float = 0.1, end: float = math.pi / 2 - 0.1) -> list[list[float]]:

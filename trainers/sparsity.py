@@ -1,10 +1,10 @@
 """Row views of weight tensors and the GrOWL sparsity objective L0.
 
-A *row* is one input neuron's group of weights (reference/mdmtn.md section 2.6, the
+A *row* is one input neuron's group of weights (docs/metrics.md#rows, the
 paper's reading): for a linear layer (out x in) the column of input i, i.e. a row of the
 transpose; for a convolution (out, in, kh, kw) the weights reading input channel i, i.e.
 the tensor permuted to (in, out, kh, kw) and flattened per channel. (The authors' code
-reinterprets conv memory without permuting; the paper wins, see section 9.2.)
+reinterprets conv memory without permuting; the paper wins, see docs/metrics.md#conv-rows.)
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Parameter sharing for phase 2: cluster each eligible layer's rows with Affinity
-Propagation, then tie every cluster to its mean (reference/mdmtn.md 4.7, 4.8).
+Propagation, then tie every cluster to its mean
+(docs/methods/wc_al.md#affinity-propagation-tying).
 
-Similarity of rows w_i, w_j (4.7): <w_i, w_j> / max(||w_i||^2, ||w_j||^2), in [-1, 1];
+Similarity of rows w_i, w_j: <w_i, w_j> / max(||w_i||^2, ||w_j||^2), in [-1, 1];
 it is 1 only for identical rows, and small for rows that merely point the same way with
 different lengths. Affinity Propagation (scikit-learn, precomputed affinities) puts the
 per-data-set preference (0.7 MultiMNIST, 0.8 Cifar10Mnist) on the diagonal; a preference
@@ -30,7 +31,7 @@ from trainers.sparsity import row_view, rows_to_weight
 
 
 def row_similarity(rows: np.ndarray) -> np.ndarray:
-    """S(i, j) = <w_i, w_j> / max(||w_i||^2, ||w_j||^2); 1 for two zero rows (4.7)."""
+    """S(i, j) = <w_i, w_j> / max(||w_i||^2, ||w_j||^2); 1 for two zero rows."""
     gram = rows @ rows.T
     sq = np.diag(gram)
     denom = np.maximum(sq[:, None], sq[None, :])

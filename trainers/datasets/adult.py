@@ -1,5 +1,6 @@
-"""``adult``: UCI Adult income, as the COSMOS paper prepares it (reference/baselines.md
-1.2): label ``income`` (>50K = 1), sensitive attribute gender (Female = 1), 88 features.
+"""``adult``: UCI Adult income, as the COSMOS paper prepares it
+(docs/datasets.md#fairness-tables): label ``income`` (>50K = 1), sensitive attribute gender
+(Female = 1), 88 features.
 
 Source: ``adult.csv``, the Kaggle "adult-income-dataset" layout (48,842 rows: UCI's
 adult.data and adult.test with a header row); ``--download`` fetches the two UCI files

@@ -1,5 +1,5 @@
 """``celeba``: CelebA faces at 64x64 with a chosen list of binary attributes as tasks
-(COSMOS, reference/baselines.md 1.3).
+(COSMOS; docs/datasets.md#celeba).
 
 Source: torchvision's CelebA folder layout, ``<data>/celeba/`` with ``img_align_celeba/``
 (the 202,599 aligned JPEGs), ``list_attr_celeba.txt`` and ``list_eval_partition.txt``;
@@ -97,7 +97,7 @@ class CelebA(CachedSource):
         "max_images": Option(None, int, ge=1, le=N_IMAGES, nullable=True),
     }
     description = "CelebA aligned faces, 64x64, chosen binary attributes as tasks (official splits)"
-    # COSMOS: batch 32, lr 5e-4, 30 epochs (its EfficientNet; baselines.md 1.3)
+    # COSMOS: batch 32, lr 5e-4, 30 epochs (its EfficientNet; docs/datasets.md#celeba)
     train_defaults: dict[str, Any] = {"batch_size": 32, "lr": 5e-4, "epochs": 30}
 
     @classmethod

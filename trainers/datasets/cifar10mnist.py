@@ -1,5 +1,5 @@
-"""``cifar10mnist``: the MDMTN paper's Cifar10Mnist (reference/mdmtn.md 1.2): CIFAR-10
-image i with MNIST digit i laid over it, task ``cifar`` (the CIFAR class) and task
+"""``cifar10mnist``: the MDMTN paper's Cifar10Mnist (docs/datasets.md#cifar10mnist):
+CIFAR-10 image i with MNIST digit i laid over it, task ``cifar`` (the CIFAR class) and task
 ``mnist`` (the digit).
 
 Construction, exactly as the authors' PIL code computes it:
@@ -21,7 +21,7 @@ The 50k training pairs are split 40,000 / 10,000 (train / val) by
 test pairs. Images are stored as uint8 (N, 3, 32, 32); inputs are x / 255 normalised
 per channel with the authors' mean (0.4914, 0.4822, 0.4465) and std (0.2023, 0.1994,
 0.2010) (``normalize: false`` keeps [0, 1], as the authors' MGDA pipeline). No
-augmentation: the paper-era pipeline had none (mdmtn.md 1.2).
+augmentation: the paper-era pipeline had none (docs/datasets.md#cifar10mnist).
 """
 from __future__ import annotations
 

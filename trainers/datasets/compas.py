@@ -1,5 +1,5 @@
 """``compas``: ProPublica's COMPAS two-year recidivism data, as the COSMOS paper
-prepares it (reference/baselines.md 1.2): label ``recid`` (two_year_recid), sensitive
+prepares it (docs/datasets.md#fairness-tables): label ``recid`` (two_year_recid), sensitive
 attribute sex (Female = 1), 20 features.
 
 Source: ``compas-scores-two-years.csv`` (ProPublica's compas-analysis repository;
@@ -10,7 +10,8 @@ days_b_screening_arrest, decile_score, is_recid, two_year_recid and length_of_st
 c_jail_out - c_jail_in in whole hours (floored; the authors' pandas-1 cast); label and
 sex leave the features, the rest is one-hot encoded (6 numeric + 14 one-hot = 20) and
 standardised. ``is_recid`` and ``decile_score`` stay features, as in the papers, though
-they leak towards the label (P17). Tasks and split: trainers/datasets/tabular.py.
+they leak towards the label (docs/datasets.md#fairness-preprocessing-quirks). Tasks and
+split: trainers/datasets/tabular.py.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """``default``: UCI "default of credit card clients" (Taiwan, 30,000 rows), as the COSMOS
-paper prepares it ("credit" in its code; reference/baselines.md 1.2): label ``default``
-(default.payment.next.month), sensitive attribute SEX (female = 1), 90 features.
+paper prepares it ("credit" in its code; docs/datasets.md#fairness-tables): label
+``default`` (default.payment.next.month), sensitive attribute SEX (female = 1), 90
+features.
 
 Source: ``UCI_Credit_Card.csv`` (the Kaggle layout); ``--download`` fetches UCI's .xls
 and writes that CSV (reading .xls needs the xlrd package). Preprocessing: EDUCATION,

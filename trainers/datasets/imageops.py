@@ -1,9 +1,9 @@
 """Image arithmetic shared by the overlay datasets: pasting with max, and the MDMTN
 MultiMNIST downscaling.
 
-``skimage_resize`` reproduces what scikit-image's ``transform.resize`` does at its
-defaults for a float image that is shrunk (reference/mdmtn.md 1.1), with the same SciPy
-calls scikit-image makes, so without depending on scikit-image:
+``skimage_resize`` reproduces what scikit-image's ``transform.resize`` does at its defaults
+for a float image that is shrunk (docs/datasets.md#multimnist-downscaling), with the same
+SciPy calls scikit-image makes, so without depending on scikit-image:
 
 1. anti-aliasing: ``scipy.ndimage.gaussian_filter`` with sigma = max(0, (in/out - 1) / 2)
    per axis (0.1429 for 36 -> 28), boundary ``mirror`` (scikit-image's ``reflect``),

@@ -12,10 +12,10 @@ asks the task for ``loss(output, target)`` (mean over the batch while training,
   "network" is the decision vector itself, trainers/models/direct.py); the target is
   ignored, the loss is the output.
 - ``binary``: ``output`` (B, 1) one logit, ``target`` (B,) in {0, 1}; BCE with logits,
-  hits = (logit > 0) matches (the fairness data sets, reference/baselines.md 6).
+  hits = (logit > 0) matches (the fairness data sets, docs/metrics.md#deo).
 - ``fairness``: ``output`` (B, 1) the *label task's* logit, ``target`` (B,) the sensitive
   group (0/1) of a positive sample and -1 for a negative one. The loss is the relaxed
-  DEO of baselines.md 6 (the training objective), |sum_{a=0,y=1} tanh(s) -
+  DEO of docs/metrics.md#deo (the training objective), |sum_{a=0,y=1} tanh(s) -
   sum_{a=1,y=1} tanh(s)| / n with s = sigmoid(logit) (the code's tanh of ReLU of the
   sigmoid; the ReLU is a no-op) and n the batch size, negatives included. The *hard* DEO,
   |#(a=1, y=1, logit > 0) - #(a=0, y=1, logit > 0)| / n (the score the papers' HV and
@@ -25,7 +25,8 @@ asks the task for ``loss(output, target)`` (mean over the batch while training,
   The absolute values make both non-additive over batches: a split's value is the
   batch-size-weighted mean of per-batch values. The fairness data sets evaluate a split
   in one batch (their ``eval_batch_size``), so stored values are exact data-set-level
-  figures, the choice baselines.md P10 recommends; the papers average per-batch values.
+  figures, the choice docs/metrics.md#dataset-level-scores recommends; the papers average
+  per-batch values.
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Why it exists: it ships with scikit-learn, so the quickstart sweep and the tests run on a
 real (if small) two-task vision problem on any machine, offline, in seconds.
 
-Construction (the MultiMNIST recipe of reference/mdmtn.md section 1.1, scaled to 8x8):
+Construction (the MultiMNIST recipe of docs/datasets.md#multimnist, scaled to 8x8):
 the 1,797 digits are split once into disjoint train/val/test pools (60/20/20, seeded).
 Sample k of a split takes pool image ``k mod |pool|`` (a fresh seeded order) as the
 top-left digit and a uniformly drawn pool image as the bottom-right one, pasted ``shift``

@@ -1,4 +1,4 @@
-"""``multimnist``: MultiMNIST as the MDMTN paper builds it (reference/mdmtn.md 1.1,
+"""``multimnist``: MultiMNIST as the MDMTN paper builds it (docs/datasets.md#multimnist,
 Sener & Koltun's recipe), seeded so that every machine builds the same tensors.
 
 From the MNIST IDX files, per source split (60k train, 10k test):

@@ -1,6 +1,7 @@
 """The Pareto MTL / COSMOS overlay family (``multimnist36``, ``multifashion``,
-``multifashion_mnist``; reference/baselines.md 1.1): 36x36 single-channel images of two
-items, task ``left`` the top-left item's class, task ``right`` the bottom-right one's.
+``multifashion_mnist``; docs/datasets.md#pareto-mtl-overlays): 36x36 single-channel images
+of two items, task ``left`` the top-left item's class, task ``right`` the bottom-right
+one's.
 
 Two origins (option ``origin``):
 
@@ -9,7 +10,7 @@ Two origins (option ``origin``):
   test labels; 120k / 20k), read as stored: pixel values enter the network unscaled, as
   in every loader of the papers.
 - ``generate``: the authors' generator is not public, so this one follows what is known
-  (baselines.md 1.1, "if the pickles must be regenerated"), seeded:
+  (docs/datasets.md#regenerated-overlays), seeded:
 
   * per source split (60k train, 10k test), ``n`` composites (120k / 20k: two per source
     image); the top-left item of composite k is image ``perm[k mod N]`` of fresh seeded
@@ -25,9 +26,9 @@ Two origins (option ``origin``):
 
 ``auto`` (default) uses the pickle when one is found, else generates. Either way the
 120k training composites are split 108k / 12k by scikit-learn's ``train_test_split``
-(``test_size`` = ``val_fraction``, ``random_state`` = ``split_seed``, as COSMOS and
-MOOMTL do); the test split is the 20k test composites. ``n_train`` / ``n_test`` make
-smaller sets (the first composites). No normalisation, no augmentation.
+(``test_size`` = ``val_fraction``, ``random_state`` = ``split_seed``, as COSMOS and Ruchte
+& Grabocka (2021b) do); the test split is the 20k test composites. ``n_train`` / ``n_test``
+make smaller sets (the first composites). No normalisation, no augmentation.
 """
 from __future__ import annotations
 
@@ -129,7 +130,8 @@ class PMTLOverlay(CachedSource):
         "val_fraction": Option(0.1, float, gt=0, lt=1),
         "split_seed": seed_option(42),
     }
-    # the papers' common settings: Adam lr 1e-3, batch 256, 100 epochs (baselines.md 3)
+    # the papers' common settings: Adam lr 1e-3, batch 256, 100 epochs
+    # (docs/datasets.md#pareto-mtl-overlays)
     train_defaults: dict[str, Any] = {"batch_size": 256, "lr": 1e-3, "epochs": 100}
 
     @classmethod

@@ -1,5 +1,6 @@
-"""``synthetic_concave``: the two-objective problem of the Pareto MTL paper (its eq. 19;
-reference/baselines.md 3.3), where the true front is known and concave:
+"""``synthetic_concave``: the two-objective problem of the Pareto MTL paper (Lin et al.
+(2019), section 5, eq. 19; docs/datasets.md#synthetic-concave-problem), where the true
+front is known and concave:
 
     f1(x) = 1 - exp(-sum_i (x_i - 1/sqrt(d))^2),   f2(x) = 1 - exp(-sum_i (x_i + 1/sqrt(d))^2)
 

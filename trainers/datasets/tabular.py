@@ -1,9 +1,10 @@
-"""What the three fairness datasets of COSMOS share (reference/baselines.md 1.2 and 6):
+"""What the three fairness datasets of COSMOS share (docs/datasets.md#fairness-tables,
+docs/metrics.md#deo):
 one CSV in, a standardised feature matrix, a binary label y and a binary sensitive
 attribute a out, split 70 / 10 / 20.
 
-Tasks, decided from section 6 (the papers' two objectives are BCE and DEO of *one*
-predictor):
+Tasks, decided from docs/metrics.md#deo (the papers' two objectives are BCE and DEO of
+*one* predictor):
 
 - the label task (kind ``binary``: one logit, BCE with logits, accuracy at logit > 0);
 - ``deo`` (kind ``fairness``): the relaxed DEO of the *same* logit as its loss, and
@@ -17,9 +18,9 @@ predictor):
 
 The full sensitive attribute a (also of negatives) is kept in the cache (``sensitive``)
 for other fairness measures. Preprocessing follows the COSMOS loaders, quirks included
-(P17): the scaler is fitted on all rows before the split; the split is scikit-learn's
-``train_test_split`` twice, test 20 % then validation 12.5 % of the rest, both with
-``random_state`` = ``split_seed`` (1).
+(docs/datasets.md#fairness-preprocessing-quirks): the scaler is fitted on all rows before
+the split; the split is scikit-learn's ``train_test_split`` twice, test 20 % then
+validation 12.5 % of the rest, both with ``random_state`` = ``split_seed`` (1).
 """
 from __future__ import annotations
 
@@ -105,8 +106,9 @@ class FairnessTable(CachedSource):
 
     default_arch = "mlp"
     option_table = {"split_seed": seed_option(1)}
-    # COSMOS section 6: Adam lr 1e-3, batch 256, 50 epochs; a split is evaluated in one
-    # batch, so DEO (not additive over batches) is the data-set-level value (kinds.py)
+    # COSMOS (Ruchte & Grabocka (2021a); docs/datasets.md#fairness-tables): Adam lr 1e-3,
+    # batch 256, 50 epochs; a split is evaluated in one batch, so DEO (not additive over
+    # batches) is the data-set-level value (kinds.py)
     train_defaults: dict[str, Any] = {"batch_size": 256, "lr": 1e-3, "epochs": 50,
                                       "eval_batch_size": 1 << 17}
 

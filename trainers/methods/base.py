@@ -7,7 +7,7 @@ resolved value is then checked against its declaration. Training settings resolv
 global defaults < the dataset's ``train_defaults`` < the method's ``train_defaults`` <
 its ``train_presets[dataset]`` < ``train_presets["dataset/arch"]`` < the sweep's
 ``train`` < the sweep's search axes. (The MDMTN paper's hyper-parameters differ by data
-set and, for the sparsity caps, by architecture: reference/mdmtn.md 4.5, 6.1.)
+set and, for the sparsity caps, by architecture: docs/methods/wc_al.md#presets.)
 Unknown parameter names are errors, so a typo never silently runs the default.
 
 A method says how the objective vector becomes one training loss (``scalarize``), what

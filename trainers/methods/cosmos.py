@@ -1,6 +1,6 @@
 """``cosmos``: one network for the whole front, conditioned on the preference ray
 (Ruchte & Grabocka, "Efficient Multi-Objective Optimization for Deep Learning";
-reference/baselines.md 2.4, 3.4).
+docs/methods/front_learning.md#input-fusion, docs/methods/front_learning.md#cosmos-loss).
 
 The sweep's architecture is built for the input fused with the ray
 (trainers/models/conditioning.py). Each mini-batch draws one ray r ~ Dir(alpha) and
@@ -16,13 +16,14 @@ Conditioning acts through the input, so an architecture that ignores its input (
 ``direct`` decision vector of ``synthetic_concave``) answers every ray alike: its
 "front" is one point, repeated per ray (use ``phn_ls``/``phn_epo`` there).
 
-Presets (3.4): Multi-MNIST, Multi-Fashion, Multi-Fashion+MNIST alpha 1.2 and penalty
-2 / 2 / 8. The paper text says lambda = 8 on Multi-MNIST while its code (and the MTL-not-
-MOO paper, quoting the original values) uses 2; the fact sheet (P4) says to trust
-2 / 2 / 8, so we do. The MDMTN paper's ``multimnist`` borrows the Multi-MNIST values
-(no values of its own). Training there: Adam lr 1e-3, batch 256, 100 epochs, MultiStep
-x0.1 at epochs 20, 40, 80, 90. Fairness (Adult, Compas): alpha 0.5, penalty 0.01;
-Default: alpha (0.1, 0.5) per objective; Adam 1e-3, batch 256, 50 epochs, no schedule.
+Presets (docs/methods/front_learning.md#cosmos-presets): Multi-MNIST, Multi-Fashion,
+Multi-Fashion+MNIST alpha 1.2 and penalty 2 / 2 / 8. The paper text says lambda = 8 on
+Multi-MNIST while its code (and Ruchte & Grabocka (2021b), quoting the original values)
+uses 2; we trust 2 / 2 / 8 (docs/methods/front_learning.md#cosmos-penalty-on-multi-mnist).
+The MDMTN paper's ``multimnist`` borrows the Multi-MNIST values (no values of its own).
+Training there: Adam lr 1e-3, batch 256, 100 epochs, MultiStep x0.1 at epochs 20, 40, 80,
+90. Fairness (Adult, Compas): alpha 0.5, penalty 0.01; Default: alpha (0.1, 0.5) per
+objective; Adam 1e-3, batch 256, 50 epochs, no schedule.
 CelebA: alpha 1, penalty 3, lr 5e-4, batch 32, 25 epochs (the paper's count; the code
 runs 30). Elsewhere the defaults alpha 1.2, penalty 2, 25 test rays apply.
 """

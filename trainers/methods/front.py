@@ -4,7 +4,7 @@ A front-learning method trains a single model that answers for any preference ra
 (J task weights on the simplex): each mini-batch draws one ray r ~ Dir(alpha), sets the
 model to it and takes one step on the method's loss for that ray. It takes no
 preference vector (``uses_preference = False``); the sweep gives ``test_rays`` instead
-(reference/baselines.md 3.4, 3.5, 4.1):
+(docs/methods/front_learning.md#test-rays):
 
 - two tasks: the COSMOS/PHN test rays, 25 by default, (cos a, sin a) with a evenly
   spaced in [0.1, pi/2 - 0.1], normalised to sum 1 (trainers/preferences.test_rays);

@@ -1,5 +1,5 @@
 """``kdmtl``: knowledge-distillation multi-task learning (Li & Bilen), as the MDMTN paper
-compares it (reference/mdmtn.md 2.3, 2.5, 6.4).
+compares it (docs/methods/baselines.md#kdmtl).
 
 One trial trains, in order:
 
@@ -15,22 +15,22 @@ One trial trains, in order:
    (frozen). The gradient of the distillation term flows into the student's shared
    network S and the adaptors A_t: that is what distillation means and what the paper
    describes. The authors' code detaches both features, so its distillation term has no
-   gradient and its KDMTL is plain HPS on L_1 + L_2 with never-updated adaptors (6.4,
-   9.2.11); the paper wins.
+   gradient and its KDMTL is plain HPS on L_1 + L_2 with never-updated adaptors
+   (docs/methods/baselines.md#distillation-gradient); the paper wins.
 
-Optimisers (6.4): Adam on the network (S and heads) with the trial's ``lr`` (1e-4 in the
+Optimisers: Adam on the network (S and heads) with the trial's ``lr`` (1e-4 in the
 presets), x0.98 every 25 epochs, 200 epochs; a second Adam with weight decay 5e-4
 (``adaptor_weight_decay``) on the adaptors, at ``adaptor_lr`` (``None`` = the trial's lr)
-and without schedule. The stage's optimiser holds every model parameter, but the
-adaptors' gradients are handed to their own optimiser and cleared before the stage's
-step, so each parameter is updated by exactly one of the two.
+and without schedule. The stage's optimiser holds every model parameter, but the adaptors'
+gradients are handed to their own optimiser and cleared before the stage's step, so each
+parameter is updated by exactly one of the two.
 
-``lambda`` is one number for every task or one per task; the default 0.025 per task is
-the equal-weight candidate of the authors' search grid (6.4), whose selected value is not
-recorded. LSUV (``lsuv``, default true) initialises the teachers and the student at the
-start, as paper ("all experiments") and code agree. The training time is teachers plus
-student (``time_teachers_s`` in the trial info gives the teachers' share). The teachers'
-epochs appear in the history with ``stage: teachers``. The method takes no preference.
+``lambda`` is one number for every task or one per task; the default 0.025 per task is the
+equal-weight candidate of the authors' search grid, whose selected value is not recorded.
+LSUV (``lsuv``, default true) initialises the teachers and the student at the start, as
+paper ("all experiments") and code agree. The training time is teachers plus student
+(``time_teachers_s`` in the trial info gives the teachers' share). The teachers' epochs
+appear in the history with ``stage: teachers``. The method takes no preference.
 """
 from __future__ import annotations
 

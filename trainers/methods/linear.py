@@ -1,8 +1,9 @@
 """``linear``: weighted-sum scalarisation, sum_i k_i L_i (i = 0 is the sparsity term).
 
 The baseline every multi-objective paper compares with; with equal task weights it is the
-``uniform`` method of the seed papers, and over a preference grid it is "grid search".
-It can only reach the convex part of a front (reference/baselines.md, Pareto MTL).
+``uniform`` method of the papers (docs/papers.md), and over a preference grid it is "grid
+search". It can only reach the convex part of a front (Lin et al. (2019), section 5;
+docs/methods/baselines.md#linear).
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""What the MDMTN paper's baselines (``stl``, ``kdmtl``, ``mtan``; reference/mdmtn.md 6.3
-to 6.5) share: each trains one architecture of its own, may start with LSUV (the paper
-uses it "for all experiments"), and weights the task losses with fixed numbers lambda_t.
+"""What the MDMTN paper's baselines (``stl``, ``kdmtl``, ``mtan``;
+docs/methods/baselines.md) share: each trains one architecture of its own, may start with
+LSUV (the paper uses it "for all experiments"), and weights the task losses with fixed
+numbers lambda_t.
 """
 from __future__ import annotations
 

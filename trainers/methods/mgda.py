@@ -1,5 +1,6 @@
 """``mgda``: the Multiple Gradient Descent Algorithm for multi-task learning (Sener &
-Koltun 2018; reference/baselines.md 3.1-3.2, reference/mdmtn.md 6.2).
+Koltun (2018), sections 3.1-3.2; docs/methods/gradient_combining.md#mgda and
+#mgda-presets).
 
 Per mini-batch: the gradient g_t of every task loss, each divided by a normaliser n_t;
 the min-norm weights alpha (alpha >= 0, sum 1) of the convex hull of {g_t / n_t}; then a
@@ -13,9 +14,11 @@ Parameters:
   ``ub`` (MGDA-UB, the paper's upper bound) w.r.t. the shared representation z: z is
   computed without graph, made a leaf, and each L_t is backpropagated through the heads
   only (architectures with one z feeding every head: hps, lenet, lenet_pmtl, mlp; the
-  authors' repositories never got this path working, pitfall P6).
-- ``grad_set`` (exact mode): ``shared`` = ``model.shared_parameters()`` (the paper, and
-  the MDMTN paper's baseline) or ``all`` (heads included, as MOOMTL's MGDA*).
+  authors' repositories never got this path working,
+  docs/methods/gradient_combining.md#mgda-ub-in-the-authors-code).
+- ``grad_set`` (exact mode): ``shared`` = ``model.shared_parameters()`` (the paper, and the
+  MDMTN paper's baseline) or ``all`` (heads included, as the MGDA* of Ruchte & Grabocka
+  (2021b)).
 - ``normalization``: ``l2`` (||g_t||), ``loss`` (L_t), ``loss+`` (L_t ||g_t||) or
   ``none``; default ``none`` as in the MDMTN paper's baseline. A normaliser that is zero
   or not finite is replaced by 1 (that gradient is then left as it is).
@@ -25,16 +28,20 @@ Parameters:
   of the two-task weight.
 
 We deliberately do not reproduce the MDMTN code's gradient bookkeeping (leftover task
-gradients added to the final update, 6.2): every task gradient is taken on its own.
+gradients added to the final update,
+docs/methods/gradient_combining.md#gradient-bookkeeping-in-the-mdmtn-code): every task
+gradient is taken on its own.
 
-Presets: MultiMNIST and Cifar10Mnist use the MDMTN paper's MGDA schedule (6.2): SGD lr
-1e-2, momentum 0.9, batch 256, 100 epochs, lr halved three times. We express it as
+Presets: MultiMNIST and Cifar10Mnist use the MDMTN paper's MGDA schedule
+(docs/methods/gradient_combining.md#mgda-presets): SGD lr 1e-2, momentum 0.9, batch 256,
+100 epochs, lr halved three times. We express it as
 ``epochs_per_iteration: 30, lr_decay: 0.5``, which halves after 30, 60 and 90 *completed*
 epochs (epochs 0-29, 30-59, 60-89, 90-99); the authors' scheduler halves one epoch later
 (0-30, 31-60, 61-90, 91-99). Their 10 (MM) / 5 (CM) "repetitions" continue training one
 model; here repetitions are independent runs (seeds). The 36x36 Pareto MTL overlays
-(multimnist36, multifashion, multifashion_mnist) use the COSMOS/MOOMTL setting: Adam
-lr 1e-3, batch 256, 100 epochs, no schedule (MOOMTL tuned its schedule per data set).
+(multimnist36, multifashion, multifashion_mnist) use the setting of COSMOS and Ruchte &
+Grabocka (2021b): Adam lr 1e-3, batch 256, 100 epochs, no schedule (the latter tuned its
+schedule per data set).
 """
 from __future__ import annotations
 
@@ -64,7 +71,8 @@ PMTL_OVERLAYS = ("multimnist36", "multifashion", "multifashion_mnist")
 
 
 def normalizers(kind: str, losses: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """n_t per task (baselines.md 3.2 table); unusable values (0, inf, NaN) become 1."""
+    """n_t per task (docs/methods/gradient_combining.md#gradient-normalisation); unusable
+    values (0, inf, NaN) become 1."""
     norms = grads.norm(dim=1)
     values = {"l2": norms, "loss": losses.detach(), "loss+": losses.detach() * norms,
               "none": torch.ones_like(norms)}[kind]
@@ -79,7 +87,7 @@ class MGDA(Method):
     uses_preference = False
     param_table: dict[str, Param] = {
         "mode": word("exact", MODES),                  # exact | ub
-        "grad_set": word("shared", GRAD_SETS),         # exact mode: shared (paper) | all (MOOMTL)
+        "grad_set": word("shared", GRAD_SETS),         # exact mode: shared (paper) | all (MGDA*)
         "normalization": word("none", NORMALIZATIONS),  # l2 | loss | loss+ | none (MDMTN baseline)
         "solver": word("frank_wolfe", SOLVERS),
         # 0.001 reproduces the code's two-task clipping; 0.5 would fix the weights

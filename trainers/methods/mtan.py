@@ -1,6 +1,6 @@
 """``mtan``: the multi-task attention network trained as the MDMTN paper compares it
-(reference/mdmtn.md 2.5, 6.5): the ``mtan`` architecture on lambda_1 L_1 + lambda_2 L_2
-with fixed weights lambda_t.
+(docs/methods/baselines.md#mtan, docs/architectures.md#mtan): the ``mtan`` architecture on
+lambda_1 L_1 + lambda_2 L_2 with fixed weights lambda_t.
 
 Choices:
 
@@ -9,9 +9,9 @@ Choices:
   sweep searches them with a ``search`` axis, as the authors' lambda search did. For a
   front of MTAN over preference weights, run ``linear`` on architecture ``mtan``.
 - default ``lambda`` 0.05 per task: the equal-weight candidate of the authors' grid, whose
-  candidates all sum to 0.1; the selected value is not recorded (6.5).
+  candidates all sum to 0.1; the selected value is not recorded.
 - presets (MultiMNIST, Cifar10Mnist, and the 36x36 overlays that borrow MultiMNIST's):
-  Adam, 200 epochs, x0.5 every 25 epochs, batch 256 (6.5). The learning rate came from a
+  Adam, 200 epochs, x0.5 every 25 epochs, batch 256. The learning rate came from a
   search over 1e-5 .. 1e-1 whose result is not recorded either; we use 1e-3, Adam's usual
   value and the middle of that grid.
 - LSUV at the start (``lsuv``, default true): paper and code agree.

@@ -1,5 +1,6 @@
 """``phn_ls`` and ``phn_epo``: Pareto HyperNetworks (Navon et al., "Learning the Pareto
-Front with Hypernetworks"; reference/baselines.md 2.5, 3.5).
+Front with Hypernetworks"; Navon et al. (2021);
+docs/methods/front_learning.md#pareto-hypernetworks).
 
 A hypernetwork maps a ray r to the weights of the sweep's architecture (the target,
 trainers/models/hypernet.py); only the hypernetwork is trained. Each mini-batch draws
@@ -10,13 +11,16 @@ steps on sum_j w_j L_j with the weights w as constants:
 - ``phn_epo``: w = beta * J from EPO's LP (Mahapatra & Rajan, trainers/directions.py),
   built from the Gram matrix of the per-task gradients with respect to *all*
   hypernetwork parameters (two extra backward passes per step). EPO drives r_j L_j to
-  be equal across tasks, so L is proportional to 1/r (P1). Rays with (near-)zero entries
-  give finite weights (the LP code clamps the logarithms; the authors' code NaNs, P9)
+  be equal across tasks, so L is proportional to 1/r
+  (docs/preferences.md#what-a-preference-means). Rays with (near-)zero entries
+  give finite weights (the LP code clamps the logarithms; the authors' code NaNs,
+  docs/methods/gradient_combining.md#epo-numerics)
   and a failed LP falls back to w = J r / sum r.
 
 Choices where the COSMOS paper's code and the paper differ: Dirichlet alpha is 0.2 on
 every data set as the papers state (the code's data set settings override it with 1.2
-on Multi-MNIST and 0.5 on Adult/Compass, and crash on Default, P5). Training: Adam lr
+on Multi-MNIST and 0.5 on Adult/Compass, and crash on Default,
+docs/methods/front_learning.md#phn-dirichlet-alpha). Training: Adam lr
 1e-4, no schedule, batch 256, 150 epochs on the 36x36 overlays, 50 on the fairness data
 sets; 25 test rays; on ``synthetic_concave`` Adam lr 1e-2 for 300 steps (our choice:
 the problem's SGD step 1 sends PHN-EPO to (1, 1)). The LP is solved with scipy's HiGHS
@@ -50,8 +54,9 @@ FAIRNESS_TRAIN = {"optimizer": "adam", "lr": 1e-4, "batch_size": 256, "epochs": 
 
 def task_gram(losses: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
     """C = G G^T of the per-task gradients over ``params`` (a missing gradient counts as
-    zeros, P8), in float64 as the LP takes it: float32 sums over millions of products
-    lose about 1e-4; the graph is kept for the weighted backward pass."""
+    zeros, docs/methods/gradient_combining.md#missing-gradients), in float64 as the LP
+    takes it: float32 sums over millions of products lose about 1e-4; the graph is kept for
+    the weighted backward pass."""
     rows = []
     for loss in losses:
         grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)

@@ -1,10 +1,11 @@
-"""``pmtl``: Pareto Multi-Task Learning (Lin et al., NeurIPS 2019; reference/baselines.md
-3.3 and pitfalls P1-P3, P7, P8, P16).
+"""``pmtl``: Pareto Multi-Task Learning (Lin et al. (2019);
+docs/methods/gradient_combining.md#pareto-mtl and #pareto-mtl-implementations).
 
 K unit reference vectors u_1..u_K split the loss space into cones; a trial trains one
 network into the cone of its own vector u_k, Omega_k = {L : (u_j - u_k) . L <= 0 for all
 j}, so a sweep over the K vectors spreads solutions over the whole front, concave parts
-included. ``u`` lives in *loss space* (P1): u = (1, 0) asks for a large L_1 relative to
+included. ``u`` lives in *loss space*
+(docs/preferences.md#what-a-preference-means): u = (1, 0) asks for a large L_1 relative to
 L_2, i.e. it favours task 2.
 
 Which vector a trial uses: the trial's preference vector. Its task part (k_1..k_m) is
@@ -20,8 +21,9 @@ scaled to unit length (not evenly spaced in angle; the paper gives no m > 2 reci
   positive scaling gives the same direction);
 - ``preferences: {simplex: {n_partitions: 4}}`` runs the five simplex points as
   directions (angles 0, 18.4, 45, 71.6, 90 degrees); the regions stay proper cones. (The
-  MOOMTL code instead L1-normalises its *reference* vectors, which collapses the interior
-  regions onto the diagonal, P3; we never do.)
+  code of Ruchte & Grabocka (2021b) instead L1-normalises its *reference* vectors, which
+  collapses the interior regions onto the diagonal,
+  docs/methods/gradient_combining.md#simplex-reference-vectors; we never do.)
 The trial's preference is what the store records. k0 (sparsity) must be 0.
 
 Schedule (``fit``):
@@ -37,9 +39,10 @@ Schedule (``fit``):
   constant; ``train.epochs`` epochs. Both phases use trainers/directions.py.
 
 Gradients are taken w.r.t. all parameters (``grad_set: all``, the paper; the other
-task's head contributes exact zeros, P8) or only the shared ones (``shared``, COSMOS'
-port). Phase 1 has its own optimiser; phase 2 starts a fresh one with the full learning
-rate (phase 1 runs before the paper's 100 epochs and its scheduler).
+task's head contributes exact zeros, docs/methods/gradient_combining.md#missing-gradients)
+or only the shared ones (``shared``, COSMOS' port). Phase 1 has its own optimiser; phase 2
+starts a fresh one with the full learning rate (phase 1 runs before the paper's 100 epochs
+and its scheduler).
 
 Checkpoint: ``train.checkpoint`` defaults to ``last`` for this method (the paper and its
 code keep the last epoch; there is no validation split there); ``best_val`` keeps the
@@ -50,13 +53,15 @@ Presets: 100 epochs everywhere (the paper). The 36x36 overlays (multimnist36,
 multifashion, multifashion_mnist): Adam lr 1e-3, batch 256, lr halved after 15, 30, ...,
 90 completed epochs (``epochs_per_iteration: 15, lr_decay: 0.5``, equal to MultiStep
 [15, 30, 45, 60, 75, 90] gamma 0.5 over 100 epochs; the PMTL code steps its scheduler at
-the start of each epoch, one epoch earlier, P16). With the paper's own ``lenet_pmtl`` on
-those data sets: the PMTL code's SGD lr 1e-3, momentum 0.9, same schedule.
+the start of each epoch, one epoch earlier,
+docs/methods/gradient_combining.md#scheduler-timing). With the paper's own ``lenet_pmtl``
+on those data sets: the PMTL code's SGD lr 1e-3, momentum 0.9, same schedule.
 ``synthetic_concave``: the paper's example, 10 rays, 20 phase-1 steps and 80 phase-2
 full-batch steps of size 1.
 
 Each trial initialises its network from its seed, so rays with the same seed share the
-initial weights (like MOOMTL's copies; the paper draws a fresh network per ray).
+initial weights (like the copies of Ruchte & Grabocka (2021b); the paper draws a fresh
+network per ray).
 """
 from __future__ import annotations
 

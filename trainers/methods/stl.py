@@ -1,5 +1,5 @@
 """``stl``: single-task learning, one independent network per task (the upper baseline of
-both papers: reference/mdmtn.md 2.5 and 6.3, baselines.md 3.7).
+both papers: docs/methods/baselines.md#single-task).
 
 It trains the ``stl`` architecture (trainers/models/stl.py: one trunk and head per task,
 nothing shared) on the *sum* of the task losses: since no parameter sees two tasks, each
@@ -12,17 +12,20 @@ task's epoch, ``best_epoch`` the last of them.
 
 Paper versus code, and our choices:
 
-- learning rate on Cifar10Mnist: the paper says 5e-2, the authors' code 1e-4 (6.3, 9.2.10);
-  the paper wins (``lr`` 5e-2, x0.98 after every epoch);
+- learning rate on Cifar10Mnist: the paper says 5e-2, the authors' code 1e-4
+  (docs/methods/baselines.md#stl-settings); the paper wins (``lr`` 5e-2, x0.98 after every
+  epoch);
 - MultiMNIST: Adam lr 1e-2, x0.5 every 30 epochs. The code steps its decay after epochs
   0, 30, 60 and 90 (so epoch 0 alone runs at 1e-2); we decay after epochs 29, 59, 89,
   the schedule the paper states;
-- LSUV: the MDMTN paper uses it "for all experiments", the code not for STL (9.2.9);
-  ``lsuv: true`` (default) follows the paper, ``false`` the code;
-- fresh networks per task (no warm start of task 2 from task 1 as COSMOS-code does, P13);
-  the networks see the same seeded batch order;
+- LSUV: the MDMTN paper uses it "for all experiments", the code not for STL
+  (docs/methods/baselines.md#stl-settings); ``lsuv: true`` (default) follows the paper,
+  ``false`` the code;
+- fresh networks per task (no warm start of task 2 from task 1 as the COSMOS code does,
+  docs/methods/baselines.md#fresh-network-per-task); the networks see the same seeded batch
+  order;
 - checkpoint by each task's validation accuracy (minus its loss for tasks without one);
-  COSMOS-code stops each task by its validation loss instead.
+  the COSMOS code stops each task by its validation loss instead.
 
 The 36x36 Pareto MTL overlays have no paper values of their own and borrow MultiMNIST's,
 as ``wc_al`` does.

@@ -2,11 +2,12 @@
 Pareto MTL): one place that keeps the gradient layout consistent.
 
 Every task gradient is flattened over *one fixed parameter list*, with zeros where a task
-does not reach a parameter (the other task's head), so the rows of the gradient matrix
-line up scalar by scalar (reference/baselines.md pitfall P8: dropping all-zero tensors
-pairs one task's head with the other's). Gradients come from ``torch.autograd.grad``,
-which never accumulates into ``.grad``: no task sees another task's leftover gradient
-(the MDMTN code's MGDA bookkeeping bug, reference/mdmtn.md 6.2).
+does not reach a parameter (the other task's head), so the rows of the gradient matrix line
+up scalar by scalar (docs/methods/gradient_combining.md#missing-gradients: dropping
+all-zero tensors pairs one task's head with the other's). Gradients come from
+``torch.autograd.grad``, which never accumulates into ``.grad``: no task sees another
+task's leftover gradient (the MDMTN code's MGDA bookkeeping bug,
+docs/methods/gradient_combining.md#gradient-bookkeeping-in-the-mdmtn-code).
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from trainers import loop
 from trainers.datasets import Task
 
 #: which parameters a method differentiates: the shared ones (Sener & Koltun) or all
-#: (Pareto MTL's code, MOOMTL's MGDA); the other task's head then contributes zeros
+#: (Pareto MTL's code, the MGDA of Ruchte & Grabocka (2021b)); the other task's head then
+#: contributes zeros
 GRAD_SETS = ("shared", "all")
 
 

@@ -1,4 +1,5 @@
-"""The MDMTN paper's sparse-then-tied schedule for k0 > 0 (reference/mdmtn.md 4, Alg. 1).
+"""The MDMTN paper's sparse-then-tied schedule for k0 > 0 (Hotegni et al. (2024),
+Algorithm 1; docs/methods/wc_al.md#two-phase-schedule).
 
 Phase 1 (M1 iterations of p epochs; LSUV before it where the method says so):
   every step   the rows pruned so far are held at exactly zero;
@@ -6,8 +7,9 @@ Phase 1 (M1 iterations of p epochs; LSUV before it where the method says so):
                but input layers and heads), then the per-layer cap of iteration j,
                s_lmax^j = j * s_lmax / M1 (the smallest-norm rows stay pruned);
   checkpoint   the best-validation epoch among those whose model sparsity SR (zero rows
-               over all rows, 4.6) is at least s_min; if none reaches s_min, the
-               best-validation epoch regardless (recorded in the trial's info).
+               over all rows) is at least s_min; if none reaches s_min, the
+               best-validation epoch regardless (recorded in the trial's info;
+               docs/methods/wc_al.md#phase-1-checkpoint).
 Between the phases: Affinity Propagation on each eligible layer's rows (trainers/tying.py).
 Phase 2 (M2 iterations of p epochs, fresh optimiser and learning-rate schedule, lambda and
 mu restarted): zero rows held at zero every step; at every epoch end zero rows re-zeroed
@@ -20,7 +22,8 @@ The prox threshold is tau * theta. ``prox_step`` says what tau is:
   gradient half is the epoch of optimiser steps; applying it once per epoch instead of
   after every step accumulates the per-step thresholds (exact for the group soft
   threshold). It therefore decays with the learning rate, as a proximal step should.
-- ``raw``: tau = 1, the raw theta values as thresholds (the authors' code, 4.3).
+- ``raw``: tau = 1, the raw theta values as thresholds (the authors' code,
+  docs/methods/wc_al.md#prox-step-size).
 - a number: a fixed tau.
 """
 from __future__ import annotations
@@ -77,8 +80,8 @@ class GrowlPhase:
 
 
 class SparseCheckpoint:
-    """Phase 1's rule (4.6): best validation among epochs with SR >= s_min, else the best
-    validation epoch overall (the "draft")."""
+    """Phase 1's rule (docs/methods/wc_al.md#phase-1-checkpoint): best validation among
+    epochs with SR >= s_min, else the best validation epoch overall (the "draft")."""
 
     def __init__(self, s_min: float) -> None:
         self.s_min = s_min
@@ -98,7 +101,8 @@ class SparseCheckpoint:
 
 
 class TieStep:
-    """Phase 2's epoch end: re-zero and re-tie (4.8)."""
+    """Phase 2's epoch end: re-zero and re-tie
+    (docs/methods/wc_al.md#two-phase-schedule)."""
 
     def __init__(self, plan: TyingPlan) -> None:
         self.plan = plan

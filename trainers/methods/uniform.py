@@ -1,12 +1,13 @@
 """``uniform``: linear scalarisation with equal task weights, (1/J) sum_j L_j.
 
-The "Uniform" baseline of the seed papers (reference/baselines.md 3.6: MOOMTL and COSMOS
-code, ``methods/uniform.py``): one model, one loss, one evaluated point. The papers write
-the weight as "1/j"; it means 1/J over the J tasks. It takes no preference vector (a
-sweep that gives one is refused); it is ``linear`` at k = (0, 1/J, ..., 1/J), without
-the sparsity term. Training settings are the data set's own: the MOOMTL-tuned values
-(learning rate, weight decay, cosine annealing; baselines.md 5.2) need a weight decay
-and scheduler the loop does not offer, so a sweep sets ``train`` where it wants them.
+The "Uniform" baseline of the papers (docs/methods/baselines.md#uniform;
+``methods/uniform.py`` in the COSMOS code and in that of Ruchte & Grabocka (2021b)): one
+model, one loss, one evaluated point. The papers write the weight as "1/j"; it means 1/J
+over the J tasks. It takes no preference vector (a sweep that gives one is refused); it is
+``linear`` at k = (0, 1/J, ..., 1/J), without the sparsity term. Training settings are the
+data set's own: the values tuned by Ruchte & Grabocka (2021b), Table 5 (learning rate,
+weight decay, cosine annealing) need a weight decay and scheduler the loop does not offer,
+so a sweep sets ``train`` where it wants them.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``wc_al``: the MDMTN paper's modified Weighted Chebyshev problem, solved by an
-Augmented Lagrangian (reference/mdmtn.md section 3).
+Augmented Lagrangian (Hotegni et al. (2024); docs/methods/wc_al.md).
 
 Objectives L = (L0, L1, ..., Lm): L0 the GrOWL sparsity value, L1..Lm the task losses;
 preference k = (k0, ..., km), reference point a, small epsilon. The modified WC problem
@@ -13,8 +13,8 @@ front included) is reachable, and the epsilon term makes the solutions properly
 
 It is solved with the Powell-Hestenes-Rockafellar augmented Lagrangian for *inequality*
 constraints (the paper's method; the authors' code uses the equality form and in effect
-trains a weighted sum, section 3.5 — the paper wins). Per mini-batch we minimise over
-(x, t)
+trains a weighted sum, docs/methods/wc_al.md#weighted-sum-in-effect — the paper wins). Per
+mini-batch we minimise over (x, t)
 
     L_A = t + 1/(2 mu) * sum_i ( max(0, lambda_i + mu H_i)^2 - lambda_i^2 ),
 
@@ -25,10 +25,11 @@ standard rule
 
     lambda_i <- max(0, lambda_i + mu * Hbar_i),      mu <- rho * mu   (rho = 2: doubling),
 
-with Hbar the mean of the per-batch constraint values over the iteration's last epoch
-(our estimate of H at the iterate; the authors' code sums the batch values of the best
-validation epoch so far, section 3.4). lambda starts at 1/(m+1) each, and t is optimised
-for every architecture (the code leaves HPS's t at its initial value, 9.2.8).
+with Hbar the mean of the per-batch constraint values over the iteration's last epoch (our
+estimate of H at the iterate; the authors' code sums the batch values of the best
+validation epoch so far, docs/methods/wc_al.md#multiplier-and-penalty-updates). lambda
+starts at 1/(m+1) each, and t is optimised for every architecture (the code leaves HPS's t
+at its initial value, docs/methods/wc_al.md#t-for-every-architecture).
 
 t starts at 0 by default (``t_init``). The authors' code draws t from N(0, 1) (the paper
 does not say); on the paper's data sets the presets keep that draw, since with the
@@ -51,13 +52,13 @@ Propagation, phase 2 of M2 = ``phase2_iterations`` iterations of tied retraining
 
 LSUV (trainers/lsuv.py) initialises the network before training. The paper says LSUV is
 used "for all experiments"; the authors' code applies it only to phase 1 of k0 > 0 runs
-(section 8). ``lsuv: always`` (default) follows the paper, ``lsuv: sparse`` the code,
-``lsuv: never`` keeps PyTorch's default initialisation. Phase 2 never re-initialises: it
-retrains the phase-1 network.
+(docs/methods/wc_al.md#lsuv-initialisation). ``lsuv: always`` (default) follows the paper,
+``lsuv: sparse`` the code, ``lsuv: never`` keeps PyTorch's default initialisation. Phase 2
+never re-initialises: it retrains the phase-1 network.
 
-Presets (section 6.1): lr 2.5e-3 x0.5 per iteration and mu0 2.5e-8 on MultiMNIST (and, with
-no paper values of their own, the 36x36 overlays multifashion, multimnist36 and
-multifashion_mnist), lr 1e-4 x0.98 and mu0 6.8e-8 on Cifar10Mnist; p = 3,
+Presets (docs/methods/wc_al.md#presets): lr 2.5e-3 x0.5 per iteration and mu0 2.5e-8 on
+MultiMNIST (and, with no paper values of their own, the 36x36 overlays multifashion,
+multimnist36 and multifashion_mnist), lr 1e-4 x0.98 and mu0 6.8e-8 on Cifar10Mnist; p = 3,
 M1 = 3, M2 = 10, 36 epochs for k0 = 0, batch 256; AP preference 0.7 / 0.8; s_min / s_lmax
 0.20 / 0.8 (MDMTN) and 0.10 / 0.8 (HPS) on MultiMNIST, 0.10 / 0.3 and 0.05 / 0.15 on
 Cifar10Mnist. ``synthetic_concave`` (our choice, no paper values): step 0.1 for 300
@@ -214,7 +215,8 @@ class WeightedChebyshevAL(Method):
         self.iterations += 1
 
     def restart(self) -> None:
-        """A new phase starts from lambda0 and mu0 (section 3.4)."""
+        """A new phase starts from lambda0 and mu0
+        (docs/methods/wc_al.md#multiplier-and-penalty-updates)."""
         self.lam = self.lam0.clone()
         self.mu = float(self.params["mu0"])
         self.begin_epoch()

@@ -2,8 +2,9 @@
 
 ``forward(x)`` returns one logit tensor per task. ``eligible_weights()`` names the weight
 tensors the sparsity objective (GrOWL) acts on: every weight of two or more dimensions
-except the layers that read the raw input and the task output heads (reference/mdmtn.md
-sections 2.6 and 4.2). Metrics, by contrast, count every weight tensor (``all_weights``).
+except the layers that read the raw input and the task output heads
+(docs/architectures.md#eligible-layers). Metrics, by contrast, count every weight tensor
+(``all_weights``).
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from trainers.options import Option, OptionTable, resolve
 
 #: ``width`` multiplies channels and hidden units; 64x is far beyond any paper's ablation
 WIDTH = Option(1.0, float, gt=0, le=64)
-#: options every architecture takes: ``width`` scales the shared network (the seed-3
-#: capacity ablation); ``trunk`` picks a layer family (mm, cm, small) or ``auto`` = the
-#: data set's own (trainers/models/trunks.py)
+#: options every architecture takes: ``width`` scales the shared network (the capacity
+#: ablation of Ruchte & Grabocka (2021b), Table 4); ``trunk`` picks a layer family (mm, cm,
+#: small) or ``auto`` = the data set's own (trainers/models/trunks.py)
 COMMON_OPTIONS: OptionTable = {"width": WIDTH,
                                "trunk": Option("auto", str, choices=("auto", *FAMILIES.names()))}
 

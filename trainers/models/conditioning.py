@@ -1,7 +1,7 @@
 """COSMOS input-space fusion: the network sees the preference ray as extra input.
 
 COSMOS (Ruchte & Grabocka) trains one network f(x, r) for every ray r by feeding r in
-with the input (reference/baselines.md 2.4):
+with the input (docs/methods/front_learning.md#input-fusion):
 
 - images (C, H, W): r, viewed as (J, 1, 1), goes through two transposed convolutions
   without bias (J -> J, kernel 4, stride 1, then J -> J, kernel 6, stride 2, padding 1),

@@ -1,6 +1,6 @@
 """Hard parameter sharing (HPS): one shared network S, one linear head O_t per task.
 
-Task t predicts O_t(S(u)) (reference/mdmtn.md 2.5). S is the data set's paper trunk
+Task t predicts O_t(S(u)) (docs/architectures.md#hps). S is the data set's paper trunk
 (trainers/models/trunks.py): 22,350 parameters on MultiMNIST, 42,740 on Cifar10Mnist.
 """
 from __future__ import annotations

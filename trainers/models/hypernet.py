@@ -1,12 +1,12 @@
 """Pareto HyperNetwork (Navon et al.): a network that emits another network's weights.
 
 The hypernetwork maps a ray r (J task weights) to every weight of a *target* network
-(reference/baselines.md 2.5): a ray MLP J -> 100 -> 100 -> 100 (ReLU between the layers,
-none after the last) gives a 100-d embedding h, and one linear layer per target tensor
-maps h to that tensor's entries (no chunking), reshaped to the tensor's shape. Only the
-hypernetwork is trained; the target is run with the generated weights through
-``torch.func.functional_call``, so gradients reach the hypernetwork. One ray is set per
-mini-batch, so the whole batch shares one generated weight set.
+(docs/methods/front_learning.md#hypernetwork): a ray MLP J -> 100 -> 100 -> 100 (ReLU
+between the layers, none after the last) gives a 100-d embedding h, and one linear layer
+per target tensor maps h to that tensor's entries (no chunking), reshaped to the tensor's
+shape. Only the hypernetwork is trained; the target is run with the generated weights
+through ``torch.func.functional_call``, so gradients reach the hypernetwork. One ray is set
+per mini-batch, so the whole batch shares one generated weight set.
 
 The target is the sweep's architecture, built as usual; its parameters are turned into
 empty placeholders (non-persistent buffers), so it trains nothing, stores nothing and

@@ -1,6 +1,6 @@
 """KDMTL, knowledge-distillation MTL: HPS plus one adaptor A_t per task.
 
-The adaptor (linear h -> h, ReLU; reference/mdmtn.md 2.3, 2.5) maps the shared feature
+The adaptor (linear h -> h, ReLU; docs/architectures.md#kdmtl) maps the shared feature
 S(u) into task t's teacher feature space; a distillation method compares
 ``adapted_features(x)[t]`` with a single-task teacher's penultimate feature. The heads
 read S(u) directly, as in the paper. 27,450 weights on MultiMNIST, 44,852 on

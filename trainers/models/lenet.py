@@ -1,13 +1,15 @@
-"""The LeNets of the Pareto MTL / COSMOS / MTL-not-MOO papers, and the fairness MLP.
+"""The LeNets of Pareto MTL, COSMOS and Ruchte & Grabocka (2021b), and the fairness MLP.
 
-- ``lenet``: MultiLeNet (reference/baselines.md 2.1), 42,350 parameters on 1x36x36:
+- ``lenet``: MultiLeNet (docs/architectures.md#lenet), 42,350 parameters on 1x36x36:
   conv 5x5 C->10c -> pool -> ReLU -> conv 5x5 10c->20c -> pool -> ReLU -> linear -> 50 ->
   ReLU, one linear 50->10 head per task. ``width`` is the channel multiplier c of the
   capacity ablation (20,460 at c = 0.5, 863,870 at c = 10); the heads stay 50->10.
-- ``lenet_pmtl``: Pareto MTL's own LeNet (2.2), 31,910 parameters: conv 9x9 1->10 ->
-  ReLU -> pool -> conv 5x5 10->20 -> ReLU -> pool -> linear 500->50 -> ReLU, heads 50->10.
+- ``lenet_pmtl``: Pareto MTL's own LeNet (docs/architectures.md#lenet_pmtl), 31,910
+  parameters: conv 9x9 1->10 -> ReLU -> pool -> conv 5x5 10->20 -> ReLU -> pool -> linear
+  500->50 -> ReLU, heads 50->10.
   The PHN target network has these shapes.
-- ``mlp``: the fairness network (2.6): linear d->60 -> ReLU -> 60->25 -> ReLU -> 25->1.
+- ``mlp``: the fairness network (docs/architectures.md#mlp): linear d->60 -> ReLU ->
+  60->25 -> ReLU -> 25->1.
   The one logit serves every task: the label loss and the fairness (DEO) objective both
   read it, so the tasks genuinely conflict through shared parameters.
 """

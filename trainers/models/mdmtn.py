@@ -1,4 +1,5 @@
-"""MDMTN, the Monitored Deep Multi-Task Network (reference/mdmtn.md 2.1-2.4).
+"""MDMTN, the Monitored Deep Multi-Task Network (Hotegni et al. (2024);
+docs/architectures.md#mdmtn).
 
 A shared network S, one small *monitor* M_t per task (one conv block and one linear layer
 on the raw input u) and one head O_t per task. The head sees a learned fusion
@@ -9,9 +10,9 @@ with alpha_t an unconstrained trainable 2-vector per task initialised to (1, 0),
 training starts from plain hard sharing and lets each task pull in its monitor as far as
 it pays. The alphas are registered parameters (``alpha.<t>``): they are optimised, saved
 in checkpoints, moved with the model and have their gradients zeroed like any other
-weight (the authors' code keeps them in a plain dict, section 2.4 — a quirk we do not
-reproduce). They are 1-D, so they never count as rows for GrOWL or the metrics.
-311,490 weights + 4 alphas on MultiMNIST, 505,524 + 4 on Cifar10Mnist.
+weight (the authors' code keeps them in a plain dict — a quirk we do not reproduce). They
+are 1-D, so they never count as rows for GrOWL or the metrics. 311,490 weights + 4 alphas
+on MultiMNIST, 505,524 + 4 on Cifar10Mnist.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MTAN, multi-task attention network, on the paper trunk (reference/mdmtn.md 2.5).
+"""MTAN, multi-task attention network, on the paper trunk (docs/architectures.md#mtan).
 
 The shared network S runs unchanged; each task t owns soft attention masks that select
 from S's features:
@@ -14,7 +14,8 @@ from S's features:
 Per-task attention is what MTAN means (and what the paper describes): 270,150 weights on
 MultiMNIST, 2,783,060 on Cifar10Mnist. The authors' code places one attention instance
 in both tasks' lists, so both tasks attend identically (146,250 / 1,412,900 weights);
-``shared_attention: true`` reproduces that (a reference-compat switch, default off).
+``shared_attention: true`` reproduces that (a switch for the authors' code,
+docs/methods/baselines.md#shared-attention; default off).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``resnet18``: Pareto MTL's ResNet18 variant (reference/baselines.md 2.3).
+"""``resnet18``: Pareto MTL's ResNet18 variant (docs/architectures.md#resnet18).
 
 torchvision's ResNet-18, not pretrained, with standard BatchNorm; the first conv reads
 the data set's channels (1 on the 36x36 Multi-MNIST family) with the usual 7x7 kernel,
@@ -9,8 +9,8 @@ before the global average pool. Parameters: 11,221,540 in the backbone plus 1,01
 ten-class head (11,223,560 for two tasks).
 
 The sparsity objective (GrOWL) leaves out the input conv and the heads, as for every
-architecture (trainers/models/base.py). Not used by COSMOS or MOOMTL; Pareto MTL trains
-it with Adam lr 1e-3, milestones 10 and 20 (x0.1), 20 epochs, batch 256.
+architecture (trainers/models/base.py). Not used by COSMOS or Ruchte & Grabocka (2021b);
+Pareto MTL trains it with Adam lr 1e-3, milestones 10 and 20 (x0.1), 20 epochs, batch 256.
 """
 from __future__ import annotations
 

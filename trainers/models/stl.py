@@ -1,6 +1,7 @@
 """STL, single-task learning: one independent network S_t + O_t per task.
 
-The paper trains each task alone (reference/mdmtn.md 2.5, 6.3). Here the per-task nets
+The paper trains each task alone (docs/architectures.md#stl,
+docs/methods/baselines.md#stl-settings). Here the per-task nets
 live in one module so that a trial still yields every task's output from one forward
 pass; nothing is shared, so a multi-task scalarisation of the per-task losses trains each
 net on its own loss (the gradients do not mix). 21,840 weights per task on MultiMNIST

@@ -1,10 +1,11 @@
 """The paper's building blocks: the shared network S and the task monitors M_t.
 
-reference/mdmtn.md section 2 fixes one *family* of layer sizes per data set:
+The MDMTN paper (docs/architectures.md#paper-trunks) fixes one *family* of layer sizes per
+data set:
 
-- ``mm`` (MultiMNIST, 2.1): conv 1->10 k5 -> pool -> ReLU -> conv 10->20 k5 -> pool ->
+- ``mm`` (MultiMNIST): conv 1->10 k5 -> pool -> ReLU -> conv 10->20 k5 -> pool ->
   ReLU -> flatten -> linear -> 50 -> ReLU; monitor conv ->20 k5 -> pool -> ReLU -> linear -> 50.
-- ``cm`` (Cifar10Mnist, 2.2): conv 3->16 k3 -> pool -> BN -> ReLU -> conv 16->32 k3 ->
+- ``cm`` (Cifar10Mnist): conv 3->16 k3 -> pool -> BN -> ReLU -> conv 16->32 k3 ->
   pool -> BN -> ReLU -> flatten -> linear -> 32 -> ReLU; monitor conv ->32 k3 -> pool ->
   BN -> ReLU -> linear -> 32.
 - ``small``: one conv block (16 channels, k3) and 64 hidden units, for data sets without a
@@ -28,7 +29,7 @@ from trainers.registry import Registry
 
 @dataclass(frozen=True)
 class Family:
-    """Layer sizes of one paper trunk (reference/mdmtn.md 2.1 / 2.2)."""
+    """Layer sizes of one paper trunk (docs/architectures.md#paper-trunks)."""
 
     channels: tuple[int, ...]   # output channels of the shared conv blocks
     kernel: int
@@ -109,7 +110,8 @@ class ConvStack(nn.Module):
         self.fc = nn.Linear(shape[0] * shape[1] * shape[2], hidden)
         self.out_features = hidden
 
-    #: the weight that reads the raw input (excluded from GrOWL, reference/mdmtn.md 4.2)
+    #: the weight that reads the raw input (excluded from GrOWL:
+    #: docs/architectures.md#eligible-layers)
     input_weight = "blocks.0.conv.weight"
 
     def block_outputs(self, x: torch.Tensor) -> list[torch.Tensor]:
