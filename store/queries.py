@@ -1,11 +1,12 @@
 """Reading the store into pandas DataFrames for front, trials, report, plot, export.
 
-load_points runs three set-based queries: the matching points (joined to
+load_points runs four set-based queries: the matching points (joined to
 trials for filtering), those points' trials (once per trial, so the params
-JSON is decoded once per trial, not once per point) and their point_tasks,
-then pivots and aligns them in pandas. Columns are built as typed numpy
-arrays straight from the fetched rows; there is no per-point query and no
-per-point JSON decoding, which keeps 1e5 points around a second on SQLite.
+JSON is decoded once per trial, not once per point), their point_tasks and
+their point_metrics, then pivots and aligns them in pandas and numpy. Columns
+are built as typed numpy arrays straight from the fetched rows; there is no
+per-point query and no per-point JSON decoding, which keeps 1e5 points around a
+second on SQLite.
 """
 
 import json
@@ -16,19 +17,18 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Select, Text, cast, select
 
-from store.payload import METRIC_FLOATS, METRIC_INTS
-from store.schema import Point, PointTask, Sweep, SweepTrial, Trial
+from store.schema import (
+    INT_METRICS, POINT_METRICS, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial,
+)
 
 if TYPE_CHECKING:
     from store.db import Store
 
 _TRIAL_FIELDS = ["trial", "method", "dataset", "arch", "seed", "params"]
-_FLOAT_VALUES = ["sparsity", *METRIC_FLOATS]
-_INT_VALUES = [*METRIC_INTS, "n_params"]
 _TIME_VALUES = ["time_train_s", "time_eval_s"]
 POINT_COLUMNS = [
     "point_id", "trial", "method", "dataset", "arch", "seed", "split", "ray_index",
-    "preference", "params", *_FLOAT_VALUES, *_INT_VALUES, *_TIME_VALUES,
+    "preference", "params", *POINT_METRICS, *_TIME_VALUES,
 ]  # fmt: skip
 TRIAL_COLUMNS = [
     "key", "sweeps", "method", "dataset", "arch", "seed", "preference",
@@ -107,11 +107,6 @@ def _floats(values: tuple) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-def _nullable_ints(values: tuple) -> pd.arrays.IntegerArray:
-    """Nullable Int64 array; NULL becomes <NA>."""
-    return pd.array(list(values), dtype="Int64")
-
-
 def _decode_json_texts(values: tuple) -> pd.Series:
     """Decode JSON texts, each distinct text once (identical values share one object)."""
     texts = pd.Series(values, dtype=object)
@@ -123,7 +118,7 @@ def _decode_json_texts(values: tuple) -> pd.Series:
 
 def _points_stmt(flt: PointFilter) -> Select:
     """The matching points; preference comes as JSON text to be decoded in bulk."""
-    values = [getattr(Point, n) for n in [*_FLOAT_VALUES, *_INT_VALUES, *_TIME_VALUES]]
+    values = [getattr(Point, n) for n in _TIME_VALUES]
     stmt = select(
         Point.id.label("point_id"),
         Point.trial_id,
@@ -159,7 +154,39 @@ def _tasks_stmt(flt: PointFilter) -> Select:
     return _point_filtered(stmt, flt)
 
 
-def _points_frame(cols: dict[str, tuple], trials: pd.DataFrame) -> pd.DataFrame:
+def _metrics_stmt(flt: PointFilter) -> Select:
+    """Metric rows of exactly the points that _points_stmt selects."""
+    stmt = (
+        select(PointMetric.point_id, PointMetric.name, PointMetric.value)
+        .join(Point, Point.id == PointMetric.point_id)
+        .join(Trial, Trial.id == Point.trial_id)
+    )
+    return _point_filtered(stmt, flt)
+
+
+def _metric_columns(cols: dict[str, tuple], point_ids: np.ndarray) -> dict[str, Any]:
+    """Pivot long metric rows onto ``point_ids`` (ascending): every name of POINT_METRICS
+    (counts as Int64, the rest float64; absent is NaN / <NA>), then any other name found,
+    sorted, as float64. Rows of points not in ``point_ids`` (written between the
+    queries) are ignored."""
+    ids = np.array(cols["point_id"], dtype=np.int64)
+    rows = np.searchsorted(point_ids, ids)
+    known = rows < len(point_ids)
+    known[known] = point_ids[rows[known]] == ids[known]
+    codes, names = pd.factorize(np.array(cols["name"], dtype=object)[known])
+    grid = np.full((len(names), len(point_ids)), np.nan)
+    grid[codes, rows[known]] = _floats(cols["value"])[known]
+    index = {name: i for i, name in enumerate(names)}
+    extra = sorted(set(index) - set(POINT_METRICS))
+    out: dict[str, Any] = {}
+    for name in [*POINT_METRICS, *extra]:
+        values = grid[index[name]] if name in index else np.full(len(point_ids), np.nan)
+        out[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
+    return out
+
+
+def _points_frame(cols: dict[str, tuple], trials: pd.DataFrame,
+                  metrics: dict[str, tuple]) -> pd.DataFrame:
     """Typed point columns with their trial's columns aligned by trial id."""
     trial_ids = np.array(cols["trial_id"], dtype=np.int64)
     per_point = trials.set_index("id").reindex(trial_ids)
@@ -171,11 +198,10 @@ def _points_frame(cols: dict[str, tuple], trials: pd.DataFrame) -> pd.DataFrame:
     data["ray_index"] = np.array(cols["ray_index"], dtype=np.int64)
     data["preference"] = _decode_json_texts(cols["preference"]).to_numpy()
     data["params"] = per_point["params"].to_numpy()
-    for name in [*_FLOAT_VALUES, *_TIME_VALUES]:
+    data |= _metric_columns(metrics, data["point_id"])
+    for name in _TIME_VALUES:
         data[name] = _floats(cols[name])
-    for name in _INT_VALUES:
-        data[name] = _nullable_ints(cols[name])
-    return pd.DataFrame(data, columns=POINT_COLUMNS)
+    return pd.DataFrame(data, columns=[*POINT_COLUMNS, *(k for k in data if k not in POINT_COLUMNS)])
 
 
 def _task_wide(cols: dict[str, tuple]) -> pd.DataFrame:
@@ -197,7 +223,8 @@ def _task_wide(cols: dict[str, tuple]) -> pd.DataFrame:
 
 
 def load_points(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
-    """One wide row per point matching ``flt``: POINT_COLUMNS, then task columns.
+    """One wide row per point matching ``flt``: POINT_COLUMNS, then task columns, then
+    any metric beyond POINT_METRICS (sorted by name).
 
     Task columns come grouped by kind, tasks sorted by name: all ``loss.*``,
     then ``acc.*``, then ``mcr.*`` (= 1 - acc; NaN where accuracy is NULL).
@@ -207,9 +234,12 @@ def load_points(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
     trials = _frame(store, _trials_stmt(flt))
     if trials.empty:
         trials = pd.DataFrame(columns=["id", *_TRIAL_FIELDS])
-    points = _points_frame(_fetch_columns(store, _points_stmt(flt)), trials)
+    metrics = _fetch_columns(store, _metrics_stmt(flt))
+    points = _points_frame(_fetch_columns(store, _points_stmt(flt)), trials, metrics)
+    extra = list(points.columns[len(POINT_COLUMNS):])
     wide = _task_wide(_fetch_columns(store, _tasks_stmt(flt)))
-    return points.join(wide, on="point_id")
+    joined = points.join(wide, on="point_id")
+    return joined[[*POINT_COLUMNS, *wide.columns, *extra]]
 
 
 def task_names(df: pd.DataFrame) -> list[str]:
@@ -234,16 +264,19 @@ def _trial_sweeps(store: "Store", flt: PointFilter) -> pd.Series:
 def _trial_sparsity(store: "Store", flt: PointFilter) -> pd.DataFrame:
     """SR/CR/PS of each trial's first point (ray 0) on the filter's split."""
     split = flt.split if flt.split is not None else "test"
+    names = ["sr", "cr", "ps"]
     stmt = _trial_filtered(
-        select(Trial.key, Point.sr, Point.cr, Point.ps)
+        select(Trial.key, Point.id, PointMetric.name, PointMetric.value)
         .join_from(Trial, Point, Point.trial_id == Trial.id)
-        .where(_match(Point.split, split), Point.ray_index == 0),
+        .join(PointMetric, PointMetric.point_id == Point.id)
+        .where(_match(Point.split, split), Point.ray_index == 0, PointMetric.name.in_(names)),
         flt,
-    )
-    sparsity = _frame(store, stmt)
-    if sparsity.empty:
-        return pd.DataFrame(columns=["sr", "cr", "ps"], index=pd.Index([], name="key"))
-    return sparsity.drop_duplicates("key").set_index("key")
+    ).order_by(Point.id)
+    rows = _frame(store, stmt)
+    if rows.empty:
+        return pd.DataFrame(columns=names, index=pd.Index([], name="key"))
+    first = rows[rows["id"] == rows.groupby("key")["id"].transform("min")]  # one point a trial
+    return first.pivot(index="key", columns="name", values="value").reindex(columns=names)
 
 
 def list_trials(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
