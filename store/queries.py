@@ -1,12 +1,13 @@
 """Reading the store into pandas DataFrames for front, trials, report, plot, export.
 
-load_points runs four set-based queries: the matching points (joined to
-trials for filtering), those points' trials (once per trial, so the params
-JSON is decoded once per trial, not once per point), their point_tasks and
-their point_metrics, then pivots and aligns them in pandas and numpy. Columns
-are built as typed numpy arrays straight from the fetched rows; there is no
-per-point query and no per-point JSON decoding, which keeps 1e5 points around a
-second on SQLite.
+load_points runs three set-based queries: the matching points (joined to
+trials for filtering, and to point_metrics once per standard metric, so those
+come as columns as they did when they were point columns), those points'
+trials (once per trial, so the params JSON is decoded once per trial, not once
+per point) and their point_tasks, then pivots and aligns them in pandas; a
+fourth fetches other metrics when the store has any. Columns are built as typed
+numpy arrays straight from the fetched rows; there is no per-point query and no
+per-point JSON decoding, which keeps 1e5 points around a second on SQLite.
 """
 
 import json
@@ -19,6 +20,7 @@ from sqlalchemy import Select, Text, cast, select
 
 from store.schema import (
     INT_METRICS, POINT_METRICS, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial,
+    join_metrics, known_metrics, metric_aliases,
 )
 
 if TYPE_CHECKING:
@@ -117,17 +119,19 @@ def _decode_json_texts(values: tuple) -> pd.Series:
 
 
 def _points_stmt(flt: PointFilter) -> Select:
-    """The matching points; preference comes as JSON text to be decoded in bulk."""
-    values = [getattr(Point, n) for n in _TIME_VALUES]
+    """The matching points with their POINT_METRICS; preference comes as JSON text to be
+    decoded in bulk."""
+    metrics = metric_aliases(list(POINT_METRICS))
     stmt = select(
         Point.id.label("point_id"),
         Point.trial_id,
         Point.split,
         Point.ray_index,
         cast(Point.preference, Text).label("preference"),
-        *values,
+        *[alias.value.label(name) for name, alias in metrics.items()],
+        *[getattr(Point, n) for n in _TIME_VALUES],
     ).join_from(Point, Trial, Point.trial_id == Trial.id)
-    return _point_filtered(stmt, flt).order_by(Point.id)
+    return _point_filtered(join_metrics(stmt, metrics), flt).order_by(Point.id)
 
 
 def _trials_stmt(flt: PointFilter) -> Select:
@@ -154,39 +158,32 @@ def _tasks_stmt(flt: PointFilter) -> Select:
     return _point_filtered(stmt, flt)
 
 
-def _metrics_stmt(flt: PointFilter) -> Select:
-    """Metric rows of exactly the points that _points_stmt selects."""
+def _extra_metrics_stmt(flt: PointFilter, names: list[str]) -> Select:
+    """Rows of the metrics ``names`` of exactly the points that _points_stmt selects."""
     stmt = (
         select(PointMetric.point_id, PointMetric.name, PointMetric.value)
         .join(Point, Point.id == PointMetric.point_id)
         .join(Trial, Trial.id == Point.trial_id)
+        .where(PointMetric.name.in_(names))
     )
     return _point_filtered(stmt, flt)
 
 
-def _metric_columns(cols: dict[str, tuple], point_ids: np.ndarray) -> dict[str, Any]:
-    """Pivot long metric rows onto ``point_ids`` (ascending): every name of POINT_METRICS
-    (counts as Int64, the rest float64; absent is NaN / <NA>), then any other name found,
-    sorted, as float64. Rows of points not in ``point_ids`` (written between the
-    queries) are ignored."""
+def _extra_metric_columns(cols: dict[str, tuple], point_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Pivot long metric rows onto ``point_ids`` (ascending): one float64 column per name
+    found, sorted by name, NaN where a point has none. Rows of points not in
+    ``point_ids`` (written between the queries) are ignored."""
     ids = np.array(cols["point_id"], dtype=np.int64)
     rows = np.searchsorted(point_ids, ids)
     known = rows < len(point_ids)
     known[known] = point_ids[rows[known]] == ids[known]
-    codes, names = pd.factorize(np.array(cols["name"], dtype=object)[known])
+    codes, names = pd.factorize(np.array(cols["name"], dtype=object)[known], sort=True)
     grid = np.full((len(names), len(point_ids)), np.nan)
     grid[codes, rows[known]] = _floats(cols["value"])[known]
-    index = {name: i for i, name in enumerate(names)}
-    extra = sorted(set(index) - set(POINT_METRICS))
-    out: dict[str, Any] = {}
-    for name in [*POINT_METRICS, *extra]:
-        values = grid[index[name]] if name in index else np.full(len(point_ids), np.nan)
-        out[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
-    return out
+    return dict(zip(names, grid, strict=True))
 
 
-def _points_frame(cols: dict[str, tuple], trials: pd.DataFrame,
-                  metrics: dict[str, tuple]) -> pd.DataFrame:
+def _points_frame(cols: dict[str, tuple], trials: pd.DataFrame) -> pd.DataFrame:
     """Typed point columns with their trial's columns aligned by trial id."""
     trial_ids = np.array(cols["trial_id"], dtype=np.int64)
     per_point = trials.set_index("id").reindex(trial_ids)
@@ -198,10 +195,12 @@ def _points_frame(cols: dict[str, tuple], trials: pd.DataFrame,
     data["ray_index"] = np.array(cols["ray_index"], dtype=np.int64)
     data["preference"] = _decode_json_texts(cols["preference"]).to_numpy()
     data["params"] = per_point["params"].to_numpy()
-    data |= _metric_columns(metrics, data["point_id"])
+    for name in POINT_METRICS:  # stored as REAL: counts become Int64 again
+        values = _floats(cols[name])
+        data[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
     for name in _TIME_VALUES:
         data[name] = _floats(cols[name])
-    return pd.DataFrame(data, columns=[*POINT_COLUMNS, *(k for k in data if k not in POINT_COLUMNS)])
+    return pd.DataFrame(data, columns=POINT_COLUMNS)
 
 
 def _task_wide(cols: dict[str, tuple]) -> pd.DataFrame:
@@ -234,12 +233,15 @@ def load_points(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
     trials = _frame(store, _trials_stmt(flt))
     if trials.empty:
         trials = pd.DataFrame(columns=["id", *_TRIAL_FIELDS])
-    metrics = _fetch_columns(store, _metrics_stmt(flt))
-    points = _points_frame(_fetch_columns(store, _points_stmt(flt)), trials, metrics)
-    extra = list(points.columns[len(POINT_COLUMNS):])
+    points = _points_frame(_fetch_columns(store, _points_stmt(flt)), trials)
     wide = _task_wide(_fetch_columns(store, _tasks_stmt(flt)))
-    joined = points.join(wide, on="point_id")
-    return joined[[*POINT_COLUMNS, *wide.columns, *extra]]
+    points = points.join(wide, on="point_id")
+    with store.read_connection() as connection:
+        names = known_metrics(connection)
+    if names:
+        extra = _fetch_columns(store, _extra_metrics_stmt(flt, names))
+        points = points.assign(**_extra_metric_columns(extra, points["point_id"].to_numpy()))
+    return points
 
 
 def task_names(df: pd.DataFrame) -> list[str]:
@@ -264,19 +266,18 @@ def _trial_sweeps(store: "Store", flt: PointFilter) -> pd.Series:
 def _trial_sparsity(store: "Store", flt: PointFilter) -> pd.DataFrame:
     """SR/CR/PS of each trial's first point (ray 0) on the filter's split."""
     split = flt.split if flt.split is not None else "test"
-    names = ["sr", "cr", "ps"]
+    metrics = metric_aliases(["sr", "cr", "ps"])
     stmt = _trial_filtered(
-        select(Trial.key, Point.id, PointMetric.name, PointMetric.value)
-        .join_from(Trial, Point, Point.trial_id == Trial.id)
-        .join(PointMetric, PointMetric.point_id == Point.id)
-        .where(_match(Point.split, split), Point.ray_index == 0, PointMetric.name.in_(names)),
+        join_metrics(
+            select(Trial.key, *[alias.value.label(name) for name, alias in metrics.items()])
+            .join_from(Trial, Point, Point.trial_id == Trial.id), metrics)
+        .where(_match(Point.split, split), Point.ray_index == 0),
         flt,
     ).order_by(Point.id)
-    rows = _frame(store, stmt)
-    if rows.empty:
-        return pd.DataFrame(columns=names, index=pd.Index([], name="key"))
-    first = rows[rows["id"] == rows.groupby("key")["id"].transform("min")]  # one point a trial
-    return first.pivot(index="key", columns="name", values="value").reindex(columns=names)
+    sparsity = _frame(store, stmt)
+    if sparsity.empty:
+        return pd.DataFrame(columns=list(metrics), index=pd.Index([], name="key"))
+    return sparsity.drop_duplicates("key").set_index("key")
 
 
 def list_trials(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:

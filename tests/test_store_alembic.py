@@ -85,6 +85,11 @@ def schema_snapshot(url: str) -> dict:
                 "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
                                   for i in insp.get_indexes(table)),
             }
+            if engine.dialect.name == "sqlite":  # point_metrics is clustered on its key
+                with engine.connect() as conn:
+                    ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = :t"),
+                                       {"t": table}).scalar()
+                snap[table]["without_rowid"] = ddl.rstrip().endswith("WITHOUT ROWID")
         return snap
     finally:
         engine.dispose()
@@ -129,6 +134,7 @@ def test_a_new_store_is_at_head_and_has_the_schema_an_upgrade_gives(tmp_path):
     new = f"sqlite:///{tmp_path / 'new.db'}"
     open_store(new, create=True).close()
     assert version_rows(new) == ([(HEAD_REVISION,)], [("schema_version", str(SCHEMA_VERSION))])
+    assert schema_snapshot(new)["point_metrics"]["without_rowid"]
     for fixture in (V1_STORE, V2_STORE):
         url = f"sqlite:///{copy(fixture, tmp_path)}"
         upgrade_store(url)

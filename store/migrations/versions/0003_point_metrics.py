@@ -30,6 +30,7 @@ def upgrade() -> None:
                   primary_key=True),
         sa.Column("name", sa.String(50), primary_key=True),
         sa.Column("value", sa.Float),
+        sqlite_with_rowid=False,  # clustered on (point_id, name): one lookup per metric
     )
     op.create_index("ix_point_metrics_name", "point_metrics", ["name"])
     for name in MOVED:  # constant names: nothing user-given is formatted into SQL
