@@ -43,10 +43,9 @@ def store_schema(connection: Connection, shown: str) -> tuple[int | None, str | 
         revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
     if revision is not None:
         return (int(revision) if revision.isdigit() else None), revision
-    try:
-        return int(value), None
-    except ValueError:
-        raise StoreError(f"store {shown} has a corrupt schema_version {value!r}") from None
+    if not value.isdigit() or int(value) < 1:
+        raise StoreError(f"store {shown} has a corrupt schema_version {value!r}")
+    return int(value), None
 
 
 def check_current(number: int | None, revision: str | None, shown: str) -> None:

@@ -308,6 +308,17 @@ def test_a_newer_store_is_refused_naming_its_version(tmp_path, revision, shown):
     assert path.read_bytes() == snapshot
 
 
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_a_corrupt_schema_version_is_refused_before_anything_is_written(tmp_path, value):
+    path = copy(V1_STORE, tmp_path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = ?", (value,))
+    snapshot = path.read_bytes()
+    result = invoke("db", "upgrade", "--store", f"sqlite:///{path}")
+    assert result.exit_code == 2 and f"corrupt schema_version '{value}'" in result.stderr
+    assert path.read_bytes() == snapshot
+
+
 def test_db_upgrade_refuses_another_programs_database_and_a_missing_store(tmp_path):
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:  # another program that also uses Alembic
