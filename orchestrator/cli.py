@@ -27,8 +27,10 @@ app = typer.Typer(
 out = Console() if Console().is_terminal else Console(width=200)
 
 from orchestrator.data_cli import data_app  # noqa: E402
+from orchestrator.db_cli import db_app  # noqa: E402
 
 app.add_typer(data_app, name="data")
+app.add_typer(db_app, name="db")
 
 
 def installed_version() -> str:

@@ -1,14 +1,17 @@
-"""Opening a store: URL resolution, engine set-up, schema checks, the Store handle.
+"""Opening a store: URL resolution, engine set-up, schema checks, the Store handle, and
+the in-place upgrade behind ``paretoctl db upgrade``.
 
 Any SQLAlchemy URL works; SQLite gets WAL, foreign keys (needed for the
 ON DELETE CASCADE that keeps re-recorded trials free of orphan rows) and a
 busy timeout, and its write transactions start with BEGIN IMMEDIATE so
 concurrent writers queue on the lock instead of failing mid-transaction.
+Opening never upgrades: a store at another schema is refused (store/migrate.py).
 """
 
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from store import migrate, writes
 from store.errors import StoreError, StoreNotFound, mask_credentials
 from store.schema import (
-    FLAT_VIEW, SCHEMA_VERSION, Base, Meta, Sweep, SweepTrial, Trial, refresh_flat_view,
+    FLAT_VIEW, HEAD_REVISION, POINT_METRICS, SCHEMA_VERSION, TASK_COLUMN_PREFIXES, Base, Meta,
+    Sweep, SweepTrial, Trial, flat_view_select, refresh_flat_view,
 )
 
 __all__ = [
@@ -30,6 +34,8 @@ __all__ = [
     "StoreError",
     "open_store",
     "resolve_store_url",
+    "Upgrade",
+    "upgrade_store",
 ]
 
 DEFAULT_STORE_URL = "sqlite:///paretoctl.db"
@@ -68,6 +74,7 @@ class Store:
         writer_engine = engine.execution_options(**{_WRITE_OPTION: True})
         self._writer = sessionmaker(writer_engine, expire_on_commit=False)
         self._view_tasks: set[str] = set()
+        self._view_metrics: set[str] = set()
 
     @property
     def display_url(self) -> str:
@@ -87,6 +94,7 @@ class Store:
                 yield session
         except BaseException:
             self._view_tasks.clear()  # a rolled-back view refresh must be redone
+            self._view_metrics.clear()
             raise
 
     @contextmanager
@@ -95,18 +103,21 @@ class Store:
         with self.engine.connect() as connection:
             yield connection
 
-    def ensure_flat_view(self, connection: Connection, tasks: set[str]) -> None:
-        """Recreate ``points_flat`` when ``tasks`` holds a name the view lacks.
+    def ensure_flat_view(self, connection: Connection, tasks: set[str],
+                         metrics: set[str] = frozenset()) -> None:
+        """Recreate ``points_flat`` when ``tasks`` or ``metrics`` hold a name the view lacks.
 
-        The check is cached per Store so that the usual write (tasks already
+        The check is cached per Store so that the usual write (names already
         known) costs no catalogue query.
         """
-        if tasks <= self._view_tasks:
+        extra = set(metrics) - set(POINT_METRICS)
+        if tasks <= self._view_tasks and extra <= self._view_metrics:
             return
-        in_view = _flat_view_tasks(connection)
-        if not tasks <= in_view:
-            in_view = set(refresh_flat_view(connection))
-        self._view_tasks = in_view
+        in_tasks, in_metrics = _flat_view_names(connection)
+        if not (tasks <= in_tasks and extra <= in_metrics):
+            new_tasks, new_metrics = refresh_flat_view(connection)
+            in_tasks, in_metrics = set(new_tasks), set(new_metrics)
+        self._view_tasks, self._view_metrics = in_tasks, in_metrics
 
     def sweep_spec(self, name: str) -> dict[str, Any] | None:
         """The stored spec dict of sweep ``name``, or None if it was never registered.
@@ -166,13 +177,17 @@ class Store:
         self.close()
 
 
-def _flat_view_tasks(connection: Connection) -> set[str]:
-    """Task names that the current ``points_flat`` has columns for (empty if absent)."""
+def _flat_view_names(connection: Connection) -> tuple[set[str], set[str]]:
+    """Task names and extra metric names that the current ``points_flat`` has columns
+    for (both empty if it is absent)."""
     try:
-        columns = inspect(connection).get_columns(FLAT_VIEW)
+        columns = [c["name"] for c in inspect(connection).get_columns(FLAT_VIEW)]
     except NoSuchTableError:
-        return set()
-    return {c["name"][len("loss_") :] for c in columns if c["name"].startswith("loss_")}
+        return set(), set()
+    fixed = set(flat_view_select([]).selected_columns.keys())
+    tasks = {c[len("loss_"):] for c in columns if c.startswith("loss_")}
+    metrics = {c for c in columns if c not in fixed and not c.startswith(TASK_COLUMN_PREFIXES)}
+    return tasks, metrics
 
 
 def open_store(url: str, *, create: bool, read_only: bool = False) -> Store:
@@ -182,7 +197,8 @@ def open_store(url: str, *, create: bool, read_only: bool = False) -> Store:
     written. ``read_only`` (the read commands) opens SQLite in ``mode=ro``, so reading
     never creates, converts or changes a file. With ``create`` only an empty database
     or a paretoctl store is accepted: another program's database is refused before
-    anything is written to it.
+    anything is written to it. A store at an older schema is refused with the upgrade
+    command to run (``StoreOutdated``), a newer one with its version named.
     """
     parsed = _parse_url(url)
     shown = parsed.render_as_string(hide_password=True)
@@ -191,7 +207,8 @@ def open_store(url: str, *, create: bool, read_only: bool = False) -> Store:
     engine = _make_engine(_read_only(parsed) if read_only else parsed)
     try:
         if create:
-            _create_or_upgrade(engine, shown)
+            with engine.connect() as connection, _write_transaction(connection):
+                _prepare_schema(connection, shown)
         else:
             with engine.connect() as connection:
                 _check_schema_version(connection, shown)
@@ -285,53 +302,41 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
-def _create_or_upgrade(engine: Engine, shown: str) -> None:
-    """Run _prepare_schema in one write transaction. On SQLite its connection has
-    foreign keys off meanwhile: upgrading an older store rebuilds a table
-    (store/migrate.py), and with them on, dropping the old table would delete every
-    row that refers to it. PRAGMA foreign_keys is a no-op inside a transaction, so it is
-    set on the driver's connection before BEGIN and restored after COMMIT."""
-    with engine.connect() as connection:
-        driver = connection.connection.driver_connection if engine.dialect.name == "sqlite" else None
-        if driver is not None:
-            driver.execute("PRAGMA foreign_keys=OFF")
-        try:
-            with connection.execution_options(**{_WRITE_OPTION: True}).begin():
-                _prepare_schema(connection, shown)
-        finally:
-            if driver is not None:
-                driver.execute("PRAGMA foreign_keys=ON")
+@contextmanager
+def _write_transaction(connection: Connection) -> Iterator[None]:
+    """One write transaction that concurrent creators or upgraders queue on: SQLite's
+    BEGIN IMMEDIATE, or on PostgreSQL an advisory lock held until it ends."""
+    with connection.execution_options(**{_WRITE_OPTION: True}).begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
+        yield
 
 
 def _prepare_schema(connection: Connection, shown: str) -> None:
-    """Create the tables of a new store, or check an existing one, in one write
-    transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so that any
-    number of processes can open the same new store at once."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SCHEMA_LOCK})
-    version = _read_schema_version(connection, shown)
-    if version is None:
+    """Create the tables of a new store at the head revision, or check an existing one,
+    in one write transaction, so that any number of processes can open the same new
+    store at once."""
+    state = migrate.store_schema(connection, shown)
+    if state is None:
         _refuse_foreign(connection, shown)
         Base.metadata.create_all(connection)
         connection.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+        migrate.stamp(connection, HEAD_REVISION)
     else:
-        _check_version_number(version, shown)
-        Base.metadata.create_all(connection)  # tables added by later versions of this schema
-        if version < SCHEMA_VERSION:
-            migrate.upgrade(connection, version, shown)
+        migrate.check_current(*state, shown)
     if not inspect(connection).has_table(FLAT_VIEW):
         refresh_flat_view(connection)
 
 
 def _check_schema_version(connection: Connection, shown: str) -> None:
-    """A read-only open: the store must exist and be one this paretoctl understands."""
-    version = _read_schema_version(connection, shown)
-    if version is None:
+    """A read-only open: the store must exist and be at this paretoctl's schema."""
+    state = migrate.store_schema(connection, shown)
+    if state is None:
         _refuse_foreign(connection, shown)
         raise StoreNotFound(
             f"no paretoctl store at {shown} (run `paretoctl sweep` first or pass --store)"
         )
-    _check_version_number(version, shown)
+    migrate.check_current(*state, shown)
 
 
 def _refuse_foreign(connection: Connection, shown: str) -> None:
@@ -343,27 +348,74 @@ def _refuse_foreign(connection: Connection, shown: str) -> None:
                          "or its own store: pass another --store")
 
 
-def _check_version_number(version: int, shown: str) -> None:
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"store {shown} has schema version {version}, newer than this paretoctl "
-            f"understands ({SCHEMA_VERSION}): upgrade paretoctl"
-        )
+@dataclass(frozen=True)
+class Upgrade:
+    """What upgrade_store did: the store (password masked), its schema before and after
+    (equal when it was already at head), and its Alembic revision before (None for a
+    store written before Alembic, which was stamped first)."""
+
+    shown: str
+    before: int
+    after: int
+    revision_before: str | None
 
 
-def _read_schema_version(connection: Connection, shown: str) -> int | None:
-    """The stored schema_version, or None when the store has no meta record."""
-    if not inspect(connection).has_table(Meta.__tablename__):
-        return None
-    value = connection.execute(
-        select(Meta.value).where(Meta.key == "schema_version")
-    ).scalar_one_or_none()
-    if value is None:
-        return None
+def upgrade_store(url: str) -> Upgrade:
+    """Upgrade the store at ``url`` in place to this paretoctl's schema, in one write
+    transaction (concurrent upgraders queue; all or nothing). A missing store, another
+    program's database and a newer store are refused before anything is written.
+
+    On SQLite the connection has foreign keys off meanwhile: a revision that rebuilds a
+    table drops the old one, which with them on would delete every row that refers to it.
+    PRAGMA foreign_keys is a no-op inside a transaction, so it is set on the driver's
+    connection before BEGIN and restored after COMMIT; ``PRAGMA foreign_key_check`` must
+    come back empty before the transaction commits.
+    """
+    parsed = _parse_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
+        _check_sqlite_path(parsed, create=False)
+    engine = _make_engine(parsed)
     try:
-        return int(value)
-    except ValueError:
-        raise StoreError(f"store {shown} has a corrupt schema_version {value!r}") from None
+        with engine.connect() as connection:
+            driver = connection.connection.driver_connection if engine.dialect.name == "sqlite" else None
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with _write_transaction(connection):
+                    before, revision = _upgrade_schema(connection, shown)
+            finally:
+                if driver is not None:
+                    driver.execute("PRAGMA foreign_keys=ON")
+            if driver is not None:  # outside a transaction, as SQLite needs
+                driver.execute("PRAGMA journal_mode=WAL")
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot upgrade store {shown}: {_first_line(exc)}") from exc
+    finally:
+        engine.dispose()
+    return Upgrade(shown, before, SCHEMA_VERSION, revision)
+
+
+def _upgrade_schema(connection: Connection, shown: str) -> tuple[int, str | None]:
+    """The body of upgrade_store's transaction; returns the schema and revision it found."""
+    state = migrate.store_schema(connection, shown)
+    if state is None:
+        _refuse_foreign(connection, shown)
+        raise StoreNotFound(f"no paretoctl store at {shown} (nothing to upgrade)")
+    number, revision = state
+    if number is None or number > SCHEMA_VERSION:
+        migrate.check_current(number, revision, shown)
+    if number < SCHEMA_VERSION:
+        migrate.upgrade(connection, number, revision)
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise StoreError(f"cannot upgrade store {shown}: the upgrade would break "
+                                 f"{len(broken)} references; the store is left as it was")
+        refresh_flat_view(connection)
+    elif not inspect(connection).has_table(FLAT_VIEW):
+        refresh_flat_view(connection)
+    return number, revision
 
 
 def _first_line(exc: BaseException) -> str:

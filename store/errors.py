@@ -20,6 +20,11 @@ class StoreNotFound(StoreError):
     """There is no paretoctl store at the URL yet (no file, or no paretoctl tables)."""
 
 
+class StoreOutdated(StoreError):
+    """The store was written by an older paretoctl: ``paretoctl db upgrade`` brings it to
+    this one's schema (nothing upgrades it on open)."""
+
+
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)(?P<secret>[^\s/]*)@")
 _KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'[^']*'|\"[^\"]*\"|[^\s&;]+)",
                                re.IGNORECASE)

@@ -1,60 +1,100 @@
-"""Upgrades of stores written by an older paretoctl, run when a store is opened for
-writing, inside the schema transaction of ``store.db.open_store`` (so concurrent
-openers upgrade it once). Read-only opens never change a store.
+"""Schema versions of a store: which one it is at, and upgrading it with Alembic.
 
-1 -> 2: the ``trials.status`` CHECK admits 'interrupted' (``sweep_leases`` comes from
-create_all). PostgreSQL replaces the named constraint. SQLite keeps a CHECK in the
-table's DDL text, which ALTER TABLE cannot change, so ``trials`` is rebuilt as SQLite
-documents for such changes: create the new table, copy the rows, drop the old one,
-rename, recreate its indexes and the view. That needs a connection with foreign keys
-off (else the DROP would delete every point); ``PRAGMA foreign_key_check`` must come
-back empty before the transaction commits.
+The revisions live in store/migrations/versions (shipped inside the package, so an
+installed paretoctl can upgrade); revision "NNNN" is schema number NNNN. A store's
+``alembic_version`` row is the source of truth; ``meta.schema_version`` is kept equal to
+it for SQL readers and is what identifies a paretoctl store (another program's Alembic
+database has no such row). Stores written before Alembic have only the meta row (1 or
+2): an upgrade first stamps the matching revision. Alembic is imported only to create
+or upgrade a store, never to read one.
 """
 from __future__ import annotations
 
-from sqlalchemy import MetaData, inspect, text, update
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.schema import CreateTable
 
-from store.errors import StoreError
-from store.schema import (
-    FLAT_VIEW, SCHEMA_VERSION, TRIAL_STATUS_CHECK, Meta, Trial, refresh_flat_view,
-)
+from store.errors import StoreError, StoreOutdated
+from store.schema import FLAT_VIEW, HEAD_REVISION, SCHEMA_VERSION, Meta
 
-_REBUILT = "trials_rebuilt"
+if TYPE_CHECKING:
+    from alembic.config import Config
 
-
-def upgrade(connection: Connection, version: int, shown: str) -> None:
-    """Bring a store at schema ``version`` up to SCHEMA_VERSION (in the caller's
-    write transaction)."""
-    if version < 2:
-        if connection.dialect.name == "sqlite":
-            _rebuild_sqlite_trials(connection, shown)
-        else:
-            connection.execute(text("ALTER TABLE trials DROP CONSTRAINT IF EXISTS ck_trials_status"))
-            connection.execute(text(
-                f"ALTER TABLE trials ADD CONSTRAINT ck_trials_status CHECK ({TRIAL_STATUS_CHECK})"))
-    connection.execute(
-        update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "alembic_version"
 
 
-def _rebuild_sqlite_trials(connection: Connection, shown: str) -> None:
-    """Recreate ``trials`` with today's DDL, keeping every row and its id."""
-    if connection.exec_driver_sql("PRAGMA foreign_keys").scalar():
-        raise StoreError(f"cannot upgrade store {shown}: foreign keys must be off for the "
-                         "rebuild of table trials")  # a bug in the caller, never the user's
-    connection.exec_driver_sql(f"DROP VIEW IF EXISTS {FLAT_VIEW}")
-    rebuilt = Trial.__table__.to_metadata(MetaData(), name=_REBUILT)
-    connection.execute(CreateTable(rebuilt))  # the table only: index names are still taken
-    old = {column["name"] for column in inspect(connection).get_columns("trials")}
-    columns = ", ".join(c.name for c in Trial.__table__.columns if c.name in old)
-    connection.exec_driver_sql(f"INSERT INTO {_REBUILT} ({columns}) SELECT {columns} FROM trials")
-    connection.exec_driver_sql("DROP TABLE trials")
-    connection.exec_driver_sql(f"ALTER TABLE {_REBUILT} RENAME TO trials")
-    for index in Trial.__table__.indexes:
-        index.create(connection)
-    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        raise StoreError(f"cannot upgrade store {shown}: rebuilding table trials would "
-                         f"break {len(broken)} references; the store is left as it was")
-    refresh_flat_view(connection)
+def store_schema(connection: Connection, shown: str) -> tuple[int | None, str | None] | None:
+    """``(schema number, Alembic revision)`` of the store, or None when the database has
+    no paretoctl meta record (new, or someone else's). The revision is None for a store
+    written before Alembic; the number is None for a revision that is not a number."""
+    tables = set(inspect(connection).get_table_names())
+    if Meta.__tablename__ not in tables:
+        return None
+    value = connection.execute(
+        select(Meta.value).where(Meta.key == "schema_version")
+    ).scalar_one_or_none()
+    if value is None:
+        return None
+    revision = None
+    if VERSION_TABLE in tables:
+        revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+    if revision is not None:
+        return (int(revision) if revision.isdigit() else None), revision
+    if not value.isdigit() or int(value) < 1:
+        raise StoreError(f"store {shown} has a corrupt schema_version {value!r}")
+    return int(value), None
+
+
+def check_current(number: int | None, revision: str | None, shown: str) -> None:
+    """Refuse a store that is not at SCHEMA_VERSION: an older one in one line saying how to
+    upgrade it (StoreOutdated), a newer or unknown one naming its version."""
+    if number is None:
+        raise StoreError(f"store {shown} is at Alembic revision {revision!r}, which this "
+                         f"paretoctl (schema {SCHEMA_VERSION}) does not know: upgrade paretoctl")
+    if number > SCHEMA_VERSION:
+        raise StoreError(f"store {shown} is at schema {number}, newer than this paretoctl "
+                         f"understands ({SCHEMA_VERSION}): upgrade paretoctl")
+    if number < SCHEMA_VERSION:
+        raise StoreOutdated(f"store {shown} is at schema {number}, this paretoctl needs "
+                            f"{SCHEMA_VERSION}: run paretoctl db upgrade --store {shown}")
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for store/migrations; env.py migrates ``connection``
+    inside the caller's transaction."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def stamp(connection: Connection, revision: str) -> None:
+    """Record ``revision`` in the store's alembic_version table (created if absent)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    MigrationContext.configure(connection).stamp(script, revision)
+
+
+def upgrade_to(connection: Connection, target: str) -> None:
+    """Run the revisions up to ``target`` in the caller's transaction. ``points_flat`` is
+    dropped first (it reads the tables being changed; the caller recreates it); on SQLite
+    the connection must have foreign keys off (table rebuilds drop the old table)."""
+    from alembic import command
+
+    connection.execute(text(f"DROP VIEW IF EXISTS {FLAT_VIEW}"))
+    command.upgrade(alembic_config(connection), target)
+
+
+def upgrade(connection: Connection, number: int, revision: str | None) -> None:
+    """Bring a store at schema ``number`` to the head revision; one written before
+    Alembic (``revision`` None) is first stamped with the revision of its number."""
+    if revision is None:
+        stamp(connection, f"{number:04d}")
+    upgrade_to(connection, HEAD_REVISION)

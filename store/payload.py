@@ -2,8 +2,8 @@
 
 Everything is validated before a transaction opens, so a malformed payload
 leaves the store untouched and fails with a message naming the field. NaN
-never reaches the database: float columns get NULL, and JSON columns get
-null (PostgreSQL's json type rejects NaN outright).
+never reaches the database: float columns get NULL, metrics get NULL for NaN and
+infinities, and JSON columns get null (PostgreSQL's json type rejects NaN outright).
 """
 
 import math
@@ -14,16 +14,13 @@ from typing import Any
 import numpy as np
 
 from store.errors import StoreError
-from store.schema import SPLITS, validate_task_name
+from store.schema import INT_METRICS, SPLITS, validate_metric_name, validate_task_name
 
 _KEY_RE = re.compile(r"^[0-9a-f]{16}$")
 _ERROR_MAX_CHARS = 20_000
-
-METRIC_FLOATS = ("sr", "cr", "ps", "sr_scalar", "cr_scalar", "ps_scalar")
-METRIC_INTS = (
-    "rows_total", "rows_zero", "rows_unique",
-    "weights_total", "weights_zero", "weights_unique",
-)  # fmt: skip
+# Model-level figures a point may give beside its "metrics" mapping (where the trainers
+# put them); stored as metrics of the same name.
+_TOP_LEVEL_METRICS = ("sparsity", "n_params")
 
 
 def check_key(key: object) -> str:
@@ -132,6 +129,35 @@ def _point_tasks(tasks: Any, where: str) -> dict[str, dict[str, float | None]]:
     return out
 
 
+def metric_value(name: str, value: Any, field: str) -> float | None:
+    """A ``point_metrics`` value: a number, None for None, NaN and infinities; the
+    counts in INT_METRICS must be whole numbers."""
+    number = to_float(value, field)
+    if number is None or not math.isfinite(number):
+        return None
+    if name in INT_METRICS and not number.is_integer():
+        raise StoreError(f"{field}: expected an integer, got {value!r}")
+    return number
+
+
+def _point_metrics(point: Mapping[str, Any], where: str) -> dict[str, float | None]:
+    """Validated ``{metric name: value}`` of one point: its "metrics" mapping (any valid
+    names; unknown ones are stored too) plus the top-level sparsity and n_params."""
+    metrics = point.get("metrics") or {}
+    if not isinstance(metrics, Mapping):
+        raise StoreError(f"{where}.metrics: expected a mapping")
+    out = {}
+    for name, value in metrics.items():
+        validate_metric_name(name)
+        out[name] = metric_value(name, value, f"{where}.metrics.{name}")
+    for name in _TOP_LEVEL_METRICS:
+        if name in point:
+            if name in out:
+                raise StoreError(f"{where}.{name}: given both at the top level and in metrics")
+            out[name] = metric_value(name, point[name], f"{where}.{name}")
+    return out
+
+
 def _point_row(point: Any, where: str) -> dict[str, Any]:
     """The ``points`` row (without trial_id) of one result point."""
     if not isinstance(point, Mapping):
@@ -142,31 +168,22 @@ def _point_row(point: Any, where: str) -> dict[str, Any]:
     ray_index = to_int(point.get("ray_index"), f"{where}.ray_index") or 0
     if ray_index < 0:
         raise StoreError(f"{where}.ray_index: must be >= 0, got {ray_index}")
-    metrics = point.get("metrics") or {}
-    if not isinstance(metrics, Mapping):
-        raise StoreError(f"{where}.metrics: expected a mapping")
-    row: dict[str, Any] = {
+    return {
         "split": split,
         "ray_index": ray_index,
         "preference": to_preference(point.get("preference"), f"{where}.preference"),
-        "sparsity": to_float(point.get("sparsity"), f"{where}.sparsity"),
-        "n_params": to_int(point.get("n_params"), f"{where}.n_params"),
         "time_train_s": to_float(point.get("time_train_s"), f"{where}.time_train_s"),
         "time_eval_s": to_float(point.get("time_eval_s"), f"{where}.time_eval_s"),
     }
-    for name in METRIC_FLOATS:
-        row[name] = to_float(metrics.get(name), f"{where}.metrics.{name}")
-    for name in METRIC_INTS:
-        row[name] = to_int(metrics.get(name), f"{where}.metrics.{name}")
-    return row
 
 
-def point_rows(key: str, result: Mapping[str, Any]) -> list[tuple[dict, dict]]:
-    """``(points row, tasks)`` pairs of a result, with unique (split, ray_index)."""
+def point_rows(key: str, result: Mapping[str, Any]) -> list[tuple[dict, dict, dict]]:
+    """``(points row, tasks, metrics)`` of each point of a result, with unique
+    (split, ray_index)."""
     points = result.get("points") if isinstance(result, Mapping) else None
     if not isinstance(points, list | tuple):
         raise StoreError(f"result of trial {key}: 'points' must be a list")
-    pairs, seen = [], set()
+    parts, seen = [], set()
     for i, point in enumerate(points):
         where = f"result of trial {key}: points[{i}]"
         row = _point_row(point, where)
@@ -174,8 +191,9 @@ def point_rows(key: str, result: Mapping[str, Any]) -> list[tuple[dict, dict]]:
         if slot in seen:
             raise StoreError(f"{where}: duplicate split/ray_index {slot}")
         seen.add(slot)
-        pairs.append((row, _point_tasks(point.get("tasks", {}), where)))
-    return pairs
+        parts.append((row, _point_tasks(point.get("tasks", {}), where),
+                      _point_metrics(point, where)))
+    return parts
 
 
 def trial_result_fields(key: str, result: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """Reading the store into pandas DataFrames for front, trials, report, plot, export.
 
 load_points runs three set-based queries: the matching points (joined to
-trials for filtering), those points' trials (once per trial, so the params
-JSON is decoded once per trial, not once per point) and their point_tasks,
-then pivots and aligns them in pandas. Columns are built as typed numpy
-arrays straight from the fetched rows; there is no per-point query and no
+trials for filtering, and to point_metrics once per standard metric, so those
+come as columns as they did when they were point columns), those points'
+trials (once per trial, so the params JSON is decoded once per trial, not once
+per point) and their point_tasks, then pivots and aligns them in pandas; a
+fourth fetches other metrics when the store has any. Columns are built as typed
+numpy arrays straight from the fetched rows; there is no per-point query and no
 per-point JSON decoding, which keeps 1e5 points around a second on SQLite.
 """
 
@@ -16,19 +18,19 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Select, Text, cast, select
 
-from store.payload import METRIC_FLOATS, METRIC_INTS
-from store.schema import Point, PointTask, Sweep, SweepTrial, Trial
+from store.schema import (
+    INT_METRICS, POINT_METRICS, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial,
+    join_metrics, known_metrics, metric_aliases,
+)
 
 if TYPE_CHECKING:
     from store.db import Store
 
 _TRIAL_FIELDS = ["trial", "method", "dataset", "arch", "seed", "params"]
-_FLOAT_VALUES = ["sparsity", *METRIC_FLOATS]
-_INT_VALUES = [*METRIC_INTS, "n_params"]
 _TIME_VALUES = ["time_train_s", "time_eval_s"]
 POINT_COLUMNS = [
     "point_id", "trial", "method", "dataset", "arch", "seed", "split", "ray_index",
-    "preference", "params", *_FLOAT_VALUES, *_INT_VALUES, *_TIME_VALUES,
+    "preference", "params", *POINT_METRICS, *_TIME_VALUES,
 ]  # fmt: skip
 TRIAL_COLUMNS = [
     "key", "sweeps", "method", "dataset", "arch", "seed", "preference",
@@ -107,11 +109,6 @@ def _floats(values: tuple) -> np.ndarray:
     return np.array(values, dtype=np.float64)
 
 
-def _nullable_ints(values: tuple) -> pd.arrays.IntegerArray:
-    """Nullable Int64 array; NULL becomes <NA>."""
-    return pd.array(list(values), dtype="Int64")
-
-
 def _decode_json_texts(values: tuple) -> pd.Series:
     """Decode JSON texts, each distinct text once (identical values share one object)."""
     texts = pd.Series(values, dtype=object)
@@ -122,17 +119,19 @@ def _decode_json_texts(values: tuple) -> pd.Series:
 
 
 def _points_stmt(flt: PointFilter) -> Select:
-    """The matching points; preference comes as JSON text to be decoded in bulk."""
-    values = [getattr(Point, n) for n in [*_FLOAT_VALUES, *_INT_VALUES, *_TIME_VALUES]]
+    """The matching points with their POINT_METRICS; preference comes as JSON text to be
+    decoded in bulk."""
+    metrics = metric_aliases(list(POINT_METRICS))
     stmt = select(
         Point.id.label("point_id"),
         Point.trial_id,
         Point.split,
         Point.ray_index,
         cast(Point.preference, Text).label("preference"),
-        *values,
+        *[alias.value.label(name) for name, alias in metrics.items()],
+        *[getattr(Point, n) for n in _TIME_VALUES],
     ).join_from(Point, Trial, Point.trial_id == Trial.id)
-    return _point_filtered(stmt, flt).order_by(Point.id)
+    return _point_filtered(join_metrics(stmt, metrics), flt).order_by(Point.id)
 
 
 def _trials_stmt(flt: PointFilter) -> Select:
@@ -159,6 +158,31 @@ def _tasks_stmt(flt: PointFilter) -> Select:
     return _point_filtered(stmt, flt)
 
 
+def _extra_metrics_stmt(flt: PointFilter, names: list[str]) -> Select:
+    """Rows of the metrics ``names`` of exactly the points that _points_stmt selects."""
+    stmt = (
+        select(PointMetric.point_id, PointMetric.name, PointMetric.value)
+        .join(Point, Point.id == PointMetric.point_id)
+        .join(Trial, Trial.id == Point.trial_id)
+        .where(PointMetric.name.in_(names))
+    )
+    return _point_filtered(stmt, flt)
+
+
+def _extra_metric_columns(cols: dict[str, tuple], point_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Pivot long metric rows onto ``point_ids`` (ascending): one float64 column per name
+    found, sorted by name, NaN where a point has none. Rows of points not in
+    ``point_ids`` (written between the queries) are ignored."""
+    ids = np.array(cols["point_id"], dtype=np.int64)
+    rows = np.searchsorted(point_ids, ids)
+    known = rows < len(point_ids)
+    known[known] = point_ids[rows[known]] == ids[known]
+    codes, names = pd.factorize(np.array(cols["name"], dtype=object)[known], sort=True)
+    grid = np.full((len(names), len(point_ids)), np.nan)
+    grid[codes, rows[known]] = _floats(cols["value"])[known]
+    return dict(zip(names, grid, strict=True))
+
+
 def _points_frame(cols: dict[str, tuple], trials: pd.DataFrame) -> pd.DataFrame:
     """Typed point columns with their trial's columns aligned by trial id."""
     trial_ids = np.array(cols["trial_id"], dtype=np.int64)
@@ -171,10 +195,11 @@ def _points_frame(cols: dict[str, tuple], trials: pd.DataFrame) -> pd.DataFrame:
     data["ray_index"] = np.array(cols["ray_index"], dtype=np.int64)
     data["preference"] = _decode_json_texts(cols["preference"]).to_numpy()
     data["params"] = per_point["params"].to_numpy()
-    for name in [*_FLOAT_VALUES, *_TIME_VALUES]:
+    for name in POINT_METRICS:  # stored as REAL: counts become Int64 again
+        values = _floats(cols[name])
+        data[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
+    for name in _TIME_VALUES:
         data[name] = _floats(cols[name])
-    for name in _INT_VALUES:
-        data[name] = _nullable_ints(cols[name])
     return pd.DataFrame(data, columns=POINT_COLUMNS)
 
 
@@ -197,7 +222,8 @@ def _task_wide(cols: dict[str, tuple]) -> pd.DataFrame:
 
 
 def load_points(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
-    """One wide row per point matching ``flt``: POINT_COLUMNS, then task columns.
+    """One wide row per point matching ``flt``: POINT_COLUMNS, then task columns, then
+    any metric beyond POINT_METRICS (sorted by name).
 
     Task columns come grouped by kind, tasks sorted by name: all ``loss.*``,
     then ``acc.*``, then ``mcr.*`` (= 1 - acc; NaN where accuracy is NULL).
@@ -209,7 +235,13 @@ def load_points(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
         trials = pd.DataFrame(columns=["id", *_TRIAL_FIELDS])
     points = _points_frame(_fetch_columns(store, _points_stmt(flt)), trials)
     wide = _task_wide(_fetch_columns(store, _tasks_stmt(flt)))
-    return points.join(wide, on="point_id")
+    points = points.join(wide, on="point_id")
+    with store.read_connection() as connection:
+        names = known_metrics(connection)
+    if names:
+        extra = _fetch_columns(store, _extra_metrics_stmt(flt, names))
+        points = points.assign(**_extra_metric_columns(extra, points["point_id"].to_numpy()))
+    return points
 
 
 def task_names(df: pd.DataFrame) -> list[str]:
@@ -234,15 +266,17 @@ def _trial_sweeps(store: "Store", flt: PointFilter) -> pd.Series:
 def _trial_sparsity(store: "Store", flt: PointFilter) -> pd.DataFrame:
     """SR/CR/PS of each trial's first point (ray 0) on the filter's split."""
     split = flt.split if flt.split is not None else "test"
+    metrics = metric_aliases(["sr", "cr", "ps"])
     stmt = _trial_filtered(
-        select(Trial.key, Point.sr, Point.cr, Point.ps)
-        .join_from(Trial, Point, Point.trial_id == Trial.id)
+        join_metrics(
+            select(Trial.key, *[alias.value.label(name) for name, alias in metrics.items()])
+            .join_from(Trial, Point, Point.trial_id == Trial.id), metrics)
         .where(_match(Point.split, split), Point.ray_index == 0),
         flt,
-    )
+    ).order_by(Point.id)
     sparsity = _frame(store, stmt)
     if sparsity.empty:
-        return pd.DataFrame(columns=["sr", "cr", "ps"], index=pd.Index([], name="key"))
+        return pd.DataFrame(columns=list(metrics), index=pd.Index([], name="key"))
     return sparsity.drop_duplicates("key").set_index("key")
 
 

@@ -1,12 +1,13 @@
-"""ORM tables of the results store and the derived ``points_flat`` SQL view.
+"""ORM tables of the results store (at the head revision of store/migrations) and the
+derived ``points_flat`` SQL view.
 
-Per-task numbers live in the long table ``point_tasks`` so that a dataset
-with any number of tasks fits without schema changes. Because long tables
-are awkward to query by hand, ``points_flat`` pivots them back into one
-column per task (``loss_<task>``, ``acc_<task>``, ``mcr_<task>``); the view
-is regenerated whenever a write brings a task name it does not know yet.
-All types are generic SQLAlchemy types so the same schema runs on SQLite
-and PostgreSQL.
+Per-task numbers live in the long table ``point_tasks`` and model-level metrics (SR, CR,
+PS, the row and weight counts, the sparsity value, parameter counts, any other named
+metric) in the long table ``point_metrics``, so that any number of tasks or metrics fits
+without schema changes. Because long tables are awkward to query by hand, ``points_flat``
+pivots both back into columns (``loss_<task>``, ``acc_<task>``, ``mcr_<task>``, one per
+metric); the view is regenerated whenever a write brings a name it does not know yet.
+All types are generic SQLAlchemy types so the same schema runs on SQLite and PostgreSQL.
 """
 
 import re
@@ -27,19 +28,23 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     case,
+    cast,
     func,
     select,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, relationship
 
 from store.errors import StoreError
 
-SCHEMA_VERSION = 2
-"""Bumped on every incompatible schema change; stores newer than this are refused, older
-ones are upgraded when opened for writing (store/migrate.py). 2: trial status
-'interrupted', table sweep_leases."""
+SCHEMA_VERSION = 3
+"""The schema these tables describe: the number of the head Alembic revision
+(store/migrations/versions/NNNN_*.py, revision id "NNNN"). Older stores are refused
+until ``paretoctl db upgrade``; newer ones are refused. 1: the first schema; 2: trial
+status 'interrupted', table sweep_leases; 3: metrics in the long table point_metrics."""
+HEAD_REVISION = f"{SCHEMA_VERSION:04d}"
 
 FLAT_VIEW = "points_flat"
 # interrupted: stopped by SIGINT/SIGTERM while it ran; run again like a failed trial
@@ -47,10 +52,26 @@ TRIAL_STATUSES = ("pending", "running", "done", "failed", "interrupted")
 TRIAL_STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in TRIAL_STATUSES) + ")"
 SPLITS = ("train", "val", "test")
 
-# Task names become SQL column names of the view, so they must be plain
+# Task and metric names become SQL column names of the view, so they must be plain
 # identifiers; 50 characters keeps ``loss_<task>`` under PostgreSQL's 63.
-_TASK_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_TASK_NAME_MAX = 50
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME_MAX = 50
+
+# The metrics every trial reports, in the view's (and load_points') column order; counts
+# are integers (stored as REAL, exact below 2**53, shown as BIGINT by the view).
+POINT_METRICS = (
+    "sparsity", "sr", "cr", "ps", "sr_scalar", "cr_scalar", "ps_scalar",
+    "rows_total", "rows_zero", "rows_unique", "weights_total", "weights_zero",
+    "weights_unique", "n_params",
+)  # fmt: skip
+INT_METRICS = frozenset(POINT_METRICS[7:])
+# The view's other columns (and load_points' ``params``): a metric may not take their
+# names, nor a task column's prefix.
+_RESERVED_NAMES = frozenset({
+    "point_id", "trial", "method", "dataset", "arch", "seed", "status", "split",
+    "ray_index", "preference", "params", "time_train_s", "time_eval_s",
+})  # fmt: skip
+TASK_COLUMN_PREFIXES = ("loss_", "acc_", "mcr_")
 
 # none_as_null: a Python None must be SQL NULL (e.g. "no preference"), not
 # the JSON text 'null', so that `preference IS NULL` works in plain SQL.
@@ -163,8 +184,8 @@ class SweepTrial(Base):
 class Point(Base):
     """One evaluated point of a trial: a split, and for front learners a test ray.
 
-    ``sr/cr/ps`` are counted over rows (neuron groups) as in the paper; the
-    ``*_scalar`` columns are the same rates over individual scalar weights.
+    Its model-level metrics are rows of ``point_metrics``; the times stay columns: they
+    say how the point was computed (every point has both), not what the model is.
     """
 
     __tablename__ = "points"
@@ -174,25 +195,14 @@ class Point(Base):
     split: Mapped[str] = mapped_column(String(8))
     ray_index: Mapped[int] = mapped_column(default=0)
     preference: Mapped[list[Any] | None]
-    sparsity: Mapped[float | None]
-    sr: Mapped[float | None]
-    cr: Mapped[float | None]
-    ps: Mapped[float | None]
-    sr_scalar: Mapped[float | None]
-    cr_scalar: Mapped[float | None]
-    ps_scalar: Mapped[float | None]
-    rows_total: Mapped[int | None] = mapped_column(BigInteger)
-    rows_zero: Mapped[int | None] = mapped_column(BigInteger)
-    rows_unique: Mapped[int | None] = mapped_column(BigInteger)
-    weights_total: Mapped[int | None] = mapped_column(BigInteger)
-    weights_zero: Mapped[int | None] = mapped_column(BigInteger)
-    weights_unique: Mapped[int | None] = mapped_column(BigInteger)
-    n_params: Mapped[int | None] = mapped_column(BigInteger)
     time_train_s: Mapped[float | None]
     time_eval_s: Mapped[float | None]
 
     trial: Mapped[Trial] = relationship(back_populates="points")
     tasks: Mapped[list["PointTask"]] = relationship(
+        back_populates="point", cascade="all, delete-orphan", passive_deletes=True
+    )
+    metrics: Mapped[list["PointMetric"]] = relationship(
         back_populates="point", cascade="all, delete-orphan", passive_deletes=True
     )
 
@@ -211,7 +221,7 @@ class PointTask(Base):
     point_id: Mapped[int] = mapped_column(
         ForeignKey("points.id", ondelete="CASCADE"), primary_key=True
     )
-    task: Mapped[str] = mapped_column(String(_TASK_NAME_MAX), primary_key=True)
+    task: Mapped[str] = mapped_column(String(_NAME_MAX), primary_key=True)
     loss: Mapped[float | None]
     acc: Mapped[float | None]
 
@@ -220,17 +230,53 @@ class PointTask(Base):
     __table_args__ = (Index("ix_point_tasks_task", "task"),)
 
 
+class PointMetric(Base):
+    """One model-level metric of a point (SR, a count, or any other named number);
+    NULL where it was not a finite number.
+
+    On SQLite the table is clustered on its key (WITHOUT ROWID): reading a point's
+    metrics is one B-tree lookup per metric, not two (index, then row)."""
+
+    __tablename__ = "point_metrics"
+
+    point_id: Mapped[int] = mapped_column(
+        ForeignKey("points.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(_NAME_MAX), primary_key=True)
+    value: Mapped[float | None]
+
+    point: Mapped[Point] = relationship(back_populates="metrics")
+
+    __table_args__ = (Index("ix_point_metrics_name", "name"), {"sqlite_with_rowid": False})
+
+
+def _validate_name(name: object, kind: str) -> str:
+    """``name`` if it is a plain lowercase identifier of at most _NAME_MAX characters."""
+    if not isinstance(name, str) or len(name) > _NAME_MAX or not _NAME_RE.fullmatch(name):
+        raise StoreError(
+            f"invalid {kind} name {name!r}: use lowercase letters, digits and '_', "
+            f"starting with a letter, at most {_NAME_MAX} characters"
+        )
+    return name
+
+
 def validate_task_name(name: object) -> str:
     """Return ``name`` if it is a safe view-column identifier, else raise StoreError.
 
     The view embeds task names as column names and literals, so this check is
     what keeps that DDL free of anything but plain identifiers.
     """
-    if not isinstance(name, str) or len(name) > _TASK_NAME_MAX or not _TASK_NAME_RE.fullmatch(name):
-        raise StoreError(
-            f"invalid task name {name!r}: use lowercase letters, digits and '_', "
-            f"starting with a letter, at most {_TASK_NAME_MAX} characters"
-        )
+    return _validate_name(name, "task")
+
+
+def validate_metric_name(name: object) -> str:
+    """Return ``name`` if it can be a column of the view, else raise StoreError: a plain
+    identifier (as for tasks) that is neither another view column nor task-prefixed."""
+    _validate_name(name, "metric")
+    if name in _RESERVED_NAMES or name.startswith(TASK_COLUMN_PREFIXES):
+        raise StoreError(f"invalid metric name {name!r}: it would clash with a column of "
+                         f"{FLAT_VIEW} (names starting with loss_, acc_ or mcr_ and "
+                         f"{', '.join(sorted(_RESERVED_NAMES))} are taken)")
     return name
 
 
@@ -238,6 +284,14 @@ def known_tasks(connection: Connection) -> list[str]:
     """All task names present in point_tasks, sorted (the view's task columns)."""
     stmt = select(PointTask.task).distinct().order_by(PointTask.task)
     return [validate_task_name(t) for t in connection.execute(stmt).scalars()]
+
+
+def known_metrics(connection: Connection) -> list[str]:
+    """Metric names present in point_metrics beyond POINT_METRICS, sorted (the view's
+    extra metric columns)."""
+    stmt = select(PointMetric.name).distinct().order_by(PointMetric.name)
+    names = connection.execute(stmt).scalars()
+    return [validate_metric_name(n) for n in names if n not in POINT_METRICS]
 
 
 def _task_pivot(tasks: list[str]):
@@ -250,28 +304,38 @@ def _task_pivot(tasks: list[str]):
     return select(*columns).group_by(PointTask.point_id).subquery("pt")
 
 
-_POINT_VIEW_COLUMNS = (
-    "split", "ray_index", "preference", "sparsity", "sr", "cr", "ps",
-    "sr_scalar", "cr_scalar", "ps_scalar", "rows_total", "rows_zero", "rows_unique",
-    "weights_total", "weights_zero", "weights_unique", "n_params",
-    "time_train_s", "time_eval_s",
-)  # fmt: skip
+def metric_aliases(names: list[str]) -> dict[str, Any]:
+    """One alias of point_metrics per metric name, for join_metrics."""
+    return {name: aliased(PointMetric, name=f"pm_{name}") for name in names}
 
 
-def flat_view_select(tasks: list[str]) -> Select:
-    """The SELECT behind ``points_flat`` for the given task names.
+def join_metrics(stmt: Select, aliases: dict[str, Any]) -> Select:
+    """``stmt`` (which selects from points) LEFT JOINed to each alias on (point, name):
+    every metric becomes a column, NULL where the point has none. Each join is one key
+    lookup per point, so a filter on points reaches the metrics too (a grouped pivot
+    would read the whole table)."""
+    for name, alias in aliases.items():
+        stmt = stmt.outerjoin(alias, and_(alias.point_id == Point.id, alias.name == name))
+    return stmt
 
-    Pivoting in a grouped subquery (rather than grouping the outer join)
-    keeps the outer SELECT free of GROUP BY, which PostgreSQL would reject
-    for the JSON ``preference`` column.
+
+def flat_view_select(tasks: list[str], extra_metrics: list[str] = ()) -> Select:
+    """The SELECT behind ``points_flat`` for the given task and extra metric names.
+
+    Its columns are those of schema 2, where the metrics were point columns (counts
+    cast back to BIGINT), then the task columns, then the extra metrics. Pivoting tasks
+    in a grouped subquery (rather than grouping the outer join) keeps the outer SELECT
+    free of GROUP BY, which PostgreSQL would reject for the JSON ``preference`` column.
     """
     pt = _task_pivot(tasks)
+    pm = metric_aliases([*POINT_METRICS, *extra_metrics])
     per_task = []
     for task in tasks:
         acc = pt.c[f"acc_{task}"]
         per_task += [pt.c[f"loss_{task}"], acc, (1 - acc).label(f"mcr_{task}")]
-    point_cols = [getattr(Point, name) for name in _POINT_VIEW_COLUMNS]
-    return (
+    metric_cols = [(cast(pm[n].value, BigInteger) if n in INT_METRICS else pm[n].value).label(n)
+                   for n in POINT_METRICS]
+    stmt = (
         select(
             Point.id.label("point_id"),
             Trial.key.label("trial"),
@@ -280,27 +344,34 @@ def flat_view_select(tasks: list[str]) -> Select:
             Trial.arch,
             Trial.seed,
             Trial.status,
-            *point_cols,
+            Point.split,
+            Point.ray_index,
+            Point.preference,
+            *metric_cols,
+            Point.time_train_s,
+            Point.time_eval_s,
             *per_task,
+            *[pm[n].value.label(n) for n in extra_metrics],
         )
         .join_from(Point, Trial, Point.trial_id == Trial.id)
         .outerjoin(pt, pt.c.point_id == Point.id)
     )
+    return join_metrics(stmt, pm)
 
 
-def refresh_flat_view(connection: Connection) -> list[str]:
-    """Drop and recreate ``points_flat`` with a column set for every known task.
+def refresh_flat_view(connection: Connection) -> tuple[list[str], list[str]]:
+    """Drop and recreate ``points_flat`` with columns for every known task and metric.
 
     The DROP comes first so that on PostgreSQL it takes the view's lock before
-    the task names are read: a concurrent refresh then waits and sees the
-    other writer's committed tasks. Task names are validated identifiers and
+    the names are read: a concurrent refresh then waits and sees the other
+    writer's committed names. Task and metric names are validated identifiers and
     are rendered by SQLAlchemy's literal compiler, never by string formatting.
-    Returns the task names the new view covers.
+    Returns the task names and the extra metric names the new view covers.
     """
     connection.execute(DDL(f"DROP VIEW IF EXISTS {FLAT_VIEW}"))
-    tasks = known_tasks(connection)
-    compiled = flat_view_select(tasks).compile(
+    tasks, metrics = known_tasks(connection), known_metrics(connection)
+    compiled = flat_view_select(tasks, metrics).compile(
         dialect=connection.dialect, compile_kwargs={"literal_binds": True}
     )
     connection.execute(DDL(f"CREATE VIEW {FLAT_VIEW} AS {compiled}"))
-    return tasks
+    return tasks, metrics

@@ -24,7 +24,7 @@ from store.payload import (
     trial_result_fields,
     trial_row,
 )
-from store.schema import Point, PointTask, Sweep, SweepTrial, Trial
+from store.schema import Point, PointMetric, PointTask, Sweep, SweepTrial, Trial
 
 if TYPE_CHECKING:
     from store.db import Store
@@ -165,20 +165,25 @@ def _trial_id(session: Session, key: str) -> int:
     return trial_id
 
 
-def _insert_points(session: Session, trial_id: int, pairs: list[tuple[dict, dict]]) -> set[str]:
-    """Insert points and their per-task rows; returns the task names written."""
-    if not pairs:
-        return set()
+def _insert_points(
+    session: Session, trial_id: int, parts: list[tuple[dict, dict, dict]]
+) -> tuple[set[str], set[str]]:
+    """Insert points with their per-task and metric rows; returns the task names and
+    the metric names written."""
+    if not parts:
+        return set(), set()
     stmt = insert(Point).returning(Point.id, sort_by_parameter_order=True)
-    point_ids = session.scalars(stmt, [{**row, "trial_id": trial_id} for row, _ in pairs]).all()
-    task_rows = [
-        {"point_id": point_id, "task": task, **values}
-        for point_id, (_, tasks) in zip(point_ids, pairs, strict=True)
-        for task, values in tasks.items()
-    ]
+    point_ids = session.scalars(stmt, [{**row, "trial_id": trial_id} for row, _, _ in parts]).all()
+    task_rows, metric_rows = [], []
+    for point_id, (_, tasks, metrics) in zip(point_ids, parts, strict=True):
+        task_rows += [{"point_id": point_id, "task": task, **values} for task, values in tasks.items()]
+        metric_rows += [{"point_id": point_id, "name": name, "value": value}
+                        for name, value in metrics.items()]
     if task_rows:
         session.execute(insert(PointTask), task_rows)
-    return {row["task"] for row in task_rows}
+    if metric_rows:
+        session.execute(insert(PointMetric), metric_rows)
+    return {row["task"] for row in task_rows}, {row["name"] for row in metric_rows}
 
 
 def record_result(store: "Store", key: str, result: dict[str, Any]) -> None:
@@ -188,7 +193,7 @@ def record_result(store: "Store", key: str, result: dict[str, Any]) -> None:
     the same (or a newer) result again leaves exactly one set of rows.
     """
     check_key(key)
-    pairs = point_rows(key, result)
+    parts = point_rows(key, result)
     fields = trial_result_fields(key, result)
     with store.write_session() as session:
         trial_id = _trial_id(session, key)
@@ -196,10 +201,10 @@ def record_result(store: "Store", key: str, result: dict[str, Any]) -> None:
             delete(Point).where(Point.trial_id == trial_id),
             execution_options={"synchronize_session": False},
         )
-        tasks = _insert_points(session, trial_id, pairs)
+        tasks, metrics = _insert_points(session, trial_id, parts)
         session.execute(
             update(Trial)
             .where(Trial.id == trial_id)
             .values(status="done", error=None, finished_at=_utcnow(), **fields)
         )
-        store.ensure_flat_view(session.connection(), tasks)
+        store.ensure_flat_view(session.connection(), tasks, metrics)

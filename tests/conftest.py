@@ -43,7 +43,8 @@ def write_spec(workdir):
 
 @pytest.fixture
 def pg_url() -> str:
-    """The test PostgreSQL server's URL, its database emptied (view and tables dropped)."""
+    """The test PostgreSQL server's URL, its database emptied (view, tables and Alembic's
+    version table dropped)."""
     from sqlalchemy import create_engine, text
 
     from store.schema import FLAT_VIEW, Base
@@ -55,5 +56,6 @@ def pg_url() -> str:
     with engine.begin() as conn:
         conn.execute(text(f"DROP VIEW IF EXISTS {FLAT_VIEW}"))
         Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     return url

@@ -152,7 +152,8 @@ def test_newer_schema_version_is_refused(db_path):
     open_store(f"sqlite:///{db_path}", create=True).close()
     with sqlite3.connect(db_path) as conn:
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", ("999",))
-    with pytest.raises(StoreError, match="schema version 999"):
+        conn.execute("UPDATE alembic_version SET version_num = '0999'")
+    with pytest.raises(StoreError, match="is at schema 999, newer than this paretoctl"):
         open_store(f"sqlite:///{db_path}", create=False)
 
 
@@ -270,6 +271,7 @@ def test_record_result_stores_nan_as_null(store, db_path):
     point["metrics"]["sr"] = NAN
     point["metrics"]["rows_zero"] = np.float64(NAN)
     point["sparsity"] = np.float32(NAN)
+    point["metrics"]["sr_scalar"] = -np.inf
     del point["metrics"]["cr"]
     result = make_result([point])
     result["info"] = {"final_loss": NAN, "curve": np.array([1.0, np.inf])}
@@ -278,9 +280,13 @@ def test_record_result_stores_nan_as_null(store, db_path):
         ("null", "null"),
         ("real", "null"),
     ]
-    assert raw(db_path, "SELECT sr, cr, rows_zero, sparsity, ps FROM points") == [
-        (None, None, None, None, 1.0)
+    assert raw(db_path, "SELECT sr, cr, rows_zero, sparsity, ps, sr_scalar FROM points_flat") == [
+        (None, None, None, None, 1.0, None)
     ]
+    # NaN and infinities are stored as NULL; an absent metric has no row
+    assert raw(db_path, "SELECT name, typeof(value) FROM point_metrics "
+                        "WHERE name IN ('sr', 'cr', 'sr_scalar') ORDER BY name") == [
+        ("sr", "null"), ("sr_scalar", "null")]
     info = raw(db_path, "SELECT info FROM trials")
     assert info == [('{"final_loss": null, "curve": [1.0, null]}',)]
 
@@ -471,3 +477,78 @@ def test_load_20k_points(store):
     np.testing.assert_allclose(df["loss.left"], expected_loss)
     np.testing.assert_allclose(df["mcr.left"], 1 - (df["ray_index"] % 100) / 100)
     assert df["acc.right"].eq(0.8).all()
+
+
+# --- model-level metrics (point_metrics) ----------------------------------------
+
+
+def test_the_flat_view_keeps_the_columns_of_schema_2(store, db_path):
+    store.add_trials("sweep_a", [make_trial(1)])
+    store.record_result(make_trial(1)["key"], make_result([make_point()]))
+    with sqlite3.connect(db_path) as conn:
+        cursor = conn.execute("SELECT * FROM points_flat")
+        columns, (row,) = [d[0] for d in cursor.description], cursor.fetchall()
+    assert columns == [
+        "point_id", "trial", "method", "dataset", "arch", "seed", "status", "split",
+        "ray_index", "preference", "sparsity", "sr", "cr", "ps", "sr_scalar", "cr_scalar",
+        "ps_scalar", "rows_total", "rows_zero", "rows_unique", "weights_total",
+        "weights_zero", "weights_unique", "n_params", "time_train_s", "time_eval_s",
+        "loss_left", "acc_left", "mcr_left", "loss_right", "acc_right", "mcr_right"]
+    values = dict(zip(columns, row))
+    assert values["sr"] == 0.5 and values["n_params"] == 12345
+    assert type(values["rows_total"]) is int and type(values["sparsity"]) is float
+
+
+def test_any_named_metric_is_stored_shown_in_the_view_and_loaded(store, db_path):
+    store.add_trials("sweep_a", [make_trial(1), make_trial(2)])
+    store.record_result(make_trial(1)["key"], make_result([make_point()]))
+    with pytest.raises(sqlite3.OperationalError, match="flops"):
+        raw(db_path, "SELECT flops FROM points_flat")
+    point = make_point()
+    point["metrics"] |= {"flops": 2.5e6, "n_layers": np.int64(4), "latency_ms": np.inf}
+    other = open_store(f"sqlite:///{db_path}", create=False)  # a second handle sees them too
+    other.record_result(make_trial(2)["key"], make_result([point]))
+    other.close()
+    assert raw(db_path, "SELECT trial, flops, n_layers, latency_ms FROM points_flat ORDER BY trial") == [
+        (make_trial(1)["key"], None, None, None), (make_trial(2)["key"], 2.5e6, 4.0, None)]
+    columns = [r[1] for r in raw(db_path, "PRAGMA table_info(points_flat)")]
+    assert columns[-3:] == ["flops", "latency_ms", "n_layers"]  # after the task columns
+    df = load_points(store)
+    assert list(df.columns[: len(POINT_COLUMNS)]) == POINT_COLUMNS
+    assert list(df.columns[len(POINT_COLUMNS):]) == [
+        "loss.left", "loss.right", "acc.left", "acc.right", "mcr.left", "mcr.right",
+        "flops", "latency_ms", "n_layers"]
+    assert df["flops"].tolist()[1] == 2.5e6 and math.isnan(df["flops"].tolist()[0])
+    assert df["latency_ms"].isna().all() and df["sr"].tolist() == [0.5, 0.5]
+    point["metrics"]["energy_j"] = 7.0  # a name new to this handle's cached view columns
+    store.record_result(make_trial(1)["key"], make_result([point]))
+    assert raw(db_path, "SELECT energy_j FROM points_flat WHERE energy_j IS NOT NULL") == [(7.0,)]
+
+
+@pytest.mark.parametrize("metrics, message", [
+    ({"Bad-Name": 1.0}, "invalid metric name 'Bad-Name'"),
+    ({"loss_left": 1.0}, "invalid metric name 'loss_left': it would clash"),
+    ({"split": 1.0}, "invalid metric name 'split': it would clash"),
+    ({"flops": "many"}, r"metrics\.flops: expected a number"),
+    ({"flops": True}, r"metrics\.flops: expected a number"),
+    ({"rows_total": 1.5}, r"metrics\.rows_total: expected an integer"),
+    ({"sparsity": 0.1}, r"sparsity: given both at the top level and in metrics"),
+])
+def test_bad_metrics_are_refused_naming_them_without_writing(store, db_path, metrics, message):
+    store.add_trials("sweep_a", [make_trial(1)])
+    store.record_result(make_trial(1)["key"], make_result([make_point()]))
+    before = raw(db_path, "SELECT * FROM point_metrics ORDER BY name")
+    point = make_point()
+    point["metrics"] |= metrics
+    with pytest.raises(StoreError, match=message):
+        store.record_result(make_trial(1)["key"], make_result([point]))
+    assert raw(db_path, "SELECT * FROM point_metrics ORDER BY name") == before
+
+
+def test_re_recording_a_trial_replaces_its_metrics(store, db_path):
+    store.add_trials("sweep_a", [make_trial(1)])
+    key = make_trial(1)["key"]
+    store.record_result(key, make_result([make_point("test"), make_point("val")]))
+    assert raw(db_path, "SELECT COUNT(*) FROM point_metrics") == [(2 * 14,)]
+    store.record_result(key, make_result([{"split": "test", "metrics": {"sr": 0.1}}]))
+    assert raw(db_path, "SELECT name, value FROM point_metrics") == [("sr", 0.1)]

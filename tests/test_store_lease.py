@@ -11,27 +11,19 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
 from store.db import open_store
 from store.errors import SweepBusy
 from store.lease import Lease, holder_gone, release, renew, try_acquire
-from store.schema import FLAT_VIEW, Base, SweepLease
+from store.schema import SweepLease
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'lease.db'}"
-    url = os.environ.get("PARETOCTL_TEST_PG_URL")
-    if not url:
-        pytest.skip("PARETOCTL_TEST_PG_URL not set: run scripts/start-postgres.sh (CI does)")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f"DROP VIEW IF EXISTS {FLAT_VIEW}"))
-        Base.metadata.drop_all(conn)
-    engine.dispose()
-    return url
+    return request.getfixturevalue("pg_url")  # the emptied test database
 
 
 @pytest.fixture

@@ -1,0 +1,415 @@
+"""Versioned schema with Alembic: a new store is created at the head revision, older stores
+are refused on open with the upgrade command to run, and ``paretoctl db upgrade`` upgrades
+them in place keeping every row, trial key and status.
+
+Fixtures, both written before Alembic:
+- ``tests/data/store_v1.db``: schema 1, written through the store API (commit 4c6dfcd):
+  sweep 'old' (spec ``name: old``) with hand-made keys 0000000000000001..4; trials 1 and
+  2 done (three points each, two tasks per point), 3 failed, 4 pending. Its spec cannot
+  be expanded, so its keys are checked to be unchanged by the upgrade.
+- ``tests/data/store_v2.db``: schema 2, written by a real 4-trial ``paretoctl sweep`` of
+  the spec stored in it (main at 5c011ee): linear x 2, wc_al, cosmos with 3 test rays on
+  a small multidigits, all done. Its spec is expanded to check a rerun finds every trial
+  done.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import MetaData, Table, create_engine, insert, inspect, text
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from store import migrate
+from store.db import open_store, upgrade_store
+from store.errors import StoreError, StoreNotFound, StoreOutdated
+from store.queries import POINT_COLUMNS, PointFilter, list_trials, load_points
+from store.schema import FLAT_VIEW, HEAD_REVISION, POINT_METRICS, SCHEMA_VERSION, Base
+
+DATA = Path(__file__).parent / "data"
+V1_STORE, V2_STORE = DATA / "store_v1.db", DATA / "store_v2.db"
+TABLES = ("sweeps", "trials", "sweep_trials", "points", "point_tasks")
+runner = CliRunner()
+
+
+def copy(fixture: Path, folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
+    path = folder / fixture.name
+    shutil.copyfile(fixture, path)
+    return path
+
+
+def rows(path: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def view_rows(path: Path) -> tuple[list[str], list[tuple]]:
+    """Columns and rows of points_flat, as a user of plain SQL sees them."""
+    with sqlite3.connect(path) as conn:
+        cursor = conn.execute(f"SELECT * FROM {FLAT_VIEW} ORDER BY point_id")
+        return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def schema_snapshot(url: str) -> dict:
+    """Everything about the tables that matters: columns, keys, constraints, indexes."""
+    engine = create_engine(url)
+    try:
+        insp = inspect(engine)
+        snap = {}
+        for table in sorted(set(insp.get_table_names()) - {"alembic_version"}):
+            checks = {c["name"]: re.sub(r"\s+", " ", c["sqltext"]) for c in insp.get_check_constraints(table)}
+            snap[table] = {
+                "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)],
+                "pk": insp.get_pk_constraint(table)["constrained_columns"],
+                "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"],
+                               tuple(f["referred_columns"]), f["options"].get("ondelete"))
+                              for f in insp.get_foreign_keys(table)),
+                "uniques": sorted((u["name"] or "", tuple(u["column_names"]))
+                                  for u in insp.get_unique_constraints(table)),
+                "checks": checks,
+                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                                  for i in insp.get_indexes(table)),
+            }
+            if engine.dialect.name == "sqlite":  # point_metrics is clustered on its key
+                with engine.connect() as conn:
+                    ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = :t"),
+                                       {"t": table}).scalar()
+                snap[table]["without_rowid"] = ddl.rstrip().endswith("WITHOUT ROWID")
+        return snap
+    finally:
+        engine.dispose()
+
+
+def version_rows(url: str) -> tuple[list[tuple], list[tuple]]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = (conn.execute(text("SELECT version_num FROM alembic_version")).all(),
+                 conn.execute(text("SELECT key, value FROM meta")).all())
+    engine.dispose()
+    return found
+
+
+# --- the revisions -------------------------------------------------------------
+
+
+def test_the_revisions_are_one_chain_whose_head_is_schema_version():
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert script.get_heads() == [HEAD_REVISION]
+    chain = [r.revision for r in script.walk_revisions("base", "heads")][::-1]
+    assert chain == [f"{n:04d}" for n in range(1, SCHEMA_VERSION + 1)]
+
+
+def test_the_package_data_ships_every_migration_file():
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).parents[1]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["store"]
+    files = [p.relative_to(root / "store").as_posix() for p in (root / "store" / "migrations").rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts]
+    assert files and all(any(fnmatch.fnmatch(f, pat) for pat in patterns) for f in files), files
+
+
+# --- new stores ----------------------------------------------------------------
+
+
+def test_a_new_store_is_at_head_and_has_the_schema_an_upgrade_gives(tmp_path):
+    new = f"sqlite:///{tmp_path / 'new.db'}"
+    open_store(new, create=True).close()
+    assert version_rows(new) == ([(HEAD_REVISION,)], [("schema_version", str(SCHEMA_VERSION))])
+    assert schema_snapshot(new)["point_metrics"]["without_rowid"]
+    for fixture in (V1_STORE, V2_STORE):
+        url = f"sqlite:///{copy(fixture, tmp_path)}"
+        upgrade_store(url)
+        assert version_rows(url) == version_rows(new)
+        assert schema_snapshot(url) == schema_snapshot(new)
+    # and Alembic itself sees no difference between the upgraded tables and the models
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(f"sqlite:///{tmp_path / V1_STORE.name}")
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    engine.dispose()
+
+
+# --- upgrading the fixtures ----------------------------------------------------
+
+
+def test_db_upgrade_of_the_v1_fixture_keeps_every_row_and_the_view(tmp_path):
+    path = copy(V1_STORE, tmp_path)
+    url = f"sqlite:///{path}"
+    before = {table: rows(path, f"SELECT * FROM {table} ORDER BY 1, 2") for table in TABLES}
+    metric_cells = sum(rows(path, f"SELECT COUNT({m}) FROM points")[0][0] for m in POINT_METRICS)
+    old_columns, old_view = view_rows(path)
+
+    result = invoke("db", "upgrade", "--store", url)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == (f"store {url} upgraded from schema 1 (no Alembic revision, "
+                                     f"stamped 0001) to schema 3 (Alembic revision 0003)")
+    assert version_rows(url) == ([("0003",)], [("schema_version", "3")])
+    for table in ("sweeps", "trials", "sweep_trials", "point_tasks"):  # ids, keys, statuses
+        assert rows(path, f"SELECT * FROM {table} ORDER BY 1, 2") == before[table]
+    assert rows(path, "SELECT * FROM points ORDER BY 1") == [
+        (r[0], r[1], r[2], r[3], r[4], r[-2], r[-1]) for r in before["points"]]
+    assert rows(path, "SELECT COUNT(*) FROM point_metrics") == [(metric_cells,)]
+    assert rows(path, "SELECT value FROM point_metrics WHERE point_id = 1 AND name = 'n_params'") == [(100.0,)]
+    assert rows(path, "PRAGMA foreign_key_check") == []
+    assert rows(path, "PRAGMA integrity_check") == [("ok",)]
+    new_columns, new_view = view_rows(path)
+    assert (new_columns, new_view) == (old_columns, old_view)  # same columns and values
+    assert [[type(v) for v in r] for r in new_view] == [[type(v) for v in r] for r in old_view]
+
+    with open_store(url, create=True) as store:  # writable: the new CHECK, the cascades
+        store.mark_interrupted("0000000000000004")
+        store.record_result("0000000000000001", {"points": [
+            {"split": "test", "tasks": {"left": {"loss": 1.0, "acc": 0.5}}, "metrics": {"sr": 0.25}}]})
+    assert rows(path, "SELECT status FROM trials WHERE id = 4") == [("interrupted",)]
+    assert rows(path, "SELECT COUNT(*) FROM points") == [(4,)]
+    assert rows(path, "SELECT COUNT(*) FROM point_metrics WHERE point_id NOT IN (SELECT id FROM points)") == [(0,)]
+    with sqlite3.connect(path) as conn, pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        conn.execute("UPDATE trials SET status = 'lost' WHERE id = 4")
+
+
+def test_db_upgrade_is_idempotent_and_writes_nothing_the_second_time(tmp_path):
+    path = copy(V2_STORE, tmp_path)
+    url = f"sqlite:///{path}"
+    first = invoke("db", "upgrade", "--store", url)
+    assert first.exit_code == 0, first.stderr
+    assert "from schema 2 (no Alembic revision, stamped 0002) to schema 3" in first.stdout
+    snapshot = path.read_bytes()
+    again = invoke("db", "upgrade", "--store", url)
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.strip() == (f"store {url} is already at head: schema 3 "
+                                    f"(Alembic revision 0003), nothing to do")
+    assert path.read_bytes() == snapshot
+
+
+def test_after_upgrading_the_v2_fixture_a_rerun_of_its_sweep_finds_every_trial_done(
+        tmp_path, workdir):
+    from orchestrator.expand import expand_sweep
+    from orchestrator.spec import parse_spec
+
+    path = copy(V2_STORE, tmp_path)
+    url = f"sqlite:///{path}"
+    keys_before = rows(path, "SELECT id, key, status FROM trials ORDER BY id")
+    old_columns, old_view = view_rows(path)
+    old_frame = load_points_v2_columns(path)
+    upgrade_store(url)
+    assert rows(path, "SELECT id, key, status FROM trials ORDER BY id") == keys_before
+    assert view_rows(path) == (old_columns, old_view)
+
+    ((spec_yaml,),) = rows(path, "SELECT spec_yaml FROM sweeps")
+    expanded = expand_sweep(parse_spec(yaml.safe_load(spec_yaml)))
+    stored = dict(rows(path, "SELECT t.key, t.status FROM trials t JOIN sweep_trials st "
+                             "ON st.trial_id = t.id JOIN sweeps s ON s.id = st.sweep_id"))
+    assert len(expanded) == len(stored) == 4
+    assert {t["key"]: stored.get(t["key"]) for t in expanded} == {k: "done" for k in stored}
+
+    with open_store(url, create=False, read_only=True) as store:
+        frame = load_points(store, PointFilter(split=None))
+    assert list(frame.columns) == [*POINT_COLUMNS, "loss.left", "loss.right", "acc.left",
+                                   "acc.right", "mcr.left", "mcr.right"]
+    assert frame[list(old_frame)].astype(object).equals(old_frame.astype(object))
+
+    (workdir / "spec.yaml").write_text(spec_yaml)  # the real command: nothing to run
+    snapshot = path.read_bytes()
+    result = invoke("sweep", "spec.yaml", "--store", url)
+    assert result.exit_code == 0, result.stderr
+    assert "all 4 trials already done, nothing to run" in result.stderr
+    assert path.read_bytes() == snapshot
+
+
+def load_points_v2_columns(path: Path):
+    """What load_points returned for a schema-2 store: the metric columns of points."""
+    import pandas as pd
+
+    with sqlite3.connect(path) as conn:
+        frame = pd.read_sql(f"SELECT id AS point_id, {', '.join(POINT_METRICS)} FROM points "
+                            "ORDER BY id", conn)
+    for name in POINT_METRICS[7:]:
+        frame[name] = frame[name].astype("Int64")
+    return frame
+
+
+def test_processes_upgrading_one_old_store_at_once_all_succeed(tmp_path):
+    path = copy(V1_STORE, tmp_path)
+    with ProcessPoolExecutor(3) as pool:
+        found = sorted(pool.map(_upgrade_from, [f"sqlite:///{path}"] * 3))
+    assert found == [1, 3, 3]  # one upgraded, the others found it done
+    assert rows(path, "SELECT COUNT(*) FROM trials") == [(4,)]
+    assert rows(path, "SELECT COUNT(*) FROM points") == [(6,)]
+
+
+def _upgrade_from(url: str) -> int:
+    return upgrade_store(url).before
+
+
+# --- refusals ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["trials"], ["front", "--dataset", "multidigits"],
+                                     ["report", "--dataset", "multidigits"],
+                                     ["sweep", "spec.yaml"]])
+def test_every_command_refuses_an_old_store_in_one_line_and_writes_nothing(
+        tmp_path, workdir, command):
+    path = copy(V1_STORE, tmp_path)
+    url = f"sqlite:///{path}"
+    (workdir / "spec.yaml").write_text(rows(copy(V2_STORE, tmp_path / "spec"), "SELECT spec_yaml FROM sweeps")[0][0])
+    files, snapshot = sorted(tmp_path.iterdir()), path.read_bytes()
+    result = invoke(*command, "--store", url)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stderr.strip() == (f"error: store {url} is at schema 1, this paretoctl needs 3: "
+                                     f"run paretoctl db upgrade --store {url}")
+    assert path.read_bytes() == snapshot and sorted(tmp_path.iterdir()) == files
+
+
+def test_opening_an_old_store_never_upgrades_it(tmp_path):
+    path = copy(V2_STORE, tmp_path)
+    snapshot = path.read_bytes()
+    for kwargs in ({"create": True}, {"create": False}, {"create": False, "read_only": True}):
+        with pytest.raises(StoreOutdated, match="is at schema 2, this paretoctl needs 3"):
+            open_store(f"sqlite:///{path}", **kwargs)
+    assert path.read_bytes() == snapshot
+
+
+@pytest.mark.parametrize("revision, shown", [("0004", "is at schema 4, newer than this paretoctl "
+                                                       "understands (3): upgrade paretoctl"),
+                                             ("f00dcafe", "is at Alembic revision 'f00dcafe'")])
+def test_a_newer_store_is_refused_naming_its_version(tmp_path, revision, shown):
+    path = tmp_path / "new.db"
+    open_store(f"sqlite:///{path}", create=True).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+        conn.execute("UPDATE meta SET value = '4'")
+    snapshot = path.read_bytes()
+    for kwargs in ({"create": True}, {"create": False, "read_only": True}):
+        with pytest.raises(StoreError, match=re.escape(shown)):
+            open_store(f"sqlite:///{path}", **kwargs)
+    result = invoke("db", "upgrade", "--store", f"sqlite:///{path}")
+    assert result.exit_code == 2 and shown in result.stderr
+    assert path.read_bytes() == snapshot
+
+
+@pytest.mark.parametrize("value", ["0", "two"])
+def test_a_corrupt_schema_version_is_refused_before_anything_is_written(tmp_path, value):
+    path = copy(V1_STORE, tmp_path)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE meta SET value = ?", (value,))
+    snapshot = path.read_bytes()
+    result = invoke("db", "upgrade", "--store", f"sqlite:///{path}")
+    assert result.exit_code == 2 and f"corrupt schema_version '{value}'" in result.stderr
+    assert path.read_bytes() == snapshot
+
+
+def test_db_upgrade_refuses_another_programs_database_and_a_missing_store(tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:  # another program that also uses Alembic
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('0001')")
+        conn.execute("CREATE TABLE meta (key TEXT, value TEXT)")
+    snapshot = path.read_bytes()
+    result = invoke("db", "upgrade", "--store", f"sqlite:///{path}")
+    assert result.exit_code == 2
+    assert "is not a paretoctl store (it has other tables: alembic_version" in result.stderr
+    assert path.read_bytes() == snapshot
+    with pytest.raises(StoreNotFound, match="store not found"):
+        upgrade_store(f"sqlite:///{tmp_path / 'missing.db'}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def test_the_console_script_upgrades(tmp_path):
+    path = copy(V1_STORE, tmp_path)
+    done = subprocess.run([str(Path(sys.executable).with_name("paretoctl")), "db", "upgrade",
+                           "--store", f"sqlite:///{path}"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "upgraded from schema 1" in done.stdout
+    assert rows(path, "SELECT version_num FROM alembic_version") == [("0003",)]
+
+
+# --- PostgreSQL ----------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("written_before_alembic", [True, False])
+def test_postgres_store_at_schema_1_is_upgraded(pg_url, tmp_path, written_before_alembic):
+    fresh = {}
+    open_store(pg_url, create=True).close()
+    fresh["schema"], fresh["versions"] = schema_snapshot(pg_url), version_rows(pg_url)
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:  # empty it again, then schema 1 from the baseline revision
+        conn.execute(text(f"DROP VIEW IF EXISTS {FLAT_VIEW}"))
+        Base.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE alembic_version"))
+    with engine.begin() as conn:
+        migrate.upgrade_to(conn, "0001")
+        if written_before_alembic:
+            conn.execute(text("DROP TABLE alembic_version"))
+    copy_fixture_rows(copy(V1_STORE, tmp_path / "rows"), engine)
+    engine.dispose()
+    with pytest.raises(StoreOutdated) as refused:
+        open_store(pg_url, create=False, read_only=True)
+    assert "***" in str(refused.value) and ":paretoctl@" not in str(refused.value)
+
+    done = upgrade_store(pg_url)
+    assert (done.before, done.after) == (1, 3)
+    assert done.revision_before == (None if written_before_alembic else "0001")
+    assert version_rows(pg_url) == fresh["versions"]
+    assert schema_snapshot(pg_url) == fresh["schema"]
+
+    # the same view rows, trials and points as the SQLite fixture upgraded
+    sqlite_copy = copy(V1_STORE, tmp_path)
+    old_columns, old_view = view_rows(sqlite_copy)
+    engine = create_engine(pg_url)
+    with engine.connect() as conn:
+        result = conn.execute(text(f"SELECT * FROM {FLAT_VIEW} ORDER BY point_id"))
+        assert list(result.keys()) == old_columns
+        at = old_columns.index("preference")
+        expected = [(*r[:at], json.loads(r[at]), *r[at + 1:]) for r in old_view]
+        assert [tuple(r) for r in result] == expected
+    engine.dispose()
+    upgrade_store(f"sqlite:///{sqlite_copy}")
+    with open_store(pg_url, create=True) as pg, \
+            open_store(f"sqlite:///{sqlite_copy}", create=False) as lite:
+        pg.mark_interrupted("0000000000000004")  # the new CHECK
+        lite.mark_interrupted("0000000000000004")
+        for read in (lambda s: load_points(s, PointFilter(split=None)),
+                     lambda s: list_trials(s, PointFilter(split=None))):
+            assert read(pg).astype(str).equals(read(lite).astype(str))
+
+
+def copy_fixture_rows(fixture: Path, engine) -> None:
+    """The fixture's rows into the (schema-1) PostgreSQL tables, ids included."""
+    source = create_engine(f"sqlite:///{fixture}")
+    lite, pg = MetaData(), MetaData()
+    with source.connect() as src, engine.begin() as dst:
+        for name in TABLES:
+            table = Table(name, lite, autoload_with=src)
+            values = [dict(r._mapping) for r in src.execute(table.select())]
+            for row in values:  # SQLite keeps naive UTC timestamps
+                for key, value in row.items():
+                    if hasattr(value, "tzinfo") and value is not None:
+                        row[key] = value.replace(tzinfo=timezone.utc)
+            dst.execute(insert(Table(name, pg, autoload_with=dst)), values)
+        for name in ("sweeps", "trials", "points"):  # serials continue after the copied ids
+            dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                             f"(SELECT MAX(id) FROM {name}))"))
+    source.dispose()
