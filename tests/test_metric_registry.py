@@ -154,13 +154,8 @@ def test_a_registered_metric_shows_in_the_report(flops):
 
 
 @pytest.fixture
-def flops_store(workdir, monkeypatch):
-    """A store whose points carry ``flops`` in their metrics dict.
-
-    The store keeps a fixed set of metric columns until its long per-metric table lands,
-    so ``load_points`` is wrapped to add the column from the same values; once the store
-    keeps any registered metric the wrapper adds nothing and can go."""
-    import store.queries
+def flops_store(workdir):
+    """A store whose points carry ``flops`` in their metrics dict (kept in point_metrics)."""
     from store.db import open_store
 
     db = open_store("sqlite:///paretoctl.db", create=True)
@@ -175,16 +170,15 @@ def flops_store(workdir, monkeypatch):
             "metrics": {"sr": 0.0, "cr": 1.0, "ps": 1.0, "flops": p["flops"]},
             "n_params": 10, "time_train_s": 1.0}], "time_train_s": 1.0})
     db.close()
-    real = store.queries.load_points
-
-    def load_points(db, flt=None):
-        df = real(db, flt)
-        if "flops" not in df:
-            df["flops"] = df["trial"].map(FLOPS)
-        return df
-
-    monkeypatch.setattr(store.queries, "load_points", load_points)
     return workdir
+
+
+def test_a_registered_metric_reaches_the_flat_view(flops, flops_store):
+    import sqlite3
+
+    with sqlite3.connect(flops_store / "paretoctl.db") as conn:
+        rows = dict(conn.execute("SELECT trial, flops FROM points_flat").fetchall())
+    assert rows == FLOPS
 
 
 def test_a_registered_metric_in_the_cli(flops, flops_store):
