@@ -216,6 +216,8 @@ def test_compose_services_and_roles():
     # `--scale worker=N` needs a worker without a fixed name or published ports
     assert "container_name" not in services["worker"] and "ports" not in services["worker"]
     assert services["head"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # a Ray node drains for up to 30 s on SIGTERM: Docker's default 10 s would SIGKILL it
+    assert services["head"]["stop_grace_period"] == services["worker"]["stop_grace_period"] == "45s"
     env = services["worker"]["environment"]
     assert env["RAY_HEAD_ADDRESS"] == "head:6379"
     assert env["RAY_AUTH_MODE"] == "token"
