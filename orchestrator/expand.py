@@ -181,8 +181,7 @@ def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
         for override in spec.search_points():
             params = resolve_params(method_cls, {**entry.params, **override.get("params", {})},
                                     dataset.name, arch["name"], spec, m_index)
-            train = resolve_train([source.train_defaults, method_cls.train_defaults,
-                                   method_cls.train_preset(dataset.name, arch["name"]),
+            train = resolve_train([method_cls.train_preset(dataset.name, arch["name"]),
                                    spec_train, override.get("train")], spec)
             for preference in prefs:
                 for seed in spec.seeds:

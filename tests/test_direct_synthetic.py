@@ -52,8 +52,7 @@ def test_direct_model_is_the_decision_vector():
 def config(method, preference):
     """A trial with the method's defaults for this problem (the layers the expansion uses)."""
     method_cls = METHODS.get(method)
-    settings = TrainSettings.resolve(PROBLEM.train_defaults, method_cls.train_defaults,
-                                     method_cls.train_preset("synthetic_concave", "direct"))
+    settings = TrainSettings.resolve(method_cls.train_preset("synthetic_concave", "direct"))
     return {"key": f"synthetic-{method}", "dataset": {"name": "synthetic_concave", "options": {"d": 20}},
             "arch": {"name": "direct", "options": {}},
             "method": {"name": method, "params": method_cls.resolve_params({}, "synthetic_concave", "direct")},

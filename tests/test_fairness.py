@@ -60,7 +60,7 @@ def test_stored_accuracy_of_deo_is_one_minus_the_hard_deo_of_the_whole_split():
     whole = evaluate(Fixed(logits), split, (INCOME, DEO), batch_size=1 << 17)
     assert whole.accs[1] == pytest.approx(1 - float(hard_deo(logits, group)))
     assert whole.losses[1] == pytest.approx(float(relaxed_deo(logits, group)), rel=1e-5)
-    assert DATASETS.get("adult").train_defaults["eval_batch_size"] >= 50_000
+    assert METHODS.get("linear").train_preset("adult")["eval_batch_size"] >= 50_000
 
 
 def adult_csv(n, seed):

@@ -27,7 +27,7 @@ def test_mtan_trial_gives_finite_points():
 def test_presets_and_refusals():
     assert MTAN.train_preset("multimnist") == {"epochs": 200, "batch_size": 256, "lr": 1e-3,
                                                "lr_decay": 0.5, "epochs_per_iteration": 25,
-                                               "optimizer": "adam"}
+                                               "optimizer": "adam", "eval_batch_size": 100}
     with pytest.raises(ParamError):
         MTAN.resolve_params({"lambda": "big"}, "multimnist")
     from orchestrator.errors import SpecError

@@ -13,8 +13,10 @@ from orchestrator.cli import app
 from orchestrator.errors import SpecError
 from orchestrator.expand import expand_sweep
 from orchestrator.spec import load_spec, parse_spec
+from trainers.datasets import DATASETS
 from trainers.methods import METHODS, Method
 from trainers.methods.params import Param, ParamError, integer, real
+from trainers.models import ARCHITECTURES
 
 NUMERIC = ("real", "int")
 
@@ -32,9 +34,9 @@ def test_every_parameter_is_declared_with_a_kind_and_its_defaults_and_presets_pa
         for name, param in cls.full_table().items():
             assert param.kind in ("real", "int", "bool", "word"), (method, name)
             assert param.accepts(param.default), (method, name, param.default)
-        for key in cls.presets:   # every preset value is itself valid
-            dataset, _, arch = key.partition("/")
-            cls.resolve_params({}, dataset, arch or None)
+        for dataset in DATASETS.names():   # every preset value is itself valid
+            for arch in (None, *ARCHITECTURES.names()):
+                cls.resolve_params({}, dataset, arch)
 
 
 def test_parameters_can_only_be_declared_in_the_table():

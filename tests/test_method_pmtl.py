@@ -169,8 +169,7 @@ def run(config):
 
 
 def synthetic_config(preference):
-    train = {**DATASETS.get("synthetic_concave").train_defaults, **PMTL.train_defaults,
-             **PMTL.train_preset("synthetic_concave", "direct")}
+    train = PMTL.train_preset("synthetic_concave", "direct")
     return {"key": f"pmtl-{preference}", "seed": 0, "preference": preference,
             "dataset": {"name": "synthetic_concave", "options": {"d": 20}},
             "arch": {"name": "direct", "options": {}},
@@ -216,8 +215,8 @@ def test_whole_trial_on_multidigits_gives_finite_points_from_the_last_epoch():
 
 
 def test_presets_follow_the_paper():
-    assert PMTL.train_defaults["epochs"] == 100
-    assert PMTL.train_defaults["checkpoint"] == "last"
+    assert PMTL.train_preset("multidigits")["epochs"] == 100
+    assert PMTL.train_preset("multidigits")["checkpoint"] == "last"
     mf = PMTL.train_preset("multifashion", "lenet")
     assert (mf["optimizer"], mf["lr"], mf["batch_size"]) == ("adam", 1e-3, 256)
     assert (mf["lr_decay"], mf["epochs_per_iteration"]) == (0.5, 15)

@@ -187,7 +187,9 @@ def test_paper_training_presets():
         == (2.5e-3, 0.5, 36, 256, 3)
     cm = WCAL.train_preset("cifar10mnist", "hps")
     assert (cm["lr"], cm["lr_decay"]) == (1e-4, 0.98)
-    assert WCAL.train_preset("multidigits", "hps") == {}
+    # no wc_al values of its own there: the data set's settings and p = 3
+    assert WCAL.train_preset("multidigits", "hps") == {"epochs": 12, "batch_size": 128,
+                                                       "lr": 3e-3, "epochs_per_iteration": 3}
 
 
 @pytest.mark.parametrize("params, name", [
@@ -208,9 +210,13 @@ def test_sweep_expansion_uses_dataset_and_architecture_presets(monkeypatch):
     from orchestrator.expand import expand_sweep
     from orchestrator.spec import parse_spec
 
-    monkeypatch.setattr(WCAL, "presets", {"multidigits": {"s_min": 0.3},
-                                          "multidigits/mdmtn": {"s_min": 0.4}})
-    monkeypatch.setattr(WCAL, "train_presets", {"multidigits/mdmtn": {"lr": 0.02}})
+    from trainers import presets
+
+    monkeypatch.setattr(presets, "ROWS", (
+        *presets.ROWS,
+        presets.Row("wc_al", "multidigits", "*", "test", params={"s_min": 0.3}),
+        presets.Row("wc_al", "multidigits", "mdmtn", "test", train={"lr": 0.02},
+                    params={"s_min": 0.4})))
     spec = parse_spec({"name": "p", "datasets": ["multidigits"], "architectures": ["hps", "mdmtn"],
                        "methods": [{"name": "wc_al"}]}, "s.yaml")
     by_arch = {t["arch"]["name"]: t for t in expand_sweep(spec)}

@@ -95,12 +95,12 @@ class DatasetSource(ABC):
     option_table: ClassVar[OptionTable] = {}
     default_options: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
-    # Training settings the dataset's papers use (epochs, batch_size, lr, ...).
-    train_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.default_options = defaults(cls.option_table)
+        if "train_defaults" in cls.__dict__:  # it would be silently ignored
+            raise TypeError(f"{cls.__name__}: training presets belong in trainers/presets.py")
 
     @classmethod
     def input_shape_for(cls, options: dict[str, Any]) -> tuple[int, ...]:

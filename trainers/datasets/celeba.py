@@ -97,8 +97,6 @@ class CelebA(CachedSource):
         "max_images": Option(None, int, ge=1, le=N_IMAGES, nullable=True),
     }
     description = "CelebA aligned faces, 64x64, chosen binary attributes as tasks (official splits)"
-    # COSMOS: batch 32, lr 5e-4, 30 epochs (its EfficientNet; docs/datasets.md#celeba)
-    train_defaults: dict[str, Any] = {"batch_size": 32, "lr": 5e-4, "epochs": 30}
 
     @classmethod
     def tasks_for(cls, options: dict[str, Any]) -> tuple[Task, ...]:

@@ -82,7 +82,6 @@ class Cifar10Mnist(CachedSource):
     option_table = {"split_seed": seed_option(42), "normalize": Option(True, bool)}
     decode_options = ("normalize",)
     description = "MDMTN Cifar10Mnist: CIFAR-10 image i with MNIST digit i blended over it; 40k/10k/10k"
-    train_defaults: dict[str, Any] = {"batch_size": 256}
 
     @classmethod
     def raw_sets(cls, options):

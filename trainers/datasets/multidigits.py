@@ -71,8 +71,6 @@ class MultiDigits(DatasetSource):
         "seed": seed_option(0),
     }
     description = "two overlapped 8x8 scikit-learn digits (embedded, offline)"
-    # Preset training settings: small and quick, enough for a real trade-off.
-    train_defaults: dict[str, Any] = {"epochs": 12, "batch_size": 128, "lr": 3e-3}
 
     @classmethod
     def input_shape_for(cls, options: dict[str, Any]) -> tuple[int, ...]:

@@ -84,7 +84,6 @@ class MultiMNIST(CachedSource):
                     "normalize": Option(True, bool)}
     decode_options = ("normalize",)
     description = "MDMTN MultiMNIST: MNIST pairs on 36x36 (+6,+6), max, resized to 28x28; 50k/10k/10k"
-    train_defaults: dict[str, Any] = {"batch_size": 256, "eval_batch_size": 100}
 
     @classmethod
     def raw_sets(cls, options):

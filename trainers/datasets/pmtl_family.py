@@ -130,9 +130,6 @@ class PMTLOverlay(CachedSource):
         "val_fraction": Option(0.1, float, gt=0, lt=1),
         "split_seed": seed_option(42),
     }
-    # the papers' common settings: Adam lr 1e-3, batch 256, 100 epochs
-    # (docs/datasets.md#pareto-mtl-overlays)
-    train_defaults: dict[str, Any] = {"batch_size": 256, "lr": 1e-3, "epochs": 100}
 
     @classmethod
     def check_options(cls, options: dict[str, Any]) -> None:

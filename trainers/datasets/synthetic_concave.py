@@ -8,7 +8,7 @@ for x in R^d (``d`` = 20 in the paper). There is no data: the "network" is the d
 vector itself (architecture ``direct``, trainers/models/direct.py, x0 ~ U(-0.5, 0.5)^d),
 and its output *is* the objective values, so the tasks are of kind ``objective``. Every
 split holds one placeholder sample, so each epoch is one full-batch step, as in the
-paper's 100 steps of size 1 (the ``train_defaults``). Validation therefore measures the
+paper's 100 steps of size 1 (its presets, trainers/presets.py). Validation therefore measures the
 same objectives again, and the reported point of a trial is its last iterate
 (``checkpoint: last``, as in the paper): the lowest-f1+f2 epoch that the default rule
 would pick lies nearer an end of a concave front than where a method converged.
@@ -38,9 +38,6 @@ class SyntheticConcave(DatasetSource):
     default_arch = "direct"
     option_table = {"d": Option(20, int, ge=1, le=100_000)}
     description = "Pareto MTL eq. 19: two objectives of x in R^d with a known concave front (no data)"
-    # the paper's run: 100 full-batch steps of plain gradient descent with step size 1
-    train_defaults: dict[str, Any] = {"epochs": 100, "batch_size": 1, "optimizer": "sgd",
-                                      "lr": 1.0, "momentum": 0.0, "checkpoint": "last"}
 
     @classmethod
     def input_shape_for(cls, options: dict[str, Any]) -> tuple[int, ...]:

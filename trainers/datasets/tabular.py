@@ -106,11 +106,6 @@ class FairnessTable(CachedSource):
 
     default_arch = "mlp"
     option_table = {"split_seed": seed_option(1)}
-    # COSMOS (Ruchte & Grabocka (2021a); docs/datasets.md#fairness-tables): Adam lr 1e-3,
-    # batch 256, 50 epochs; a split is evaluated in one batch, so DEO (not additive over
-    # batches) is the data-set-level value (kinds.py)
-    train_defaults: dict[str, Any] = {"batch_size": 256, "lr": 1e-3, "epochs": 50,
-                                      "eval_batch_size": 1 << 17}
 
     @classmethod
     def input_shape_for(cls, options: dict[str, Any]) -> tuple[int, ...]:

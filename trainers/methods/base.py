@@ -2,12 +2,11 @@
 
 Parameters are declared in one table per method, ``param_table`` (name -> default, kind
 and range; trainers/methods/params.py), and resolve in layers: the table's defaults <
-``presets[dataset]`` < ``presets["dataset/arch"]`` < the sweep's ``params``; every
-resolved value is then checked against its declaration. Training settings resolve likewise:
-global defaults < the dataset's ``train_defaults`` < the method's ``train_defaults`` <
-its ``train_presets[dataset]`` < ``train_presets["dataset/arch"]`` < the sweep's
-``train`` < the sweep's search axes. (The MDMTN paper's hyper-parameters differ by data
-set and, for the sparsity caps, by architecture: docs/methods/wc_al.md#presets.)
+the presets of the method on the data set and architecture (one table for every method,
+trainers/presets.py, with each value's source) < the sweep's ``params``; every resolved
+value is then checked against its declaration. Training settings resolve likewise:
+global defaults < the presets (``train_preset``) < the sweep's ``train`` < the sweep's
+search axes.
 Unknown parameter names are errors, so a typo never silently runs the default.
 
 A method says how the objective vector becomes one training loss (``scalarize``), what
@@ -36,7 +35,7 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import nn
 
-from trainers import loop
+from trainers import loop, presets
 from trainers.datasets import Split, Task
 from trainers.methods.params import Param, ParamError, check_values, defaults, real
 
@@ -45,15 +44,6 @@ __all__ = ["Method", "Param", "ParamError", "SPARSITY_PARAMS", "SPARSITY_TABLE"]
 #: GrOWL spike weights of the sparsity objective L0, shared by every method (paper values)
 SPARSITY_TABLE: dict[str, Param] = {"beta1": real(0.8, 0.0), "beta2": real(0.2, 0.0)}
 SPARSITY_PARAMS: dict[str, Any] = defaults(SPARSITY_TABLE)
-
-
-def preset_layers(table: dict[str, dict[str, Any]], dataset: str,
-                  arch: str | None) -> list[dict[str, Any]]:
-    """The data set's preset, then the (data set, architecture) one; missing ones are {}."""
-    layers = [table.get(dataset, {})]
-    if arch is not None:
-        layers.append(table.get(f"{dataset}/{arch}", {}))
-    return layers
 
 
 class Method(ABC):
@@ -69,18 +59,15 @@ class Method(ABC):
     param_table: ClassVar[dict[str, Param]] = {}
     #: the table's defaults (derived: declare parameters in ``param_table`` only)
     default_params: ClassVar[dict[str, Any]] = {}
-    #: keyed by data set name or "dataset/arch"
-    presets: ClassVar[dict[str, dict[str, Any]]] = {}
-    #: training settings of the method on any dataset (e.g. WC-AL's p = 3 epochs/iteration)
-    train_defaults: ClassVar[dict[str, Any]] = {}
-    #: training settings per data set or "dataset/arch" (the papers' presets)
-    train_presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "default_params" in cls.__dict__:
             raise TypeError(f"{cls.__name__}: declare parameters in param_table, "
                             "not default_params")
+        moved = {"presets", "train_presets", "train_defaults"} & set(cls.__dict__)
+        if moved:  # they would be silently ignored
+            raise TypeError(f"{cls.__name__}: {sorted(moved)[0]} belongs in trainers/presets.py")
         cls.default_params = defaults(cls.param_table)
 
     def __init__(self, preference: list[float] | None, params: dict[str, Any],
@@ -102,8 +89,7 @@ class Method(ABC):
         if unknown:
             raise KeyError(unknown[0])
         resolved = defaults(table)
-        for layer in preset_layers(cls.presets, dataset, arch):
-            resolved.update(layer)
+        resolved.update(presets.params(cls.name, dataset, arch))
         resolved.update(params)
         check_values(table, resolved)
         cls.check_params(resolved)
@@ -126,11 +112,9 @@ class Method(ABC):
 
     @classmethod
     def train_preset(cls, dataset: str, arch: str | None = None) -> dict[str, Any]:
-        """The method's training settings for this data set (and architecture)."""
-        merged: dict[str, Any] = {}
-        for layer in preset_layers(cls.train_presets, dataset, arch):
-            merged.update(layer)
-        return merged
+        """The presets' training settings for the method on this data set (and
+        architecture): the data set's own, the method's, then both together."""
+        return presets.train(cls.name, dataset, arch)
 
     @property
     def uses_sparsity(self) -> bool:

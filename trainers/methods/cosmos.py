@@ -16,21 +16,22 @@ Conditioning acts through the input, so an architecture that ignores its input (
 ``direct`` decision vector of ``synthetic_concave``) answers every ray alike: its
 "front" is one point, repeated per ray (use ``phn_ls``/``phn_epo`` there).
 
-Presets (docs/methods/front_learning.md#cosmos-presets): Multi-MNIST, Multi-Fashion,
-Multi-Fashion+MNIST alpha 1.2 and penalty 2 / 2 / 8. The paper text says lambda = 8 on
-Multi-MNIST while its code (and Ruchte & Grabocka (2021b), quoting the original values)
-uses 2; we trust 2 / 2 / 8 (docs/methods/front_learning.md#cosmos-penalty-on-multi-mnist).
-The MDMTN paper's ``multimnist`` borrows the Multi-MNIST values (no values of its own).
-Training there: Adam lr 1e-3, batch 256, 100 epochs, MultiStep x0.1 at epochs 20, 40, 80,
-90. Fairness (Adult, Compas): alpha 0.5, penalty 0.01; Default: alpha (0.1, 0.5) per
-objective; Adam 1e-3, batch 256, 50 epochs, no schedule.
-CelebA: alpha 1, penalty 3, lr 5e-4, batch 32, 25 epochs (the paper's count; the code
-runs 30). Elsewhere the defaults alpha 1.2, penalty 2, 25 test rays apply.
+Presets (trainers/presets.py, docs/methods/front_learning.md#cosmos-presets): Multi-MNIST,
+Multi-Fashion, Multi-Fashion+MNIST alpha 1.2 and penalty 2 / 2 / 8. The paper text says
+lambda = 8 on Multi-MNIST while its code (and Ruchte & Grabocka (2021b), quoting the
+original values) uses 2; we trust 2 / 2 / 8
+(docs/methods/front_learning.md#cosmos-penalty-on-multi-mnist). The MDMTN paper's
+``multimnist`` borrows the Multi-MNIST values (no values of its own). Training there: Adam
+lr 1e-3, batch 256, 100 epochs, MultiStep x0.1 at epochs 20, 40, 80, 90. Fairness (Adult,
+Compas): alpha 0.5, penalty 0.01; Default: alpha (0.1, 0.5) per objective; Adam 1e-3,
+batch 256, 50 epochs, no schedule. CelebA: alpha 1, penalty 3, lr 5e-4, batch 32, 25
+epochs (the paper's count; the code runs 30). Elsewhere the defaults alpha 1.2, penalty 2,
+25 test rays apply.
 """
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -44,13 +45,6 @@ from trainers.models.conditioning import RayConditionedNet
 
 #: eps of the cosine, as PyTorch's cosine similarity uses it in the paper's code
 COSINE_EPS = 1e-8
-
-PMTL_FAMILY = ("multimnist36", "multifashion", "multifashion_mnist", "multimnist")
-OVERLAY_TRAIN = {"optimizer": "adam", "lr": 1e-3, "batch_size": 256, "epochs": 100,
-                 "lr_decay": 1.0}
-FAIRNESS_TRAIN = {"optimizer": "adam", "lr": 1e-3, "batch_size": 256, "epochs": 50,
-                  "lr_decay": 1.0}
-OVERLAY_SCHEDULE = {"lr_milestones": [20, 40, 80, 90], "lr_gamma": 0.1}
 
 
 def cosmos_loss(losses: torch.Tensor, ray: torch.Tensor, penalty: float) -> torch.Tensor:
@@ -67,21 +61,6 @@ class Cosmos(FrontMethod):
         **FRONT_PARAMS,
         "alpha": replace(FRONT_PARAMS["alpha"], default=1.2),
         "penalty": real(2.0, 0.0),    # lambda of the cosine term
-    }
-    presets: dict[str, dict[str, Any]] = {
-        "multimnist36": {"alpha": 1.2, "penalty": 2.0, **OVERLAY_SCHEDULE},
-        "multimnist": {"alpha": 1.2, "penalty": 2.0, **OVERLAY_SCHEDULE},
-        "multifashion": {"alpha": 1.2, "penalty": 2.0, **OVERLAY_SCHEDULE},
-        "multifashion_mnist": {"alpha": 1.2, "penalty": 8.0, **OVERLAY_SCHEDULE},
-        "adult": {"alpha": 0.5, "penalty": 0.01},
-        "compas": {"alpha": 0.5, "penalty": 0.01},
-        "default": {"alpha": [0.1, 0.5], "penalty": 0.01},
-        "celeba": {"alpha": 1.0, "penalty": 3.0},
-    }
-    train_presets: dict[str, dict[str, Any]] = {
-        **{name: OVERLAY_TRAIN for name in PMTL_FAMILY},
-        **{name: FAIRNESS_TRAIN for name in ("adult", "compas", "default")},
-        "celeba": {"optimizer": "adam", "lr": 5e-4, "batch_size": 32, "epochs": 25},
     }
 
     def build_model(self, build: Callable[[tuple[int, ...]], nn.Module],

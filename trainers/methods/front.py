@@ -78,7 +78,6 @@ class FrontMethod(Method):
 
     uses_preference = False
     param_table: dict[str, Param] = FRONT_PARAMS
-    train_defaults: dict[str, Any] = {"epochs_per_iteration": 1}
 
     def __init__(self, preference: list[float] | None, params: dict[str, Any],
                  n_tasks: int) -> None:

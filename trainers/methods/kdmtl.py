@@ -48,22 +48,10 @@ from trainers.methods import METHODS
 from trainers.methods.base import SPARSITY_PARAMS, Method
 from trainers.methods.mdmtn_baselines import initialise, require, task_weights, weight_vector
 from trainers.methods.params import Param, flag, integer, real
-from trainers.methods.stl import CIFAR10MNIST_TRAIN, MULTIMNIST_TRAIN, SingleTask, fit_per_task
-from trainers.methods.wc_al import PMTL_OVERLAYS
+from trainers.methods.stl import SingleTask, fit_per_task
 from trainers.models.kdmtl import KDMTLNet
 from trainers.models.stl import STLNet
 
-
-def teacher_preset(stl_train: dict[str, Any]) -> dict[str, Any]:
-    """The STL training settings (stl.py) as teacher parameters."""
-    return {"teacher_epochs": stl_train["epochs"], "teacher_lr": stl_train["lr"],
-            "teacher_lr_decay": stl_train["lr_decay"],
-            "teacher_epochs_per_iteration": stl_train["epochs_per_iteration"]}
-
-
-STUDENT_TRAIN = {"epochs": 200, "batch_size": 256, "lr": 1e-4, "lr_decay": 0.98,
-                 "epochs_per_iteration": 25, "optimizer": "adam"}
-TEACHER_MM = teacher_preset(MULTIMNIST_TRAIN)
 
 #: teacher settings that may be None (= the trial's value), by TrainSettings field
 TEACHER_FIELDS = {"teacher_epochs": "epochs", "teacher_lr": "lr",
@@ -110,16 +98,6 @@ class KnowledgeDistillation(Method):
         "adaptor_lr": real(None, 0.0, open_low=True, null=True),   # None: the trial's lr
         "adaptor_weight_decay": real(5e-4, 0.0),
         "lsuv": flag(True),
-    }
-    presets: dict[str, dict[str, Any]] = {
-        "multimnist": TEACHER_MM,
-        **{name: TEACHER_MM for name in PMTL_OVERLAYS},
-        "cifar10mnist": teacher_preset(CIFAR10MNIST_TRAIN),
-    }
-    train_presets: dict[str, dict[str, Any]] = {
-        "multimnist": STUDENT_TRAIN,
-        **{name: STUDENT_TRAIN for name in PMTL_OVERLAYS},
-        "cifar10mnist": STUDENT_TRAIN,
     }
 
     def __init__(self, preference, params, n_tasks) -> None:

@@ -32,9 +32,9 @@ gradients added to the final update,
 docs/methods/gradient_combining.md#gradient-bookkeeping-in-the-mdmtn-code): every task
 gradient is taken on its own.
 
-Presets: MultiMNIST and Cifar10Mnist use the MDMTN paper's MGDA schedule
-(docs/methods/gradient_combining.md#mgda-presets): SGD lr 1e-2, momentum 0.9, batch 256,
-100 epochs, lr halved three times. We express it as
+Presets (trainers/presets.py): MultiMNIST and Cifar10Mnist use the MDMTN paper's MGDA
+schedule (docs/methods/gradient_combining.md#mgda-presets): SGD lr 1e-2, momentum 0.9,
+batch 256, 100 epochs, lr halved three times. We express it as
 ``epochs_per_iteration: 30, lr_decay: 0.5``, which halves after 30, 60 and 90 *completed*
 epochs (epochs 0-29, 30-59, 60-89, 90-99); the authors' scheduler halves one epoch later
 (0-30, 31-60, 61-90, 91-99). Their 10 (MM) / 5 (CM) "repetitions" continue training one
@@ -63,12 +63,6 @@ NORMALIZATIONS = ("l2", "loss", "loss+", "none")
 MODES = ("exact", "ub")
 SOLVERS = ("frank_wolfe",)
 
-MDMTN_SGD = {"optimizer": "sgd", "lr": 1e-2, "momentum": 0.9, "epochs": 100,
-             "batch_size": 256, "lr_decay": 0.5, "epochs_per_iteration": 30}
-COSMOS_ADAM = {"optimizer": "adam", "lr": 1e-3, "epochs": 100, "batch_size": 256,
-               "lr_decay": 1.0, "epochs_per_iteration": 1}
-PMTL_OVERLAYS = ("multimnist36", "multifashion", "multifashion_mnist")
-
 
 def normalizers(kind: str, losses: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
     """n_t per task (docs/methods/gradient_combining.md#gradient-normalisation); unusable
@@ -92,11 +86,6 @@ class MGDA(Method):
         "solver": word("frank_wolfe", SOLVERS),
         # 0.001 reproduces the code's two-task clipping; 0.5 would fix the weights
         "clip": real(0.0, 0.0, 0.5, open_high=True),
-    }
-    train_presets: dict[str, dict[str, Any]] = {
-        "multimnist": MDMTN_SGD,
-        "cifar10mnist": MDMTN_SGD,
-        **{name: COSMOS_ADAM for name in PMTL_OVERLAYS},
     }
 
     def __init__(self, preference, params, n_tasks) -> None:

@@ -10,7 +10,8 @@ Choices:
   front of MTAN over preference weights, run ``linear`` on architecture ``mtan``.
 - default ``lambda`` 0.05 per task: the equal-weight candidate of the authors' grid, whose
   candidates all sum to 0.1; the selected value is not recorded.
-- presets (MultiMNIST, Cifar10Mnist, and the 36x36 overlays that borrow MultiMNIST's):
+- presets (trainers/presets.py; MultiMNIST, Cifar10Mnist, and the 36x36 overlays that
+  borrow MultiMNIST's):
   Adam, 200 epochs, x0.5 every 25 epochs, batch 256. The learning rate came from a
   search over 1e-5 .. 1e-1 whose result is not recorded either; we use 1e-3, Adam's usual
   value and the middle of that grid.
@@ -30,11 +31,7 @@ from trainers.methods import METHODS
 from trainers.methods.base import Method
 from trainers.methods.mdmtn_baselines import initialise, require, task_weights, weight_vector
 from trainers.methods.params import Param, flag
-from trainers.methods.wc_al import PMTL_OVERLAYS
 from trainers.models.mtan import MTANNet
-
-MTAN_TRAIN = {"epochs": 200, "batch_size": 256, "lr": 1e-3, "lr_decay": 0.5,
-              "epochs_per_iteration": 25, "optimizer": "adam"}
 
 
 @METHODS.register("mtan")
@@ -44,11 +41,6 @@ class MTAN(Method):
     uses_preference = False
     architectures = ("mtan",)
     param_table: dict[str, Param] = {"lambda": task_weights(0.05), "lsuv": flag(True)}
-    train_presets: dict[str, dict[str, Any]] = {
-        "multimnist": MTAN_TRAIN,
-        **{name: MTAN_TRAIN for name in PMTL_OVERLAYS},
-        "cifar10mnist": MTAN_TRAIN,
-    }
 
     def __init__(self, preference, params, n_tasks) -> None:
         super().__init__(preference, params, n_tasks)

@@ -20,7 +20,7 @@ steps on sum_j w_j L_j with the weights w as constants:
 Choices where the COSMOS paper's code and the paper differ: Dirichlet alpha is 0.2 on
 every data set as the papers state (the code's data set settings override it with 1.2
 on Multi-MNIST and 0.5 on Adult/Compass, and crash on Default,
-docs/methods/front_learning.md#phn-dirichlet-alpha). Training: Adam lr
+docs/methods/front_learning.md#phn-dirichlet-alpha). Training (trainers/presets.py): Adam lr
 1e-4, no schedule, batch 256, 150 epochs on the 36x36 overlays, 50 on the fairness data
 sets; 25 test rays; on ``synthetic_concave`` Adam lr 1e-2 for 300 steps (our choice:
 the problem's SGD step 1 sends PHN-EPO to (1, 1)). The LP is solved with scipy's HiGHS
@@ -30,7 +30,7 @@ target, the PHN paper's target shapes; the papers' "3,243k").
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Callable
 
 from abc import abstractmethod
 
@@ -44,12 +44,6 @@ from trainers.methods import METHODS
 from trainers.methods.front import FRONT_PARAMS, FrontMethod
 from trainers.methods.params import Param
 from trainers.models.hypernet import ParetoHyperNet
-
-OVERLAYS = ("multimnist36", "multifashion", "multifashion_mnist", "multimnist")
-OVERLAY_TRAIN = {"optimizer": "adam", "lr": 1e-4, "batch_size": 256, "epochs": 150,
-                 "lr_decay": 1.0}
-FAIRNESS_TRAIN = {"optimizer": "adam", "lr": 1e-4, "batch_size": 256, "epochs": 50,
-                  "lr_decay": 1.0}
 
 
 def task_gram(losses: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
@@ -71,13 +65,6 @@ class ParetoHyperNetworkMethod(FrontMethod):
 
     param_table: dict[str, Param] = {**FRONT_PARAMS,
                                      "alpha": replace(FRONT_PARAMS["alpha"], default=0.2)}
-    train_presets: dict[str, dict[str, Any]] = {
-        **{name: OVERLAY_TRAIN for name in OVERLAYS},
-        **{name: FAIRNESS_TRAIN for name in ("adult", "compas", "default")},
-        # our choice: the problem's plain SGD step 1 on the hypernetwork's weights sends
-        # PHN-EPO to (1, 1); Adam 1e-2 for 300 steps spreads its rays along the front
-        "synthetic_concave": {"optimizer": "adam", "lr": 1e-2, "epochs": 300},
-    }
 
     def __init__(self, preference, params, n_tasks) -> None:
         super().__init__(preference, params, n_tasks)

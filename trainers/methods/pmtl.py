@@ -49,9 +49,9 @@ code keep the last epoch; there is no validation split there); ``best_val`` keep
 best-validation phase-2 epoch like the generic loop. The learning-rate schedule counts
 phase-2 epochs only.
 
-Presets: 100 epochs everywhere (the paper). The 36x36 overlays (multimnist36,
-multifashion, multifashion_mnist): Adam lr 1e-3, batch 256, lr halved after 15, 30, ...,
-90 completed epochs (``epochs_per_iteration: 15, lr_decay: 0.5``, equal to MultiStep
+Presets (trainers/presets.py): 100 epochs everywhere (the paper). The 36x36 overlays
+(multimnist36, multifashion, multifashion_mnist): Adam lr 1e-3, batch 256, lr halved after
+15, 30, ..., 90 completed epochs (``epochs_per_iteration: 15, lr_decay: 0.5``, equal to MultiStep
 [15, 30, 45, 60, 75, 90] gamma 0.5 over 100 epochs; the PMTL code steps its scheduler at
 the start of each epoch, one epoch earlier,
 docs/methods/gradient_combining.md#scheduler-timing). With the paper's own ``lenet_pmtl``
@@ -80,10 +80,6 @@ from trainers.methods.params import Param, integer, word
 from trainers.methods.task_gradients import (GRAD_SETS, flat_gradients, gram, parameter_set,
                                              task_losses, weighted_step)
 from trainers.preferences import expand
-
-PMTL_OVERLAYS = ("multimnist36", "multifashion", "multifashion_mnist")
-MULTISTEP = {"batch_size": 256, "lr": 1e-3, "epochs": 100, "lr_decay": 0.5,
-             "epochs_per_iteration": 15}
 
 
 def reference_rays(n_rays: int, n_tasks: int) -> torch.Tensor:
@@ -115,16 +111,6 @@ class ParetoMTL(Method):
         "n_rays": integer(5, 2),          # K reference vectors (per simplex edge for m > 2)
         "phase1_epochs": integer(2, 0),   # at most this many epochs to reach the ray's region
         "grad_set": word("all", GRAD_SETS),   # all (paper) | shared (COSMOS port)
-    }
-    presets: dict[str, dict[str, Any]] = {
-        "synthetic_concave": {"n_rays": 10, "phase1_epochs": 20},
-    }
-    train_defaults: dict[str, Any] = {"epochs": 100, "checkpoint": "last"}  # the paper
-    train_presets: dict[str, dict[str, Any]] = {
-        **{name: {**MULTISTEP, "optimizer": "adam"} for name in PMTL_OVERLAYS},
-        **{f"{name}/lenet_pmtl": {"optimizer": "sgd", "momentum": 0.9}
-           for name in PMTL_OVERLAYS},
-        "synthetic_concave": {"epochs": 80},
     }
 
     @classmethod

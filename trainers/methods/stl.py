@@ -27,8 +27,8 @@ Paper versus code, and our choices:
 - checkpoint by each task's validation accuracy (minus its loss for tasks without one);
   the COSMOS code stops each task by its validation loss instead.
 
-The 36x36 Pareto MTL overlays have no paper values of their own and borrow MultiMNIST's,
-as ``wc_al`` does.
+The presets (trainers/presets.py): the values above; the 36x36 Pareto MTL overlays have
+no paper values of their own and borrow MultiMNIST's, as ``wc_al`` does.
 """
 from __future__ import annotations
 
@@ -43,18 +43,7 @@ from trainers.methods import METHODS
 from trainers.methods.base import Method
 from trainers.methods.mdmtn_baselines import initialise, require
 from trainers.methods.params import Param, flag
-from trainers.methods.wc_al import PMTL_OVERLAYS
 from trainers.models.stl import STLNet
-
-MULTIMNIST_TRAIN = {"epochs": 100, "batch_size": 256, "lr": 1e-2, "lr_decay": 0.5,
-                    "epochs_per_iteration": 30, "optimizer": "adam"}
-CIFAR10MNIST_TRAIN = {"epochs": 100, "batch_size": 256, "lr": 5e-2, "lr_decay": 0.98,
-                      "epochs_per_iteration": 1, "optimizer": "adam"}
-STL_TRAIN_PRESETS = {
-    "multimnist": MULTIMNIST_TRAIN,
-    **{name: MULTIMNIST_TRAIN for name in PMTL_OVERLAYS},
-    "cifar10mnist": CIFAR10MNIST_TRAIN,
-}
 
 
 def task_scores(scores: loop.SplitScores) -> list[float]:
@@ -106,7 +95,6 @@ class SingleTask(Method):
     uses_preference = False
     architectures = ("stl",)
     param_table: dict[str, Param] = {"lsuv": flag(True)}   # LSUV first (the paper)
-    train_presets = STL_TRAIN_PRESETS
 
     def __init__(self, preference, params, n_tasks) -> None:
         super().__init__(preference, params, n_tasks)

@@ -56,15 +56,15 @@ used "for all experiments"; the authors' code applies it only to phase 1 of k0 >
 ``lsuv: sparse`` the code, ``lsuv: never`` keeps PyTorch's default initialisation. Phase 2
 never re-initialises: it retrains the phase-1 network.
 
-Presets (docs/methods/wc_al.md#presets): lr 2.5e-3 x0.5 per iteration and mu0 2.5e-8 on
-MultiMNIST (and, with no paper values of their own, the 36x36 overlays multifashion,
-multimnist36 and multifashion_mnist), lr 1e-4 x0.98 and mu0 6.8e-8 on Cifar10Mnist; p = 3,
-M1 = 3, M2 = 10, 36 epochs for k0 = 0, batch 256; AP preference 0.7 / 0.8; s_min / s_lmax
-0.20 / 0.8 (MDMTN) and 0.10 / 0.8 (HPS) on MultiMNIST, 0.10 / 0.3 and 0.05 / 0.15 on
-Cifar10Mnist. ``synthetic_concave`` (our choice, no paper values): step 0.1 for 300
-full-batch steps, p = 10, mu0 1 growing by 1.5 up to 20, which puts a preference grid on
-the true front; the problem's own step 1 with mu doubling to 1e4 ends at (1, 1). A sweep
-overrides any of them under ``params`` or ``train``.
+Presets (trainers/presets.py, docs/methods/wc_al.md#presets): lr 2.5e-3 x0.5 per iteration
+and mu0 2.5e-8 on MultiMNIST (and, with no paper values of their own, the 36x36 overlays
+multifashion, multimnist36 and multifashion_mnist), lr 1e-4 x0.98 and mu0 6.8e-8 on
+Cifar10Mnist; p = 3, M1 = 3, M2 = 10, 36 epochs for k0 = 0, batch 256; AP preference 0.7 /
+0.8; s_min / s_lmax 0.20 / 0.8 (MDMTN) and 0.10 / 0.8 (HPS) on MultiMNIST, 0.10 / 0.3 and
+0.05 / 0.15 on Cifar10Mnist. ``synthetic_concave`` (our choice, no paper values): step 0.1
+for 300 full-batch steps, p = 10, mu0 1 growing by 1.5 up to 20, which puts a preference
+grid on the true front; the problem's own step 1 with mu doubling to 1e4 ends at (1, 1). A
+sweep overrides any of them under ``params`` or ``train``.
 """
 from __future__ import annotations
 
@@ -88,19 +88,11 @@ LSUV_POLICIES: dict[str, Callable[[bool], bool]] = {
     "never": lambda sparse: False,
 }
 
-PMTL_OVERLAYS = ("multifashion", "multimnist36", "multifashion_mnist")
-
-MULTIMNIST_PARAMS = {"mu0": 2.5e-8, "ap_preference": 0.7, "s_min": 0.20, "s_lmax": 0.8,
-                     "t_init": "normal"}
-MULTIMNIST_TRAIN = {"epochs": 36, "batch_size": 256, "lr": 2.5e-3, "lr_decay": 0.5,
-                    "epochs_per_iteration": 3, "optimizer": "adam"}
-
 
 @METHODS.register("wc_al")
 class WeightedChebyshevAL(Method):
     name = "wc_al"
     description = "modified weighted Chebyshev + augmented Lagrangian (MDMTN paper)"
-    train_defaults: dict[str, Any] = {"epochs_per_iteration": 3}  # p = 3 (paper)
     param_table: dict[str, Param] = {
         # initial penalty; the paper's MultiMNIST value is 2.5e-8
         "mu0": real(0.5, 0.0, open_low=True),
@@ -128,27 +120,6 @@ class WeightedChebyshevAL(Method):
         "prox_step": real("epoch_lr", 0.0, open_low=True, words=tuple(PROX_STEPS)),
         # Affinity Propagation preference (a similarity: any sign)
         "ap_preference": real(0.7),
-    }
-    presets: dict[str, dict[str, Any]] = {
-        "multimnist": MULTIMNIST_PARAMS,
-        "multimnist/hps": {"s_min": 0.10},
-        # the 36x36 Pareto MTL overlays borrow the MultiMNIST values (no paper values)
-        **{name: MULTIMNIST_PARAMS for name in PMTL_OVERLAYS},
-        **{f"{name}/hps": {"s_min": 0.10} for name in PMTL_OVERLAYS},
-        "cifar10mnist": {"mu0": 6.8e-8, "ap_preference": 0.8, "s_min": 0.10, "s_lmax": 0.3,
-                         "t_init": "normal"},
-        "cifar10mnist/hps": {"s_min": 0.05, "s_lmax": 0.15},
-        # our choice: a penalty that grows slowly to a low cap keeps the full-batch steps
-        # on the closed-form problem stable (mu doubling to 1e4 throws x to (1, 1))
-        "synthetic_concave": {"mu0": 1.0, "rho": 1.5, "mu_max": 20.0},
-    }
-    train_presets: dict[str, dict[str, Any]] = {
-        "multimnist": MULTIMNIST_TRAIN,
-        **{name: MULTIMNIST_TRAIN for name in PMTL_OVERLAYS},
-        "cifar10mnist": {**MULTIMNIST_TRAIN, "lr": 1e-4, "lr_decay": 0.98},
-        # our choice: step 0.1 (the problem's step 1 overshoots once the penalty acts),
-        # 30 iterations of 10 steps so that lambda and t settle on the Chebyshev point
-        "synthetic_concave": {"lr": 0.1, "epochs": 300, "epochs_per_iteration": 10},
     }
 
     def __init__(self, preference, params, n_tasks) -> None:
