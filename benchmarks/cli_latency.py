@@ -31,20 +31,20 @@ train: {epochs: 1}
 """
 
 
-def finished_store(folder: Path) -> None:
-    """A store in which every trial of SPEC is done (results written directly)."""
-    (folder / "spec.yaml").write_text(SPEC)
-    (folder / "changed.yaml").write_text(SPEC.replace("epochs: 1", "epochs: 2"))
-    (folder / "bad.yaml").write_text(SPEC + "unknown_key: 1\n")
+def finished_store(folder: Path, spec_text: str) -> Path:
+    """``folder``/spec.yaml holding ``spec_text`` and ``folder``/paretoctl.db in which every
+    trial of it is done (results written directly, no training); returns the store file."""
+    (folder / "spec.yaml").write_text(spec_text)
     spec = load_spec(folder / "spec.yaml")
     trials = expand_sweep(spec)
     with open_store(f"sqlite:///{folder / 'paretoctl.db'}", create=True) as store:
-        store.register_sweep(spec.name, SPEC, spec.model_dump(mode="json"), {})
+        store.register_sweep(spec.name, spec_text, spec.model_dump(mode="json"), {})
         store.add_trials(spec.name, trials)
         for trial in trials:
             point = {"split": "test", "ray_index": 0, "preference": trial["preference"], "metrics": {},
                      "tasks": {"left": {"loss": 0.5, "acc": 0.8}, "right": {"loss": 0.5, "acc": 0.8}}}
             store.record_result(trial["key"], {"points": [point], "time_train_s": 1.0})
+    return folder / "paretoctl.db"
 
 
 CASES = {
@@ -62,7 +62,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
-    finished_store(folder)
+    finished_store(folder, SPEC)
+    (folder / "changed.yaml").write_text(SPEC.replace("epochs: 1", "epochs: 2"))
+    (folder / "bad.yaml").write_text(SPEC + "unknown_key: 1\n")
     exe = str(Path(sys.executable).with_name("paretoctl"))
     env = {**os.environ, "PARETOCTL_HOME": str(folder / ".paretoctl"), "PARETOCTL_DATA": str(folder / "data")}
     env.pop("PARETOCTL_STORE", None)

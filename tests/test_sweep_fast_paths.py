@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.expand import expand_sweep
-from orchestrator.spec import load_spec
-from store.db import open_store
+from benchmarks.cli_latency import finished_store as benchmark_store
 
 HEAVY = ("torch", "torchvision", "ray", "sklearn", "scipy")
 
@@ -54,18 +52,7 @@ def probe(cwd: Path, *args: str) -> dict:
 
 def finished_store(cwd: Path) -> Path:
     """A store in which every trial of SPEC is done (results written directly)."""
-    (cwd / "spec.yaml").write_text(SPEC)
-    spec = load_spec(cwd / "spec.yaml")
-    trials = expand_sweep(spec)
-    with open_store(f"sqlite:///{cwd / 'paretoctl.db'}", create=True) as store:
-        store.register_sweep(spec.name, SPEC, spec.model_dump(mode="json"), {})
-        store.add_trials(spec.name, trials)
-        for trial in trials:
-            point = {"split": "test", "ray_index": 0, "preference": trial["preference"],
-                     "tasks": {"left": {"loss": 0.5, "acc": 0.8}, "right": {"loss": 0.5, "acc": 0.8}},
-                     "metrics": {}}
-            store.record_result(trial["key"], {"points": [point], "time_train_s": 1.0})
-    return cwd / "paretoctl.db"
+    return benchmark_store(cwd, SPEC)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["sweep", "--help"]])
