@@ -30,7 +30,6 @@ from pydantic import (
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
-    PositiveInt,
     PrivateAttr,
     StringConstraints,
     ValidationError,
