@@ -8,10 +8,11 @@ it runs), so the same trial in two sweeps, or in a rerun, is the same row in the
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 from typing import Any, Callable, Iterator
 
+from contract.settings import TrainSettings
+from contract.trial import Component, Runtime, TrialConfig, trial_key
 from orchestrator.errors import SpecError
 from orchestrator.spec import TOP_LEVEL, NamedEntry, SweepSpec, preference_vectors
 from trainers.datasets import DATASETS
@@ -22,23 +23,11 @@ from trainers.models.base import input_mismatch
 from trainers.options import OptionError
 from trainers.options import resolve as resolve_options
 from trainers.registry import Registry, UnknownNameError
-from trainers.settings import TrainSettings
 
-#: training settings that say where a trial runs, not what it computes
-RUNTIME_TRAIN_FIELDS = ("device",)
 #: every list of a sweep is bounded, but their product is not: a sweep past this is a typo
 MAX_TRIALS = 100_000
-
-
-def trial_key(config: dict[str, Any]) -> str:
-    """16 hex digits of SHA-256 over the canonical JSON of the defining fields."""
-    train = {k: v for k, v in config["train"].items() if k not in RUNTIME_TRAIN_FIELDS}
-    identity = {
-        "dataset": config["dataset"], "arch": config["arch"], "method": config["method"],
-        "preference": config["preference"], "seed": config["seed"], "train": train,
-    }
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+#: training settings that say where a trial runs, not what it computes
+RUNTIME_TRAIN_FIELDS = TrainSettings.runtime_fields()
 
 
 def lookup(registry: Registry, name: str, spec: SweepSpec, field: str):
@@ -129,9 +118,9 @@ def fitting_archs(method_cls, entry, m_index: int, archs: list[tuple[NamedEntry,
     return fit
 
 
-def resolve_train(layers: list[dict[str, Any] | None], spec: SweepSpec) -> dict[str, Any]:
+def resolve_train(layers: list[dict[str, Any] | None], spec: SweepSpec) -> TrainSettings:
     try:
-        return TrainSettings.resolve(*layers).as_dict()
+        return TrainSettings.resolve(*layers)
     except KeyError as exc:
         raise SpecError(spec.source, f"train.{exc.args[0]}", "unknown training setting") from None
 
@@ -173,9 +162,11 @@ def combinations(spec: SweepSpec) -> Iterator[tuple[Any, dict[str, Any], Any, in
 
 def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
                  threads: int = 1) -> list[dict[str, Any]]:
-    """All trial configs of ``spec``, deduplicated by key, in a stable order."""
-    trials: dict[str, dict[str, Any]] = {}
+    """All trial configs of ``spec`` (``TrialConfig``, in their plain form), deduplicated
+    by key, in a stable order."""
+    trials: dict[str, TrialConfig] = {}
     spec_train = spec.train.model_dump(exclude_none=True)
+    runtime = Runtime(data_dir, threads)
     for dataset, options, source, m_index, entry, method_cls, arch in combinations(spec):
         prefs = method_preferences(method_cls, entry, len(source.tasks_for(options)), spec, m_index)
         for override in spec.search_points():
@@ -185,19 +176,16 @@ def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
                                    spec_train, override.get("train")], spec)
             for preference in prefs:
                 for seed in spec.seeds:
-                    config = {
-                        "dataset": {"name": dataset.name, "options": options},
-                        "arch": arch,
-                        "method": {"name": entry.name, "params": params},
-                        "preference": preference,
-                        "seed": seed,
-                        "train": train,
-                    }
+                    config = TrialConfig(
+                        dataset=Component(dataset.name, options),
+                        arch=Component(arch["name"], arch["options"]),
+                        method=Component(entry.name, params),
+                        preference=None if preference is None else tuple(preference),
+                        seed=seed, train=train, runtime=runtime, sweep=spec.name)
                     key = trial_key(config)
                     if key not in trials and len(trials) == MAX_TRIALS:
                         raise SpecError(spec.source, TOP_LEVEL, f"the sweep expands to more than "
                                         f"{MAX_TRIALS} trials; split it into several sweeps")
-                    config = {"key": key, "sweep": spec.name, **config,
-                              "runtime": {"data_dir": data_dir, "threads": threads}}
-                    trials.setdefault(key, config)
-    return list(trials.values())
+                    if key not in trials:
+                        trials[key] = dataclasses.replace(config, key=key)
+    return [config.to_plain() for config in trials.values()]

@@ -12,35 +12,38 @@ Layout: models first, then the loader, then the conversion of validation errors.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 import random
 import re
+import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
-    PositiveInt,
     PrivateAttr,
     StringConstraints,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
 
+from contract.settings import TrainSettings
 from orchestrator.errors import SpecError
 from trainers.preferences import PreferenceError, expand
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:[0-9]+)?)$")
 SEARCH_SECTIONS = ("train", "params")
 MAX_GRID_POINTS = 10_000  # a product of long axes is almost always a typo
 MAX_SPEC_BYTES = 1 << 20  # sweep files are a few kB; refused unread beyond this
@@ -146,27 +149,34 @@ class MethodEntry(_Strict):
         return value
 
 
-class TrainConfig(_Strict):
-    """Training settings; ``None`` means "use the method's / dataset's preset". Real
-    values must be finite: ``.inf`` and ``.nan`` are refused."""
+def _train_field(setting: dataclasses.Field) -> tuple[Any, Any]:
+    """The spec's type of one training setting: its declared type and allowed values
+    (contract.settings), optional, ``None`` meaning "use the preset"."""
+    meta, kind = setting.metadata, _TRAIN_TYPES[setting.name]
+    if meta["choices"]:
+        kind = Literal[meta["choices"]]
+    elif meta["pattern"] is not None:
+        pattern, expected = meta["pattern"], meta["expected"]
 
-    epochs: PositiveInt | None = None
-    batch_size: PositiveInt | None = None
-    eval_batch_size: PositiveInt | None = None
-    epochs_per_iteration: PositiveInt | None = None
-    lr: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    lr_decay: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    optimizer: Literal["adam", "sgd"] | None = None
-    momentum: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    checkpoint: Literal["best_val", "last"] | None = None
-    device: str | None = None
+        def check(value: str) -> str:
+            if not pattern.match(value):
+                raise ValueError(f"{expected}, got {value!r}")
+            return value
 
-    @field_validator("device")
-    @classmethod
-    def _check_device(cls, value: str | None) -> str | None:
-        if value is not None and not DEVICE_PATTERN.match(value):
-            raise ValueError(f"expected auto, cpu, cuda or cuda:N, got {value!r}")
-        return value
+        kind = Annotated[kind, AfterValidator(check)]
+    elif kind is float:  # real values must be finite: .inf and .nan are refused
+        kind = Annotated[float, Field(gt=meta["gt"], ge=meta["ge"], allow_inf_nan=False)]
+    else:
+        kind = Annotated[kind, Field(gt=meta["gt"], ge=meta["ge"])]
+    return kind | None, None
+
+
+_TRAIN_TYPES = typing.get_type_hints(TrainSettings)
+#: the ``train`` section: every field of contract.settings.TrainSettings, optional
+TrainConfig = create_model(
+    "TrainConfig", __base__=_Strict,
+    **{setting.name: _train_field(setting) for setting in dataclasses.fields(TrainSettings)})
+TrainConfig.__doc__ = """Training settings; ``None`` means "use the method's / dataset's preset"."""
 
 
 class Resources(_Strict):

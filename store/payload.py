@@ -1,5 +1,8 @@
 """Checking and converting trainer/orchestrator dicts into table rows.
 
+The shapes come from the contract (``contract.result``, ``contract.trial``); this module
+checks the values: numbers where numbers belong, valid task and metric names.
+
 Everything is validated before a transaction opens, so a malformed payload
 leaves the store untouched and fails with a message naming the field. NaN
 never reaches the database: float columns get NULL, metrics get NULL for NaN and
@@ -13,14 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from contract.plain import ContractError
+from contract.result import TOP_LEVEL_METRICS, Point, TrialResult
 from store.errors import StoreError
-from store.schema import INT_METRICS, SPLITS, validate_metric_name, validate_task_name
+from store.schema import INT_METRICS, validate_metric_name, validate_task_name
 
 _KEY_RE = re.compile(r"^[0-9a-f]{16}$")
 _ERROR_MAX_CHARS = 20_000
-# Model-level figures a point may give beside its "metrics" mapping (where the trainers
-# put them); stored as metrics of the same name.
-_TOP_LEVEL_METRICS = ("sparsity", "n_params")
 
 
 def check_key(key: object) -> str:
@@ -113,19 +115,13 @@ def trial_row(trial: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _point_tasks(tasks: Any, where: str) -> dict[str, dict[str, float | None]]:
+def _point_tasks(point: Point, where: str) -> dict[str, dict[str, float | None]]:
     """Validated ``{task: {"loss", "acc"}}`` of one point."""
-    if not isinstance(tasks, Mapping):
-        raise StoreError(f"{where}.tasks: expected a mapping of task name to loss/acc")
     out = {}
-    for name, values in tasks.items():
+    for name, (loss, acc) in point.tasks.items():
         validate_task_name(name)
-        if not isinstance(values, Mapping):
-            raise StoreError(f"{where}.tasks.{name}: expected a mapping with 'loss'/'acc'")
-        out[name] = {
-            "loss": to_float(values.get("loss"), f"{where}.tasks.{name}.loss"),
-            "acc": to_float(values.get("acc"), f"{where}.tasks.{name}.acc"),
-        }
+        out[name] = {"loss": to_float(loss, f"{where}.tasks.{name}.loss"),
+                     "acc": to_float(acc, f"{where}.tasks.{name}.acc")}
     return out
 
 
@@ -140,73 +136,65 @@ def metric_value(name: str, value: Any, field: str) -> float | None:
     return number
 
 
-def _point_metrics(point: Mapping[str, Any], where: str) -> dict[str, float | None]:
-    """Validated ``{metric name: value}`` of one point: its "metrics" mapping (any valid
-    names; unknown ones are stored too) plus the top-level sparsity and n_params."""
-    metrics = point.get("metrics") or {}
-    if not isinstance(metrics, Mapping):
-        raise StoreError(f"{where}.metrics: expected a mapping")
+def _point_metrics(point: Point, where: str) -> dict[str, float | None]:
+    """Validated ``{metric name: value}`` of one point (any valid names; unknown ones are
+    stored too), the top-level figures of the plain form included."""
     out = {}
-    for name, value in metrics.items():
+    for name, value in point.metrics.items():
         validate_metric_name(name)
-        out[name] = metric_value(name, value, f"{where}.metrics.{name}")
-    for name in _TOP_LEVEL_METRICS:
-        if name in point:
-            if name in out:
-                raise StoreError(f"{where}.{name}: given both at the top level and in metrics")
-            out[name] = metric_value(name, point[name], f"{where}.{name}")
+        field = f"{where}.{name}" if name in TOP_LEVEL_METRICS else f"{where}.metrics.{name}"
+        out[name] = metric_value(name, value, field)
     return out
 
 
-def _point_row(point: Any, where: str) -> dict[str, Any]:
+def _point_row(point: Point, where: str) -> dict[str, Any]:
     """The ``points`` row (without trial_id) of one result point."""
-    if not isinstance(point, Mapping):
-        raise StoreError(f"{where}: expected a mapping")
-    split = point.get("split")
-    if split not in SPLITS:
-        raise StoreError(f"{where}.split: expected one of {', '.join(SPLITS)}, got {split!r}")
-    ray_index = to_int(point.get("ray_index"), f"{where}.ray_index") or 0
+    ray_index = to_int(point.ray_index, f"{where}.ray_index") or 0
     if ray_index < 0:
         raise StoreError(f"{where}.ray_index: must be >= 0, got {ray_index}")
     return {
-        "split": split,
+        "split": point.split,
         "ray_index": ray_index,
-        "preference": to_preference(point.get("preference"), f"{where}.preference"),
-        "time_train_s": to_float(point.get("time_train_s"), f"{where}.time_train_s"),
-        "time_eval_s": to_float(point.get("time_eval_s"), f"{where}.time_eval_s"),
+        "preference": to_preference(point.preference, f"{where}.preference"),
+        "time_train_s": to_float(point.time_train_s, f"{where}.time_train_s"),
+        "time_eval_s": to_float(point.time_eval_s, f"{where}.time_eval_s"),
     }
 
 
-def point_rows(key: str, result: Mapping[str, Any]) -> list[tuple[dict, dict, dict]]:
+def read_result(key: str, result: Any) -> TrialResult:
+    """The result in its class; a wrong shape is a StoreError naming the field."""
+    try:
+        return TrialResult.from_plain(result)
+    except ContractError as exc:
+        where = f"result of trial {key}"
+        raise StoreError(f"{where}: {exc}") from None
+
+
+def point_rows(key: str, result: TrialResult) -> list[tuple[dict, dict, dict]]:
     """``(points row, tasks, metrics)`` of each point of a result, with unique
     (split, ray_index)."""
-    points = result.get("points") if isinstance(result, Mapping) else None
-    if not isinstance(points, list | tuple):
-        raise StoreError(f"result of trial {key}: 'points' must be a list")
     parts, seen = [], set()
-    for i, point in enumerate(points):
+    for i, point in enumerate(result.points):
         where = f"result of trial {key}: points[{i}]"
         row = _point_row(point, where)
         slot = (row["split"], row["ray_index"])
         if slot in seen:
             raise StoreError(f"{where}: duplicate split/ray_index {slot}")
         seen.add(slot)
-        parts.append((row, _point_tasks(point.get("tasks", {}), where),
-                      _point_metrics(point, where)))
+        parts.append((row, _point_tasks(point, where), _point_metrics(point, where)))
     return parts
 
 
-def trial_result_fields(key: str, result: Mapping[str, Any]) -> dict[str, Any]:
+def trial_result_fields(key: str, result: TrialResult) -> dict[str, Any]:
     """The ``trials`` columns a finished result updates (times, device, versions, info)."""
     where = f"result of trial {key}"
-    device = result.get("device")
     return {
-        "time_train_s": to_float(result.get("time_train_s"), f"{where}: time_train_s"),
-        "time_phase1_s": to_float(result.get("time_phase1_s"), f"{where}: time_phase1_s"),
-        "time_phase2_s": to_float(result.get("time_phase2_s"), f"{where}: time_phase2_s"),
-        "device": None if device is None else str(device),
-        "versions": json_safe(result.get("versions")),
-        "info": json_safe(result.get("info")),
+        "time_train_s": to_float(result.time_train_s, f"{where}: time_train_s"),
+        "time_phase1_s": to_float(result.time_phase1_s, f"{where}: time_phase1_s"),
+        "time_phase2_s": to_float(result.time_phase2_s, f"{where}: time_phase2_s"),
+        "device": None if result.device is None else str(result.device),
+        "versions": json_safe(result.versions),
+        "info": json_safe(result.info),
     }
 
 

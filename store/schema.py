@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, relationship
 
+from contract.result import SPLITS  # noqa: F401 - re-exported: the store's splits
 from store.errors import StoreError
 
 SCHEMA_VERSION = 3
@@ -50,7 +51,6 @@ FLAT_VIEW = "points_flat"
 # interrupted: stopped by SIGINT/SIGTERM while it ran; run again like a failed trial
 TRIAL_STATUSES = ("pending", "running", "done", "failed", "interrupted")
 TRIAL_STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in TRIAL_STATUSES) + ")"
-SPLITS = ("train", "val", "test")
 
 # Task and metric names become SQL column names of the view, so they must be plain
 # identifiers; 50 characters keeps ``loss_<task>`` under PostgreSQL's 63.

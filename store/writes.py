@@ -21,6 +21,7 @@ from store.payload import (
     error_text,
     json_safe,
     point_rows,
+    read_result,
     trial_result_fields,
     trial_row,
 )
@@ -193,8 +194,9 @@ def record_result(store: "Store", key: str, result: dict[str, Any]) -> None:
     the same (or a newer) result again leaves exactly one set of rows.
     """
     check_key(key)
-    parts = point_rows(key, result)
-    fields = trial_result_fields(key, result)
+    typed = read_result(key, result)
+    parts = point_rows(key, typed)
+    fields = trial_result_fields(key, typed)
     with store.write_session() as session:
         trial_id = _trial_id(session, key)
         session.execute(

@@ -7,14 +7,14 @@ Times: ``time_phase1_s`` is everything before retraining (LSUV, phase 1, cluster
 the whole single stage; ``time_phase2_s`` is the retraining phase (the time the MDMTN
 paper reports for k0 > 0), None without one; ``time_train_s`` is their sum.
 
-A trial config is the dict the orchestrator expands from a sweep (see
-orchestrator/expand.py): ``key, dataset{name, options}, arch{name, options},
-method{name, params}, preference, seed, train{...}`` plus ``runtime{data_dir, threads}``,
-which does not define the trial and so is not part of its key. Threads, deterministic
-algorithms and every RNG are fixed first (trainers/reproducibility.py).
+A trial config is a ``contract.trial.TrialConfig`` or its plain form (what the
+orchestrator expands from a sweep and sends through Ray); the result is a
+``contract.result.TrialResult`` in its plain form. Threads, deterministic algorithms and
+every RNG are fixed first (trainers/reproducibility.py).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import platform
 import time
@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 import torch
 
+from contract.result import Point, TrialResult
+from contract.trial import TrialConfig
 from trainers.datasets import DATASETS, SPLITS, DatasetBundle
 from trainers.loop import TrainData, TrainingDiverged, evaluate, sparsity_objective
 from trainers.methods import METHODS, Method
@@ -45,16 +47,16 @@ def versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
-def load_dataset(config: dict[str, Any]) -> DatasetBundle:
-    source = DATASETS.get(config["dataset"]["name"])
-    data_dir = config.get("runtime", {}).get("data_dir")
-    return source.build(config["dataset"].get("options", {}), Path(data_dir) if data_dir else None)
+def load_dataset(config: TrialConfig) -> DatasetBundle:
+    source = DATASETS.get(config.dataset.name)
+    data_dir = config.runtime.data_dir
+    return source.build(config.dataset.options, Path(data_dir) if data_dir else None)
 
 
-def build_model(config: dict[str, Any], bundle: DatasetBundle, method: Method) -> MultiTaskNet:
+def build_model(config: TrialConfig, bundle: DatasetBundle, method: Method) -> MultiTaskNet:
     """The sweep's architecture, as the method wraps it (COSMOS, PHN) or as it is."""
-    builder = ARCHITECTURES.get(config["arch"]["name"])
-    options = config["arch"].get("options", {})
+    builder = ARCHITECTURES.get(config.arch.name)
+    options = config.arch.options
 
     def build(input_shape: tuple[int, ...]) -> MultiTaskNet:
         return builder(bundle.tasks, input_shape, bundle.name, options)
@@ -67,72 +69,66 @@ def finite(value: float | None) -> float | None:
 
 
 def evaluate_points(model: MultiTaskNet, method: Method, bundle: DatasetBundle,
-                    config: dict[str, Any], settings: TrainSettings,
-                    time_train_s: float) -> list[dict[str, Any]]:
+                    config: TrialConfig, settings: TrainSettings,
+                    time_train_s: float) -> list[Point]:
     """One point per split and evaluation ray (one ray unless the method learns a front):
     per-task loss/accuracy plus the model-level sparsity figures."""
     with torch.no_grad():
         l0 = float(sparsity_objective(model, method.params))
-    metrics = sparsity_metrics(model)
-    n_params = count_parameters(model)
+    metrics = {k: finite(v) if isinstance(v, float) else v
+               for k, v in sparsity_metrics(model).items()}
+    metrics |= {"sparsity": finite(l0), "n_params": count_parameters(model)}
     rays = method.eval_rays()
     points = []
     for ray_index, ray in enumerate(rays):
         method.condition(model, ray)
+        preference = config.preference if len(rays) == 1 else ray
         for split in SPLITS:
-            points.append(evaluate_point(model, bundle, split, settings, {
-                "ray_index": ray_index,
-                "preference": config.get("preference") if len(rays) == 1 else ray,
-                "sparsity": finite(l0),
-                "metrics": {k: finite(v) if isinstance(v, float) else v
-                            for k, v in metrics.items()},
-                "n_params": n_params,
-                "time_train_s": time_train_s,
-            }))
+            points.append(evaluate_point(model, bundle, split, settings, Point(
+                split, ray_index, None if preference is None else tuple(preference),
+                metrics=dict(metrics), time_train_s=time_train_s)))
     return points
 
 
 def evaluate_point(model: MultiTaskNet, bundle: DatasetBundle, split: str,
-                   settings: TrainSettings, fields: dict[str, Any]) -> dict[str, Any]:
-    """The stored point of one split: per-task scores plus the given ``fields``."""
+                   settings: TrainSettings, point: Point) -> Point:
+    """``point`` (of ``split``) with its per-task scores and evaluation time."""
     start = time.perf_counter()
     scores = evaluate(model, bundle.splits[split], bundle.tasks, settings.eval_batch_size)
     for task, loss in zip(bundle.tasks, scores.losses):
         if not math.isfinite(loss):  # a diverged model: no point, the trial fails
             raise TrainingDiverged(f"training diverged: the {split} loss of task "
                                    f"{task.name} is {loss} after training")
-    return {"split": split, **fields,
-            "tasks": {task.name: {"loss": finite(loss), "acc": finite(acc)}
-                      for task, loss, acc in zip(bundle.tasks, scores.losses, scores.accs)},
-            "time_eval_s": time.perf_counter() - start}
+    tasks = {task.name: (finite(loss), finite(acc))
+             for task, loss, acc in zip(bundle.tasks, scores.losses, scores.accs)}
+    return dataclasses.replace(point, tasks=tasks, time_eval_s=time.perf_counter() - start)
 
 
-def run_trial(config: dict[str, Any],
+def run_trial(config: TrialConfig | dict[str, Any],
               on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train and evaluate one trial; returns the result dict the store records."""
-    settings = TrainSettings.resolve(config["train"])
+    """Train and evaluate one trial; returns the plain ``TrialResult`` the store records."""
+    if not isinstance(config, TrialConfig):
+        config = TrialConfig.from_plain(config)
+    settings = config.train
     device = resolve_device(settings.device)
-    generator = reproducible(int(config["seed"]), config.get("runtime", {}).get("threads"),
-                             device)
+    generator = reproducible(int(config.seed), config.runtime.threads, device)
     bundle = load_dataset(config)
     splits = {name: split.to(device) for name, split in bundle.splits.items()}
     bundle = DatasetBundle(bundle.name, bundle.tasks, bundle.input_shape, splits, bundle.info)
 
-    method_cls = METHODS.get(config["method"]["name"])
-    method = method_cls(config.get("preference"), config["method"]["params"], len(bundle.tasks))
+    method_cls = METHODS.get(config.method.name)
+    preference = None if config.preference is None else list(config.preference)
+    method = method_cls(preference, config.method.options, len(bundle.tasks))
     method.to(device)
     model = build_model(config, bundle, method).to(device)
 
     data = TrainData(bundle.tasks, bundle.splits["train"], bundle.splits["val"])
     outcome = method.fit(model, data, settings, generator, on_epoch)
     points = evaluate_points(model, method, bundle, config, settings, outcome.time_train_s)
-    return {
-        "points": points,
-        "time_train_s": outcome.time_train_s,
-        "time_phase1_s": outcome.time_phase1_s,
-        "time_phase2_s": outcome.time_phase2_s,
-        "device": str(device),
-        "versions": versions(),
-        "info": {"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
-                 "method_state": method.state(), "history": outcome.history, **outcome.info},
-    }
+    return TrialResult(
+        points=tuple(points), time_train_s=outcome.time_train_s,
+        time_phase1_s=outcome.time_phase1_s, time_phase2_s=outcome.time_phase2_s,
+        device=str(device), versions=versions(),
+        info={"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
+              "method_state": method.state(), "history": outcome.history, **outcome.info},
+    ).to_plain()

@@ -12,12 +12,12 @@ from typing import Any, ClassVar
 
 import torch
 
+from contract.result import SPLITS  # noqa: F401 - re-exported
 from trainers.datasets.kinds import TASK_KINDS, TaskKind
 from trainers.datasets.progress import Progress
 from trainers.errors import DataError
 from trainers.options import OptionError, OptionTable, defaults, resolve
 
-SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
