@@ -25,12 +25,13 @@ def parser() -> argparse.ArgumentParser:
     step.add_argument("--methods", default="", help="comma-separated subset, e.g. linear,mgda")
     growl = sub.add_parser("growl", help="GrOWL value, prox and Affinity Propagation on MDMTN")
     growl.add_argument("--repeats", type=int, default=5)
+    growl.add_argument("--arch", default="mdmtn")
     evaluation = sub.add_parser("eval", help="data loading, evaluation, COSMOS/PHN over 25 rays")
     evaluation.add_argument("--n-test", type=int, default=20000)
     evaluation.add_argument("--data-dir", type=Path, default=None)
     front = sub.add_parser("front", help="front and hypervolume over 1e5 and 1e6 points")
     front.add_argument("--sizes", default="100000,1000000")
-    front.add_argument("--store-points", type=int, default=100000)
+    front.add_argument("--store-points", type=int, default=100000, help="0: skip `paretoctl front`")
     everything = sub.add_parser("all", help="every benchmark at its defaults")
     everything.add_argument("--n-test", type=int, default=5000)
     return top
@@ -57,13 +58,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 step.run(device, 1024, 1, 256, 3)
         elif command == "growl":
-            growl_speed.run(device, getattr(args, "repeats", 5))
+            growl_speed.run(device, getattr(args, "repeats", 5), getattr(args, "arch", "mdmtn"))
         elif command == "eval":
             eval_speed.run(device, args.n_test, getattr(args, "data_dir", None))
         elif command == "front":
             if args.command == "front":
                 front_speed.in_memory([int(v) for v in args.sizes.split(",")])
-                front_speed.end_to_end(args.store_points)
+                if args.store_points:
+                    front_speed.end_to_end(args.store_points)
             else:
                 front_speed.in_memory([100000, 1000000])
                 front_speed.end_to_end(100000)
