@@ -213,8 +213,7 @@ def open_store(url: str, *, create: bool, read_only: bool = False) -> Store:
             with engine.connect() as connection:
                 _check_schema_version(connection, shown)
         if engine.dialect.name == "sqlite" and not read_only:
-            with engine.connect() as connection:  # outside a transaction, as SQLite needs
-                connection.connection.driver_connection.execute("PRAGMA journal_mode=WAL")
+            _use_wal(engine, shown)
     except StoreError:
         engine.dispose()
         raise
@@ -222,6 +221,27 @@ def open_store(url: str, *, create: bool, read_only: bool = False) -> Store:
         engine.dispose()
         raise StoreError(f"cannot open store {shown}: {_first_line(exc)}") from exc
     return Store(engine, parsed)
+
+
+def _use_wal(engine: Engine, shown: str, patience_s: float = 30.0) -> None:
+    """Switch a SQLite store to WAL (persistent, so once per file). The switch needs the
+    file to itself and SQLite does not wait for that through the busy timeout, so
+    processes that create one new store together retry until one has switched it."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + patience_s
+    with engine.connect() as connection:  # outside a transaction, as SQLite needs
+        raw = connection.connection.driver_connection
+        while raw.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            try:
+                raw.execute("PRAGMA journal_mode=WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise StoreError(f"cannot open store {shown}: {exc}") from exc
+                if time.monotonic() > deadline:
+                    raise StoreError(f"cannot open store {shown}: {exc} (for {patience_s:.0f} s)") from exc
+                time.sleep(0.05)
 
 
 def _read_only(url: URL) -> URL:
