@@ -237,8 +237,9 @@ class GradientCombiningMethod(Method):
 
     def gram_inputs(self) -> str:
         """What the task gradients are taken with respect to: ``shared`` parameters,
-        ``all`` parameters, or the shared ``representation`` (MGDA-UB)."""
-        return self.params["grad_set"]
+        ``all`` parameters, or the shared ``representation`` (MGDA-UB); the ``grad_set``
+        parameter where the method has one, else ``all`` (every model has parameters)."""
+        return self.params.get("grad_set", "all")
 
     @abstractmethod
     def weights_from_gram(self, gram: torch.Tensor, losses: torch.Tensor) -> torch.Tensor | None:
