@@ -37,7 +37,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainers.datasets import Task
 from trainers.methods import METHODS
 from trainers.methods.base import ScalarisingMethod
 from trainers.methods.front import FRONT_PARAMS, FrontMethod
