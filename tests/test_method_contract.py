@@ -99,3 +99,20 @@ def test_mgda_weights_move_by_no_more_than_the_float32_rounding_allows():
     bound = (old * delta[0, 0] + (1 - old) * delta[1, 1] + abs(2 * old - 1) * delta[0, 1]) \
         / denominator
     assert abs(new - old) <= 2 * float(bound)   # 2: room for the second-order terms
+
+
+def test_a_scalarising_loss_has_no_side_effects():
+    # WC-AL's constraint average comes from ``observe``, never from ``loss``: a loss
+    # evaluated outside training (or many times, one per preference) moves nothing
+    wc_al = METHODS.get("wc_al")
+    m = wc_al([0.0, 0.5, 0.5], wc_al.resolve_params({"mu0": 1.0}, "multidigits"), 2)
+    lam = m.lam.clone()
+    m.begin_epoch()
+    for _ in range(3):
+        m.loss(torch.tensor([0.0, 5.0, 7.0]))
+    m.end_iteration()
+    assert torch.equal(m.lam, lam)          # no batch observed: lambda keeps its value
+    m.begin_epoch()
+    m.observe(torch.tensor([0.0, 5.0, 7.0]))
+    m.end_iteration()
+    assert not torch.equal(m.lam, lam)

@@ -57,7 +57,7 @@ def test_multiplier_and_penalty_update_rule():
     batches = [torch.tensor([0.0, 1.0, 3.0]), torch.tensor([0.0, 3.0, 1.0])]
     hs = [m.constraints(L).detach() for L in batches]
     for L in batches:
-        m.loss(L)
+        m.observe(L)
     lam_before = m.lam.clone()
     m.end_iteration()
     h_bar = (hs[0] + hs[1]) / 2
@@ -68,9 +68,9 @@ def test_multiplier_and_penalty_update_rule():
 
 def test_begin_epoch_restarts_the_constraint_average():
     m = make([0.0, 0.5, 0.5], mu0=1.0, t_init=0.0)
-    m.loss(torch.tensor([0.0, 100.0, 100.0]))  # an earlier epoch, must be forgotten
+    m.observe(torch.tensor([0.0, 100.0, 100.0]))  # an earlier epoch, must be forgotten
     m.begin_epoch()
-    m.loss(torch.tensor([0.0, 1.0, 1.0]))
+    m.observe(torch.tensor([0.0, 1.0, 1.0]))
     lam0 = m.lam.clone()
     m.end_iteration()
     h = m.constraints(torch.tensor([0.0, 1.0, 1.0])).detach()
@@ -92,6 +92,7 @@ def solve_toy(method, steps=3000, iteration=100):
         if step % iteration == 0:
             method.begin_epoch()
         L = torch.stack([torch.zeros(()), (x - 1) ** 2, (x + 1) ** 2])
+        method.observe(L.detach())
         loss = method.loss(L)
         opt.zero_grad()
         loss.backward()
@@ -151,7 +152,7 @@ def test_paper_mu_keeps_an_exact_gradient_in_float32():
 def test_restart_resets_multipliers_and_penalty_but_not_t():
     m = make([0.1, 0.45, 0.45], mu0=0.25, t_init=0.5)
     m.begin_epoch()
-    m.loss(torch.tensor([3.0, 1.0, 2.0]))
+    m.observe(torch.tensor([3.0, 1.0, 2.0]))
     m.end_iteration()
     m.end_iteration()
     assert m.mu == pytest.approx(1.0) and m.lam.tolist() != pytest.approx([1 / 3] * 3)

@@ -23,7 +23,8 @@ and steps the optimiser. A method only says what the loss is, in one of two ways
 
 What a method carries between steps (WC-AL's t, lambda and mu; Pareto MTL's phase; MGDA's
 last alpha) is plain data on the instance, read by the step and moved by the epoch hooks
-``begin_epoch``, ``end_iteration`` and ``restart``; ``state`` reports it. Apart from that
+``begin_epoch``, ``end_iteration`` and ``restart`` (from what ``observe`` recorded of each
+batch); ``state`` reports it. ``loss`` itself has no side effects. Apart from that
 and a front method's per-batch ray, the loss is a function of (parameters, batch,
 preference), which is what lets many preferences train as one batched model.
 
@@ -219,11 +220,18 @@ class ScalarisingMethod(Method):
 
     @abstractmethod
     def loss(self, objectives: torch.Tensor) -> torch.Tensor:
-        """Scalar loss from ``objectives`` = (L0, L1, ..., Lm) of one mini-batch."""
+        """Scalar loss from ``objectives`` = (L0, L1, ..., Lm) of one mini-batch: a pure
+        function of the objectives and the method's state (no side effects)."""
+
+    def observe(self, objectives: torch.Tensor) -> None:
+        """Record what the epoch hooks need from a training batch's (detached) objectives
+        (WC-AL's constraint average); nothing by default."""
 
     def batch_loss(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor | None:
-        return self.loss(loop.objective_vector(model, self, tasks, x, y))
+        objectives = loop.objective_vector(model, self, tasks, x, y)
+        self.observe(objectives.detach())
+        return self.loss(objectives)
 
 
 class GradientCombiningMethod(Method):

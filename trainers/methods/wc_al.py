@@ -166,12 +166,15 @@ class WeightedChebyshevAL(ScalarisingMethod):
         the cancellation that (lambda + mu H)^2 - lambda^2 suffers in float32 when mu is
         the paper's 2.5e-8."""
         h = self.constraints(objectives)
-        self._h_sum += h.detach()
-        self._h_batches += 1
         active = (self.lam + self.mu * h) > 0
         psi = torch.where(active, self.lam * h + 0.5 * self.mu * h.square(),
                           -self.lam.square() / (2.0 * self.mu))
         return self.t + psi.sum()
+
+    def observe(self, objectives: torch.Tensor) -> None:
+        """Add the batch's constraint values to the epoch's sum (for Hbar)."""
+        self._h_sum += self.constraints(objectives).detach()
+        self._h_batches += 1
 
     def begin_epoch(self) -> None:
         self._h_sum.zero_()
