@@ -8,6 +8,7 @@ from torch import nn
 
 from store.db import open_store
 from store.queries import PointFilter, load_points
+from trainers import loop
 from trainers.datasets import DATASETS, Task
 from trainers.methods import METHODS
 from trainers.methods.base import ParamError
@@ -122,12 +123,12 @@ def test_loss_is_weighted_sum_minus_penalty_times_cosine():
     assert float(cosmos_loss(losses, ray, 0.0)) == pytest.approx(dot, rel=1e-6)
 
 
-def test_scalarize_uses_the_batch_ray_and_ignores_the_sparsity_slot():
+def test_loss_uses_the_batch_ray_and_ignores_the_sparsity_slot():
     m = make(penalty=3.0)
     m.ray = torch.tensor([0.6, 0.4])
     objectives = torch.tensor([5.0, 1.0, 3.0])
     expected = cosmos_loss(torch.tensor([1.0, 3.0]), m.ray, 3.0)
-    assert float(m.scalarize(objectives)) == pytest.approx(float(expected))
+    assert float(m.loss(objectives)) == pytest.approx(float(expected))
 
 
 def test_eval_rays_are_the_papers_test_rays_with_k0_zero():
@@ -238,7 +239,7 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
 
     before = loss_at_middle_ray()
     for _ in range(15):
-        m.train_step(net, bundle.tasks, x, y, opt)
+        loop.step(net, m, bundle.tasks, x, y, opt)
     assert loss_at_middle_ray() < before - 0.1
 
 

@@ -4,6 +4,7 @@ its shared network and adaptors (the authors' code detaches it)."""
 import pytest
 import torch
 
+from trainers import loop
 from trainers.datasets import DATASETS
 from trainers.methods.base import ParamError
 from trainers.methods.kdmtl import KnowledgeDistillation as KD
@@ -52,7 +53,7 @@ def test_each_parameter_is_stepped_by_exactly_one_optimiser():
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     x, y = data.splits["train"].x[:32], data.splits["train"].y[:32]
-    method.train_step(model, data.tasks, x, y, optimizer)
+    loop.step(model, method, data.tasks, x, y, optimizer, [method.step_adaptors])
     for name, param in model.named_parameters():
         assert not torch.equal(param, before[name]), name   # everything moved ...
     adaptor_ids = {id(p) for p in model.adaptors.parameters()}

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from trainers import loop
 from trainers.datasets import DATASETS, Task
 from trainers.methods import METHODS
 from trainers.methods.base import ParamError
@@ -69,7 +70,7 @@ def test_alpha_is_the_two_task_min_norm_solution_of_the_shared_gradients():
     model, method = make_model(), make_method()
     x, y = batch()
     g1, g2 = task_grads(model, x, y)
-    method.train_step(model, TASKS, x, y, sgd(model))
+    loop.step(model, method, TASKS, x, y, sgd(model))
     gamma = closed_form(g1, g2)
     assert 0.0 < gamma < 1.0  # a genuine trade-off, not a vertex
     assert method.state()["alpha"] == pytest.approx([gamma, 1 - gamma], abs=1e-6)
@@ -83,7 +84,7 @@ def test_the_step_uses_unnormalised_losses_and_ignores_stale_gradients():
     g1, g2 = task_grads(model, x, y, "all")
     for p in params:  # leftovers of an earlier backward must not leak into the step
         p.grad = torch.full_like(p, 5.0)
-    method.train_step(model, TASKS, x, y, sgd(model, lr=0.1))
+    loop.step(model, method, TASKS, x, y, sgd(model, lr=0.1))
     a1, a2 = method.state()["alpha"]
     expected = torch.cat([p.detach().flatten() for p in before.parameters()]).double() \
         - 0.1 * (a1 * g1 + a2 * g2)
@@ -99,7 +100,7 @@ def test_normalisations_divide_each_gradient_by_their_normaliser(kind):
     l1, l2 = losses_of(model, x, y)
     n = {"loss": (l1, l2), "l2": (g1.norm(), g2.norm()),
          "loss+": (l1 * g1.norm(), l2 * g2.norm())}[kind]
-    method.train_step(model, TASKS, x, y, sgd(model))
+    loop.step(model, method, TASKS, x, y, sgd(model))
     gamma = closed_form(g1 / n[0], g2 / n[1])
     assert method.state()["alpha"] == pytest.approx([gamma, 1 - gamma], abs=1e-6)
     if kind == "l2":  # two unit vectors: the min-norm point is always their midpoint
@@ -111,7 +112,7 @@ def test_normalisations_change_the_weights():
     alphas = {}
     for kind in ("none", "loss", "l2"):
         model, method = make_model(), make_method(normalization=kind)
-        method.train_step(model, TASKS, x, y, sgd(model))
+        loop.step(model, method, TASKS, x, y, sgd(model))
         alphas[kind] = method.state()["alpha"][0]
     assert len({round(a, 6) for a in alphas.values()}) == 3
 
@@ -120,7 +121,7 @@ def test_all_parameter_gradients_include_the_heads():
     model, method = make_model(), make_method(grad_set="all")
     x, y = batch()
     g1, g2 = task_grads(model, x, y, "all")
-    method.train_step(model, TASKS, x, y, sgd(model))
+    loop.step(model, method, TASKS, x, y, sgd(model))
     assert method.state()["alpha"][0] == pytest.approx(closed_form(g1, g2), abs=1e-6)
 
 
@@ -144,7 +145,7 @@ def test_upper_bound_mode_uses_gradients_of_the_shared_representation():
         (g,) = torch.autograd.grad(task.loss(model.heads_from(z)[t], y[:, t]), z)
         grads.append(g.flatten().double())
     before = [p.detach().clone() for p in model.parameters()]
-    method.train_step(model, TASKS, x, y, sgd(model))
+    loop.step(model, method, TASKS, x, y, sgd(model))
     assert method.state()["alpha"][0] == pytest.approx(closed_form(*grads), abs=1e-6)
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
 
@@ -153,7 +154,7 @@ def test_upper_bound_mode_names_an_architecture_without_a_shared_representation(
     model, method = make_model("mdmtn"), make_method(mode="ub")
     x, y = batch()
     with pytest.raises(NoSharedRepresentation, match="MDMTNNet"):
-        method.train_step(model, TASKS, x, y, sgd(model))
+        loop.step(model, method, TASKS, x, y, sgd(model))
 
 
 @pytest.mark.parametrize("mode", ["exact", "ub"])
@@ -163,7 +164,7 @@ def test_training_lowers_the_losses(mode):
     start = sum(losses_of(model, x, y))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(15):
-        method.train_step(model, TASKS, x, y, optimizer)
+        loop.step(model, method, TASKS, x, y, optimizer)
     end = sum(losses_of(model, x, y))
     assert math.isfinite(end) and end < start - 0.1
 
@@ -173,7 +174,7 @@ def test_three_tasks_give_simplex_weights():
     model = make_model(tasks=tasks)
     method = MGDA(None, MGDA.resolve_params({}, "multidigits"), n_tasks=3)
     x, y = batch(n_tasks=3)
-    method.train_step(model, tasks, x, y, sgd(model))
+    loop.step(model, method, tasks, x, y, sgd(model))
     alpha = method.state()["alpha"]
     assert len(alpha) == 3 and min(alpha) >= 0 and sum(alpha) == pytest.approx(1.0)
 

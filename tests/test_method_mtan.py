@@ -12,7 +12,7 @@ from tiny_trials import assert_finite_points, tiny_config
 
 def test_loss_is_the_lambda_weighted_sum_without_sparsity():
     method = MTAN(None, MTAN.resolve_params({"lambda": [0.02, 0.08]}, "multidigits"), 2)
-    assert float(method.scalarize(torch.tensor([50.0, 1.0, 2.0]))) == pytest.approx(0.18)
+    assert float(method.loss(torch.tensor([50.0, 1.0, 2.0]))) == pytest.approx(0.18)
     default = MTAN(None, MTAN.resolve_params({}, "multidigits"), 2)
     assert default.lambdas.tolist() == pytest.approx([0.05, 0.05])
 

@@ -41,7 +41,7 @@ def test_every_parameter_is_declared_with_a_kind_and_its_defaults_and_presets_pa
 
 def test_parameters_can_only_be_declared_in_the_table():
     with pytest.raises(TypeError, match="param_table"):
-        type("Loose", (Method,), {"default_params": {"x": 1}, "scalarize": lambda s, o: o})
+        type("Loose", (Method,), {"default_params": {"x": 1}, "batch_loss": lambda s, *a: None})
 
 
 @pytest.mark.parametrize("method,name,param",

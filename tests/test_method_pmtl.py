@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from trainers import loop
 from trainers.datasets import DATASETS, Task
 from trainers.methods import METHODS
 from trainers.methods.base import ParamError
@@ -98,7 +99,7 @@ def test_phase1_takes_no_step_when_already_feasible():
     method = make_method([0.0, *(losses / losses.sum()).tolist()])  # u_k along L itself
     before = flat(model)
     optimizer = sgd(model)
-    method.train_step(model, TASKS, x, y, optimizer)
+    loop.step(model, method, TASKS, x, y, optimizer)
     assert method.feasible and method.phase1_steps == 0
     assert torch.equal(flat(model), before)
 
@@ -108,7 +109,7 @@ def test_phase1_steps_towards_the_region_with_signed_weights():
     x, y = batch()
     method = make_method([0.0, 1.0, 0.0])  # u = (1, 0): wants L1 >> L2, far from L1 ~ L2
     before = flat(model)
-    method.train_step(model, TASKS, x, y, sgd(model))
+    loop.step(model, method, TASKS, x, y, sgd(model))
     assert not method.feasible and method.phase1_steps == 1
     assert min(method.state()["weights"]) < 0  # ascent on task 1's loss
     assert not torch.equal(flat(model), before)
@@ -141,7 +142,7 @@ def test_phase2_weights_have_absolute_sum_m(n_tasks):
     method = make_method(pref, tasks=tasks)
     method.phase = 2
     before = flat(model)
-    method.train_step(model, tasks, x, y, sgd(model))
+    loop.step(model, method, tasks, x, y, sgd(model))
     weights = method.state()["weights"]
     assert len(weights) == n_tasks
     assert sum(abs(w) for w in weights) == pytest.approx(n_tasks)
@@ -156,7 +157,7 @@ def test_few_steps_lower_the_losses_without_nan():
     start = float(losses_of(model, x, y).sum())
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(15):
-        method.train_step(model, TASKS, x, y, optimizer)
+        loop.step(model, method, TASKS, x, y, optimizer)
     end = float(losses_of(model, x, y).sum())
     assert math.isfinite(end) and end < start - 0.1
 

@@ -65,7 +65,7 @@ def test_task_losses_do_not_mix():
     data.tasks[0].loss(outputs[0], y[:, 0]).backward()
     assert all(p.grad is None for p in model.task_network(1).parameters())
     assert all(p.grad is not None for p in model.task_network(0).parameters())
-    assert float(method.scalarize(torch.tensor([5.0, 1.0, 2.0]))) == 3.0
+    assert float(method.loss(torch.tensor([5.0, 1.0, 2.0]))) == 3.0
 
 
 def test_stl_trial_gives_one_finite_point_per_split():

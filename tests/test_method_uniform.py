@@ -24,7 +24,7 @@ def config(method, preference):
 def test_loss_is_the_mean_of_the_task_losses_without_sparsity():
     method = METHODS.get("uniform")(None, METHODS.get("uniform").resolve_params({}, "x"), 3)
     objectives = torch.tensor([100.0, 1.0, 2.0, 6.0])
-    assert float(method.scalarize(objectives)) == pytest.approx(3.0)
+    assert float(method.loss(objectives)) == pytest.approx(3.0)
     assert method.preference == pytest.approx([0.0, 1 / 3, 1 / 3, 1 / 3])
 
 

@@ -85,7 +85,7 @@ def test_method_presets_come_from_the_table():
 @pytest.mark.parametrize("attribute", ["presets", "train_presets", "train_defaults"])
 def test_a_method_cannot_keep_presets_of_its_own(attribute):
     with pytest.raises(TypeError, match="trainers/presets.py"):
-        type("Loose", (Method,), {attribute: {}, "scalarize": lambda s, o: o})
+        type("Loose", (Method,), {attribute: {}, "batch_loss": lambda s, *a: None})
 
 
 def test_a_data_set_cannot_keep_training_settings_of_its_own():

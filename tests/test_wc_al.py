@@ -31,13 +31,13 @@ def test_loss_is_t_plus_lambda_h_plus_penalty_when_all_constraints_active():
     assert (m.lam + m.mu * h > 0).all()
     h = h.detach()
     expected = -1.0 + float(torch.dot(m.lam, h)) + 0.5 / 2 * float((h ** 2).sum())
-    assert float(m.scalarize(L).detach()) == pytest.approx(expected, rel=1e-6)
+    assert float(m.loss(L).detach()) == pytest.approx(expected, rel=1e-6)
 
 
 def test_inactive_constraints_drop_out_of_the_gradient():
     m = make([0.0, 0.5, 0.5], mu0=1.0, t_init=10.0, lambda0=[0.1, 0.1, 0.1])
     L = torch.tensor([0.0, 1.0, 1.0], requires_grad=True)
-    m.scalarize(L).backward()
+    m.loss(L).backward()
     # every lambda_i + mu H_i < 0: the loss is t - sum(lambda^2)/(2 mu), flat in L
     assert L.grad.abs().max() == 0
     assert float(m.t.grad) == pytest.approx(1.0)
@@ -46,7 +46,7 @@ def test_inactive_constraints_drop_out_of_the_gradient():
 def test_t_gradient_is_one_minus_sum_of_shifted_multipliers():
     m = make([0.0, 0.4, 0.6], mu0=0.3, t_init=0.0)
     L = torch.tensor([0.0, 1.5, 2.5])
-    m.scalarize(L).backward()
+    m.loss(L).backward()
     shifted = torch.clamp(m.lam + m.mu * m.constraints(L).detach(), min=0)
     assert float(m.t.grad) == pytest.approx(1 - float(shifted.sum()), rel=1e-5)
 
@@ -57,7 +57,7 @@ def test_multiplier_and_penalty_update_rule():
     batches = [torch.tensor([0.0, 1.0, 3.0]), torch.tensor([0.0, 3.0, 1.0])]
     hs = [m.constraints(L).detach() for L in batches]
     for L in batches:
-        m.scalarize(L)
+        m.observe(L)
     lam_before = m.lam.clone()
     m.end_iteration()
     h_bar = (hs[0] + hs[1]) / 2
@@ -68,9 +68,9 @@ def test_multiplier_and_penalty_update_rule():
 
 def test_begin_epoch_restarts_the_constraint_average():
     m = make([0.0, 0.5, 0.5], mu0=1.0, t_init=0.0)
-    m.scalarize(torch.tensor([0.0, 100.0, 100.0]))  # an earlier epoch, must be forgotten
+    m.observe(torch.tensor([0.0, 100.0, 100.0]))  # an earlier epoch, must be forgotten
     m.begin_epoch()
-    m.scalarize(torch.tensor([0.0, 1.0, 1.0]))
+    m.observe(torch.tensor([0.0, 1.0, 1.0]))
     lam0 = m.lam.clone()
     m.end_iteration()
     h = m.constraints(torch.tensor([0.0, 1.0, 1.0])).detach()
@@ -92,7 +92,8 @@ def solve_toy(method, steps=3000, iteration=100):
         if step % iteration == 0:
             method.begin_epoch()
         L = torch.stack([torch.zeros(()), (x - 1) ** 2, (x + 1) ** 2])
-        loss = method.scalarize(L)
+        method.observe(L.detach())
+        loss = method.loss(L)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -136,7 +137,7 @@ def test_paper_mu_keeps_an_exact_gradient_in_float32():
     # loss is written without the cancellation and its gradient is lambda + mu H per H_i
     m = make([1e-3, 0.2, 0.799], mu0=2.5e-8, t_init=0.3)
     L = torch.tensor([40.0, 2.3, 2.2], requires_grad=True)
-    loss = m.scalarize(L)
+    loss = m.loss(L)
     loss.backward()
     h = m.constraints(L.detach()).detach().double()
     lam = m.lam.double()
@@ -151,7 +152,7 @@ def test_paper_mu_keeps_an_exact_gradient_in_float32():
 def test_restart_resets_multipliers_and_penalty_but_not_t():
     m = make([0.1, 0.45, 0.45], mu0=0.25, t_init=0.5)
     m.begin_epoch()
-    m.scalarize(torch.tensor([3.0, 1.0, 2.0]))
+    m.observe(torch.tensor([3.0, 1.0, 2.0]))
     m.end_iteration()
     m.end_iteration()
     assert m.mu == pytest.approx(1.0) and m.lam.tolist() != pytest.approx([1 / 3] * 3)

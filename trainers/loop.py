@@ -14,6 +14,9 @@ A *stage* is a run of epochs with its own optimiser, learning-rate schedule, che
 rule and hooks (after every step, after every epoch). The generic schedule, ``train``, is
 one stage; a method with its own schedule (WC-AL with sparsity: phase 1 with the GrOWL
 prox, Affinity Propagation, phase 2 with tying) chains stages in ``Method.fit``.
+
+The loop owns the step (``step``): the method gives the mini-batch's loss
+(``Method.batch_loss``); zero_grad, backward and the optimiser step are done here.
 """
 from __future__ import annotations
 
@@ -208,13 +211,15 @@ def checkpoint_rule(settings: TrainSettings) -> Any:
 @dataclass
 class Stage:
     """A run of epochs with one optimiser, one learning-rate schedule and one checkpoint
-    rule. ``after_step`` hooks run after every optimiser step (e.g. hold pruned rows at
-    zero); ``after_epoch`` hooks after the last batch and before validation (e.g. the
+    rule. ``before_update`` hooks run between the backward pass and the optimiser step
+    (KDMTL's adaptor optimiser); ``after_step`` hooks after every optimiser step (e.g.
+    hold pruned rows at zero); ``after_epoch`` hooks after the last batch and before validation (e.g. the
     GrOWL prox, tying) and may return figures for the epoch's record."""
 
     name: str
     epochs: int
     after_step: list[StepHook] = field(default_factory=list)
+    before_update: list[StepHook] = field(default_factory=list)
     after_epoch: list[EpochHook] = field(default_factory=list)
     checkpoint: Any = field(default_factory=BestValidation)
 
@@ -256,9 +261,26 @@ class FitOutcome:
         return [record for stage in self.stages for record in stage.history]
 
 
+def step(model: MultiTaskNet, method: "Method", tasks: tuple[Task, ...], x: torch.Tensor,
+         y: torch.Tensor, optimizer: torch.optim.Optimizer,
+         before_update: list[StepHook] | tuple = ()) -> torch.Tensor | None:
+    """One optimiser step on one mini-batch: the method's loss, zero_grad, backward, the
+    ``before_update`` hooks, the optimiser's step. Returns the loss, detached, for the
+    divergence check; a loss without graph (or None) takes no step."""
+    loss = method.batch_loss(model, tasks, x, y)
+    if loss is None or not loss.requires_grad:
+        return loss
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    for hook in before_update:
+        hook()
+    optimizer.step()
+    return loss.detach()
+
+
 def train_epoch(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
                 optimizer: torch.optim.Optimizer, generator: torch.Generator,
-                after_step: list[StepHook]) -> tuple[int, torch.Tensor]:
+                stage: Stage) -> tuple[int, torch.Tensor]:
     """One pass over the shuffled training split; returns the number of batches and the
     sum of the steps' training losses (a device tensor: summing never waits for it)."""
     model.train()
@@ -266,10 +288,10 @@ def train_epoch(model: MultiTaskNet, method: "Method", data: TrainData, settings
     n_batches = 0
     loss_sum = torch.zeros((), device=data.train.x.device)
     for x, y in batches(data.train, settings.batch_size, generator):
-        loss = method.train_step(model, data.tasks, x, y, optimizer)
+        loss = step(model, method, data.tasks, x, y, optimizer, stage.before_update)
         if loss is not None:
             loss_sum = loss_sum + loss.detach().to(loss_sum)
-        for hook in after_step:
+        for hook in stage.after_step:
             hook()
         n_batches += 1
     return n_batches, loss_sum
@@ -299,7 +321,7 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
     for epoch in range(stage.epochs):
         lr = optimizer.param_groups[0]["lr"]
         n_batches, loss_sum = train_epoch(model, method, data, settings, optimizer, generator,
-                                          stage.after_step)
+                                          stage)
         end = EpochEnd(epoch, epoch // settings.epochs_per_iteration, lr, n_batches)
         figures: dict[str, Any] = {}
         for hook in stage.after_epoch:
@@ -325,10 +347,13 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
 def train(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
           generator: torch.Generator,
           on_epoch: Callable[[dict[str, Any]], None] | None = None) -> FitOutcome:
-    """The generic schedule (``Method.fit``'s default): one stage of ``settings.epochs``
-    epochs, keeping the weights ``settings.checkpoint`` chooses (best validation by
-    default)."""
+    """The generic schedule (``Method.fit``'s default): the method's ``initialise``
+    (LSUV), then one stage of ``settings.epochs`` epochs keeping the weights the method's
+    ``checkpoint`` rule chooses (``settings.checkpoint``: best validation by default)."""
+    start = time.perf_counter()
+    method.initialise(model, data, settings, generator)
+    time_init = time.perf_counter() - start
     stage = run_stage(model, method, data, settings,
-                      Stage("train", settings.epochs, checkpoint=checkpoint_rule(settings)),
+                      Stage("train", settings.epochs, checkpoint=method.checkpoint(model, settings)),
                       generator, on_epoch)
-    return FitOutcome([stage], time_phase1_s=stage.time_s)
+    return FitOutcome([stage], time_phase1_s=stage.time_s + time_init, info=dict(stage.info))

@@ -9,17 +9,36 @@ global defaults < the presets (``train_preset``) < the sweep's ``train`` < the s
 search axes.
 Unknown parameter names are errors, so a typo never silently runs the default.
 
-A method says how the objective vector becomes one training loss (``scalarize``), what
-moves between iterations (``end_iteration``), and, through ``fit``, which schedule trains
-the model: the generic loop by default, or its own chain of stages.
+The training step is the loop's (trainers/loop.py ``step``): it asks the method for the
+mini-batch's loss (``batch_loss``), then zeroes the gradients, differentiates that loss
+and steps the optimiser. A method only says what the loss is, in one of two ways:
 
-More hooks let one module hold a method that is not a scalarisation, without any
-if-chain elsewhere:
+- a *scalarising* method (``ScalarisingMethod``) implements ``loss(objectives)``: the
+  scalar of the objective vector (L0, L1, ..., Lm) of one mini-batch;
+- a *gradient-combining* method (``GradientCombiningMethod``) implements
+  ``weights_from_gram(gram, losses)``: constant task weights w from the Gram matrix of
+  the per-task gradients (over the parameters or representation ``gram_inputs`` names);
+  one shared path (trainers/methods/task_gradients.py) builds the Gram matrix and
+  returns sum_t w_t L_t (MGDA, Pareto MTL, PHN-EPO).
+
+What a method carries between steps (WC-AL's t, lambda and mu; Pareto MTL's phase; MGDA's
+last alpha) is plain data on the instance, read by the step and moved by the epoch hooks
+``begin_epoch``, ``end_iteration`` and ``restart`` (from what ``observe`` recorded of each
+batch); ``state`` reports it. ``loss`` itself has no side effects. Apart from that
+and a front method's per-batch ray, the loss is a function of (parameters, batch,
+preference), which is what lets many preferences train as one batched model.
+
+The loop also owns the schedule (``fit``: one stage, ``initialise`` first, the
+``checkpoint`` rule), the learning-rate schedule, evaluation and checkpointing. Only
+genuinely multi-stage methods override ``fit``: WC-AL with k0 > 0 (GrOWL phase, tying,
+retraining), Pareto MTL (the feasibility phase, then the descent) and KDMTL (teachers,
+then the student). ``stl`` (one independent network per task) is one stage with its own
+checkpoint rule, so it overrides ``checkpoint`` and not ``fit``.
+
+Other hooks:
 
 - ``build_model`` wraps or replaces the architecture's network (COSMOS conditions the
   input on the ray, PHN generates the target network's weights from a hypernetwork);
-- ``train_step`` is one optimiser step on one mini-batch (MGDA and Pareto MTL combine
-  per-task gradients instead of differentiating one scalar);
 - ``eval_rays`` and ``condition`` say which preference rays a trained model is evaluated
   on and how the model is set to one (one stored point per ray and split);
 - ``validation_score`` is the number the checkpoint rule maximises (a front-learning
@@ -38,8 +57,10 @@ from torch import nn
 from trainers import loop, presets
 from trainers.datasets import Split, Task
 from trainers.methods.params import Param, ParamError, check_values, defaults, real
+from trainers.methods.task_gradients import combined_loss
 
-__all__ = ["Method", "Param", "ParamError", "SPARSITY_PARAMS", "SPARSITY_TABLE"]
+__all__ = ["GradientCombiningMethod", "Method", "Param", "ParamError", "SPARSITY_PARAMS", "SPARSITY_TABLE",
+           "ScalarisingMethod"]
 
 #: GrOWL spike weights of the sparsity objective L0, shared by every method (paper values)
 SPARSITY_TABLE: dict[str, Param] = {"beta1": real(0.8, 0.0), "beta2": real(0.2, 0.0)}
@@ -47,7 +68,7 @@ SPARSITY_PARAMS: dict[str, Any] = defaults(SPARSITY_TABLE)
 
 
 class Method(ABC):
-    """Turns the objective vector into a training loss; one instance per trial."""
+    """Says what one trial trains and on which loss; one instance per trial."""
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
@@ -136,16 +157,11 @@ class Method(ABC):
         for inputs of ``shape``. The default trains the architecture as it is."""
         return build(input_shape)
 
-    def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
-        """One optimiser step on one mini-batch: differentiate the scalarised objectives.
-        Returns the loss it stepped on, detached (the loop checks it for divergence), or
-        None where a method takes no step."""
-        loss = self.scalarize(loop.objective_vector(model, self, tasks, x, y))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return loss.detach()
+    @abstractmethod
+    def batch_loss(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
+                   y: torch.Tensor) -> torch.Tensor | None:
+        """The training loss of one mini-batch, with graph; the loop differentiates it and
+        steps. A tensor without graph is reported but takes no step; None: neither."""
 
     def eval_rays(self) -> list[list[float]]:
         """Preference vectors (k0, k1..km) the trained model is evaluated at, one stored
@@ -171,10 +187,6 @@ class Method(ABC):
         """Trainable scalars the method adds to the optimiser (WC-AL's t)."""
         return []
 
-    @abstractmethod
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
-        """Scalar loss from ``objectives`` = (L0, L1, ..., Lm) of one mini-batch."""
-
     def begin_epoch(self) -> None:
         """Called before every training epoch."""
 
@@ -184,12 +196,64 @@ class Method(ABC):
     def restart(self) -> None:
         """Called when a schedule starts a new phase (WC-AL resets lambda and mu)."""
 
+    def initialise(self, model: nn.Module, data: loop.TrainData, settings,
+                   generator: torch.Generator) -> None:
+        """Before training (LSUV where the method uses it); the default does nothing."""
+
+    def checkpoint(self, model: nn.Module, settings) -> Any:
+        """The rule that picks the stage's kept epoch: ``train.checkpoint`` by default."""
+        return loop.checkpoint_rule(settings)
+
     def fit(self, model, data: loop.TrainData, settings, generator: torch.Generator,
             on_epoch: Callable[[dict[str, Any]], None] | None = None) -> loop.FitOutcome:
-        """Train ``model`` and leave the chosen weights in it; the default is the generic
-        loop (one stage, best-validation checkpoint)."""
+        """Train ``model`` and leave the chosen weights in it: the generic loop (one stage)
+        unless the method has several stages."""
         return loop.train(model, self, data, settings, generator, on_epoch)
 
     def state(self) -> dict[str, Any]:
         """JSON-able internal state, stored with the trial (multipliers, t, ...)."""
         return {}
+
+
+class ScalarisingMethod(Method):
+    """A method whose step minimises one scalar of the objective vector."""
+
+    @abstractmethod
+    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
+        """Scalar loss from ``objectives`` = (L0, L1, ..., Lm) of one mini-batch: a pure
+        function of the objectives and the method's state (no side effects)."""
+
+    def observe(self, objectives: torch.Tensor) -> None:
+        """Record what the epoch hooks need from a training batch's (detached) objectives
+        (WC-AL's constraint average); nothing by default."""
+
+    def batch_loss(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
+                   y: torch.Tensor) -> torch.Tensor | None:
+        objectives = loop.objective_vector(model, self, tasks, x, y)
+        self.observe(objectives.detach())
+        return self.loss(objectives)
+
+
+class GradientCombiningMethod(Method):
+    """A method whose step weights the task losses by constants computed from the Gram
+    matrix of the per-task gradients (trainers/methods/task_gradients.py)."""
+
+    #: the weighted loss comes from a fresh forward pass (MGDA and Pareto MTL, as their
+    #: code does) or reuses the graph the gradients were taken on (PHN-EPO: one
+    #: hypernetwork forward per step)
+    fresh_forward: ClassVar[bool] = True
+
+    def gram_inputs(self) -> str:
+        """What the task gradients are taken with respect to: ``shared`` parameters,
+        ``all`` parameters, or the shared ``representation`` (MGDA-UB); the ``grad_set``
+        parameter where the method has one, else ``all`` (every model has parameters)."""
+        return self.params.get("grad_set", "all")
+
+    @abstractmethod
+    def weights_from_gram(self, gram: torch.Tensor, losses: torch.Tensor) -> torch.Tensor | None:
+        """Task weights w of this step from the (m, m) Gram matrix and the (m,) task
+        losses (both float64 on the CPU, no graph); None: take no step."""
+
+    def batch_loss(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
+                   y: torch.Tensor) -> torch.Tensor | None:
+        return combined_loss(model, self, tasks, x, y)

@@ -37,8 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trainers.datasets import Task
 from trainers.methods import METHODS
+from trainers.methods.base import ScalarisingMethod
 from trainers.methods.front import FRONT_PARAMS, FrontMethod
 from trainers.methods.params import Param, real
 from trainers.models.conditioning import RayConditionedNet
@@ -54,7 +54,7 @@ def cosmos_loss(losses: torch.Tensor, ray: torch.Tensor, penalty: float) -> torc
 
 
 @METHODS.register("cosmos")
-class Cosmos(FrontMethod):
+class Cosmos(FrontMethod, ScalarisingMethod):
     name = "cosmos"
     description = "one ray-conditioned network for the whole front (COSMOS)"
     param_table: dict[str, Param] = {
@@ -67,11 +67,6 @@ class Cosmos(FrontMethod):
                     input_shape: tuple[int, ...]) -> nn.Module:
         return RayConditionedNet(build, input_shape, self.n_tasks)
 
-    def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
-        self.begin_step(model, x)
-        return super().train_step(model, tasks, x, y, optimizer)
-
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
+    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
         """The COSMOS loss of the task losses (objectives[1:]) for this batch's ray."""
         return cosmos_loss(objectives[1:], self.ray, float(self.params["penalty"]))

@@ -72,6 +72,8 @@ def spread_indices(n: int, k: int) -> list[int]:
 
 class FrontMethod(Method):
     """Base class: ray sampling, test rays, per-ray evaluation and checkpoint score.
+    A subclass also derives from ``ScalarisingMethod`` or ``GradientCombiningMethod``,
+    after this class, which gives the loss at the drawn ray.
 
     Its model has ``set_ray(ray)`` (trainers/models/conditioning.py, hypernet.py).
     """
@@ -102,6 +104,12 @@ class FrontMethod(Method):
         """Draw this mini-batch's ray and set the model to it."""
         self.ray = self.sample_ray(x.device)
         model.set_ray(self.ray)
+
+    def batch_loss(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
+                   y: torch.Tensor) -> torch.Tensor | None:
+        """The method's loss (scalarising or gradient-combining) at a fresh ray."""
+        self.begin_step(model, x)
+        return super().batch_loss(model, tasks, x, y)
 
     def eval_rays(self) -> list[list[float]]:
         return [[0.0, *ray] for ray in self.rays]

@@ -116,19 +116,15 @@ class KnowledgeDistillation(Method):
         require(model, KDMTLNet, self.name, "kdmtl")
         return model
 
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
-        """The task part of the loss, L_1 + ... + L_J (the distillation term is added in
-        ``train_step``, which sees the features)."""
-        return objectives[1:].sum()
-
     def teacher_settings(self, settings):
         """The trial's settings with the teachers' own epochs and schedule (Adam, as STL)."""
         changes = {field: self.params[name] for name, field in TEACHER_FIELDS.items()
                    if self.params[name] is not None}
         return dataclasses.replace(settings, optimizer="adam", **changes)
 
-    def loss(self, model: KDMTLNet, tasks, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Task losses plus the distillation term on one batch."""
+    def batch_loss(self, model: KDMTLNet, tasks, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Task losses plus the distillation term on one batch (it needs the features, so
+        it is not a scalarisation of the objective vector)."""
         outputs, adapted = model.outputs_and_adapted(x)
         losses = torch.stack([task.loss(out, y[:, i])
                               for i, (out, task) in enumerate(zip(outputs, tasks))])
@@ -136,16 +132,11 @@ class KnowledgeDistillation(Method):
             targets = self.teachers.features(x)
         return losses.sum() + distillation(adapted, targets, self.lambdas)
 
-    def train_step(self, model, tasks, x, y, optimizer) -> torch.Tensor:
-        """One step of both optimisers: the adaptors' own, then the stage's on the rest."""
-        loss = self.loss(model, tasks, x, y)
-        optimizer.zero_grad(set_to_none=True)
-        self.adaptor_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+    def step_adaptors(self) -> None:
+        """Between the backward pass and the stage's step: the adaptors' own optimiser
+        steps them and clears their gradients, so the stage's Adam skips them."""
         self.adaptor_optimizer.step()
-        self.adaptor_optimizer.zero_grad(set_to_none=True)   # the stage's Adam skips them
-        optimizer.step()
-        return loss.detach()
+        self.adaptor_optimizer.zero_grad(set_to_none=True)
 
     def fit_teachers(self, model: KDMTLNet, data: loop.TrainData, settings, generator,
                      on_epoch) -> loop.StageOutcome:
@@ -169,7 +160,8 @@ class KnowledgeDistillation(Method):
         self.adaptor_optimizer = torch.optim.Adam(model.adaptors.parameters(), lr=lr,
                                                   weight_decay=self.params["adaptor_weight_decay"])
         time_lsuv = time.perf_counter() - start
-        student = loop.run_stage(model, self, data, settings, loop.Stage("train", settings.epochs),
+        student = loop.run_stage(model, self, data, settings, loop.Stage("train", settings.epochs,
+                                                               before_update=[self.step_adaptors]),
                                  generator, on_epoch)
         return loop.FitOutcome(
             [teachers, student], time_phase1_s=teachers.time_s + time_lsuv + student.time_s,

@@ -10,13 +10,13 @@ from __future__ import annotations
 import torch
 
 from trainers.methods import METHODS
-from trainers.methods.base import Method
+from trainers.methods.base import ScalarisingMethod
 
 
 @METHODS.register("linear")
-class Linear(Method):
+class Linear(ScalarisingMethod):
     name = "linear"
     description = "weighted sum of the objectives (k0 weights sparsity)"
 
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
+    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
         return torch.dot(self.k, objectives)

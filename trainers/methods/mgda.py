@@ -48,15 +48,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
-from trainers import loop
-from trainers.datasets import Task
 from trainers.methods import METHODS
-from trainers.methods.base import Method
+from trainers.methods.base import GradientCombiningMethod
 from trainers.methods.params import Param, real, word
-from trainers.methods.task_gradients import (GRAD_SETS, flat_gradients, gram, parameter_set,
-                                             task_losses, weighted_step)
+from trainers.methods.task_gradients import GRAD_SETS
 from trainers.min_norm import min_norm_weights
 
 NORMALIZATIONS = ("l2", "loss", "loss+", "none")
@@ -64,18 +60,19 @@ MODES = ("exact", "ub")
 SOLVERS = ("frank_wolfe",)
 
 
-def normalizers(kind: str, losses: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-    """n_t per task (docs/methods/gradient_combining.md#gradient-normalisation); unusable
-    values (0, inf, NaN) become 1."""
-    norms = grads.norm(dim=1)
-    values = {"l2": norms, "loss": losses.detach(), "loss+": losses.detach() * norms,
+def normalizers(kind: str, losses: torch.Tensor, gram: torch.Tensor) -> torch.Tensor:
+    """n_t per task (docs/methods/gradient_combining.md#gradient-normalisation), the
+    gradient norms read off the Gram matrix's diagonal; unusable values (0, inf, NaN)
+    become 1."""
+    norms = gram.diagonal().clamp(min=0.0).sqrt()
+    values = {"l2": norms, "loss": losses, "loss+": losses * norms,
               "none": torch.ones_like(norms)}[kind]
     usable = torch.isfinite(values) & (values > 0)
     return torch.where(usable, values, torch.ones_like(values))
 
 
 @METHODS.register("mgda")
-class MGDA(Method):
+class MGDA(GradientCombiningMethod):
     name = "mgda"
     description = "min-norm combination of task gradients (Sener & Koltun; no preference)"
     uses_preference = False
@@ -92,34 +89,16 @@ class MGDA(Method):
         super().__init__(preference, params, n_tasks)
         self.alpha = torch.full((n_tasks,), 1.0 / n_tasks, dtype=torch.float64)
 
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
-        """sum_t alpha_t L_t with the latest weights (train_step does the real work)."""
-        return torch.dot(self.alpha.to(objectives), objectives[1:])
+    def gram_inputs(self) -> str:
+        """Exact mode: the ``grad_set`` parameters; MGDA-UB: the shared representation."""
+        return self.params["grad_set"] if self.params["mode"] == "exact" else "representation"
 
-    def gradients(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                  y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Task losses and the (m, P) task-gradient matrix of the chosen mode."""
-        if self.params["mode"] == "exact":
-            losses = task_losses(model, self, tasks, x, y)
-            return losses, flat_gradients(losses, parameter_set(model, self.params["grad_set"]))
-        with torch.no_grad():
-            z = model.representation(x)
-        z = z.detach().requires_grad_(True)
-        outputs = model.heads_from(z)
-        losses = torch.stack([loop.task_loss(out, y[:, i], task)
-                              for i, (out, task) in enumerate(zip(outputs, tasks))])
-        return losses, flat_gradients(losses, [z])
-
-    def min_norm_alpha(self, losses: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
-        """Min-norm weights of the normalised gradients g_t / n_t."""
-        scaled = grads / normalizers(self.params["normalization"], losses, grads)[:, None]
-        return min_norm_weights(gram(scaled), clip=float(self.params["clip"]))
-
-    def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor:
-        losses, grads = self.gradients(model, tasks, x, y)
-        self.alpha = self.min_norm_alpha(losses, grads)
-        return weighted_step(model, self, tasks, x, y, optimizer, self.alpha)
+    def weights_from_gram(self, gram: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+        """Min-norm weights alpha of the normalised gradients g_t / n_t, whose Gram matrix
+        is G_ij / (n_i n_j)."""
+        n = normalizers(self.params["normalization"], losses, gram)
+        self.alpha = min_norm_weights(gram / torch.outer(n, n), clip=float(self.params["clip"]))
+        return self.alpha
 
     def state(self) -> dict[str, Any]:
         """The weights alpha of the last step."""

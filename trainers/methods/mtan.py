@@ -28,14 +28,14 @@ import torch
 
 from trainers import loop
 from trainers.methods import METHODS
-from trainers.methods.base import Method
+from trainers.methods.base import ScalarisingMethod
 from trainers.methods.mdmtn_baselines import initialise, require, task_weights, weight_vector
 from trainers.methods.params import Param, flag
 from trainers.models.mtan import MTANNet
 
 
 @METHODS.register("mtan")
-class MTAN(Method):
+class MTAN(ScalarisingMethod):
     name = "mtan"
     description = "multi-task attention network on fixed task weights lambda_t"
     uses_preference = False
@@ -56,16 +56,13 @@ class MTAN(Method):
         require(model, MTANNet, self.name, "mtan")
         return model
 
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
+    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
         """sum_t lambda_t L_t (L_0, sparsity, is not an objective of this baseline)."""
         return torch.dot(self.lambdas, objectives[1:])
 
-    def fit(self, model, data: loop.TrainData, settings, generator: torch.Generator,
-            on_epoch=None) -> loop.FitOutcome:
-        time_lsuv = initialise(model, data, settings, generator, self.params["lsuv"])
-        outcome = loop.train(model, self, data, settings, generator, on_epoch)
-        outcome.time_phase1_s += time_lsuv
-        return outcome
+    def initialise(self, model, data: loop.TrainData, settings,
+                   generator: torch.Generator) -> None:
+        initialise(model, data, settings, generator, self.params["lsuv"])
 
     def state(self) -> dict[str, Any]:
         return {"lambda": [float(v) for v in self.lambdas.detach().cpu()]}

@@ -32,36 +32,20 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from abc import abstractmethod
-
 import torch
 from torch import nn
 
-from trainers import loop
-from trainers.datasets import Task
 from trainers.directions import epo_weights
 from trainers.methods import METHODS
+from trainers.methods.base import GradientCombiningMethod, ScalarisingMethod
 from trainers.methods.front import FRONT_PARAMS, FrontMethod
 from trainers.methods.params import Param
 from trainers.models.hypernet import ParetoHyperNet
 
 
-def task_gram(losses: torch.Tensor, params: list[nn.Parameter]) -> torch.Tensor:
-    """C = G G^T of the per-task gradients over ``params`` (a missing gradient counts as
-    zeros, docs/methods/gradient_combining.md#missing-gradients), in float64 as the LP
-    takes it: float32 sums over millions of products lose about 1e-4; the graph is kept for
-    the weighted backward pass."""
-    rows = []
-    for loss in losses:
-        grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-        rows.append(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
-                               for p, g in zip(params, grads)]))
-    flat = torch.stack(rows).double()
-    return flat @ flat.T
-
-
 class ParetoHyperNetworkMethod(FrontMethod):
-    """Shared by both solvers: the hypernetwork model and the weighted step."""
+    """Shared by both solvers: the hypernetwork model and its parameters; ``weights``
+    are the loss weights of the last step."""
 
     param_table: dict[str, Param] = {**FRONT_PARAMS,
                                      "alpha": replace(FRONT_PARAMS["alpha"], default=0.2)}
@@ -74,39 +58,27 @@ class ParetoHyperNetworkMethod(FrontMethod):
                     input_shape: tuple[int, ...]) -> nn.Module:
         return ParetoHyperNet(build(input_shape), self.n_tasks)
 
-    @abstractmethod
-    def loss_weights(self, model: nn.Module, losses: torch.Tensor) -> torch.Tensor:
-        """The constants w of this step's loss sum_j w_j L_j (the solver: LS or EPO)."""
-
-    def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor:
-        self.begin_step(model, x)
-        objectives = loop.objective_vector(model, self, tasks, x, y)
-        self.weights = self.loss_weights(model, objectives[1:]).detach()
-        loss = self.scalarize(objectives)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return loss.detach()
-
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
-        return torch.dot(self.weights.to(objectives), objectives[1:])
-
 
 @METHODS.register("phn_ls")
-class ParetoHyperNetLS(ParetoHyperNetworkMethod):
+class ParetoHyperNetLS(ParetoHyperNetworkMethod, ScalarisingMethod):
     name = "phn_ls"
     description = "Pareto hypernetwork, linear scalarisation per sampled ray (PHN-LS)"
 
-    def loss_weights(self, model: nn.Module, losses: torch.Tensor) -> torch.Tensor:
-        return self.ray
+    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
+        """r . (L_1..L_m) for this batch's ray r (L_0, sparsity, is not an objective)."""
+        self.weights = self.ray.detach()
+        return torch.dot(self.weights.to(objectives), objectives[1:])
 
 
 @METHODS.register("phn_epo")
-class ParetoHyperNetEPO(ParetoHyperNetworkMethod):
+class ParetoHyperNetEPO(ParetoHyperNetworkMethod, GradientCombiningMethod):
     name = "phn_epo"
     description = "Pareto hypernetwork, exact-Pareto-optimal (EPO) weights per ray (PHN-EPO)"
+    fresh_forward = False   # the weighted loss reuses the hypernetwork's forward
 
-    def loss_weights(self, model: nn.Module, losses: torch.Tensor) -> torch.Tensor:
-        params = [p for p in model.parameters() if p.requires_grad]
-        return epo_weights(task_gram(losses, params), losses, self.ray)
+    def gram_inputs(self) -> str:
+        return "all"   # every hypernetwork parameter
+
+    def weights_from_gram(self, gram: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+        self.weights = epo_weights(gram, losses, self.ray)
+        return self.weights

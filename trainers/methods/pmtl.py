@@ -72,13 +72,11 @@ import torch
 from torch import nn
 
 from trainers import loop
-from trainers.datasets import Task
 from trainers.directions import circle_rays, pmtl_phase1_weights, pmtl_phase2_weights
 from trainers.methods import METHODS
-from trainers.methods.base import Method
+from trainers.methods.base import GradientCombiningMethod
 from trainers.methods.params import Param, integer, word
-from trainers.methods.task_gradients import (GRAD_SETS, flat_gradients, gram, parameter_set,
-                                             task_losses, weighted_step)
+from trainers.methods.task_gradients import GRAD_SETS
 from trainers.preferences import expand
 
 
@@ -104,7 +102,7 @@ def rays_for(preference: torch.Tensor, n_rays: int) -> tuple[torch.Tensor, int]:
 
 
 @METHODS.register("pmtl")
-class ParetoMTL(Method):
+class ParetoMTL(GradientCombiningMethod):
     name = "pmtl"
     description = "Pareto MTL: constrained descent into the cone of one preference ray"
     param_table: dict[str, Param] = {
@@ -132,34 +130,20 @@ class ParetoMTL(Method):
         self.feasible = False
         self.losses = torch.zeros(n_tasks, dtype=torch.float64)
 
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
-        """alpha . L with the latest weights (train_step does the real work)."""
-        return torch.dot(self.weights.to(objectives), objectives[1:])
-
-    def direction(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                  y: torch.Tensor) -> torch.Tensor | None:
-        """Loss weights of the current phase; None in phase 1 once the point is feasible.
-        The batch's task losses stay in ``self.losses``."""
-        losses = task_losses(model, self, tasks, x, y)
-        grads = flat_gradients(losses, parameter_set(model, self.params["grad_set"]))
-        g, l = gram(grads), losses.detach().to("cpu", torch.float64)
-        self.losses = l
+    def weights_from_gram(self, gram: torch.Tensor, losses: torch.Tensor) -> torch.Tensor | None:
+        """Loss weights of the current phase; None (no step) in phase 1 once the point is
+        feasible. The batch's task losses stay in ``self.losses``."""
+        self.losses = losses
         if self.phase == 1:
-            return pmtl_phase1_weights(g, l, self.rays, self.ray)
-        return pmtl_phase2_weights(g, l, self.rays, self.ray)
-
-    def train_step(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,
-                   y: torch.Tensor, optimizer: torch.optim.Optimizer) -> torch.Tensor | None:
-        weights = self.direction(model, tasks, x, y)
-        if weights is None:  # phase 1 reached the region: no step
-            self.feasible = True
-            return None
-        self.weights = weights
-        if self.phase == 1:
+            weights = pmtl_phase1_weights(gram, losses, self.rays, self.ray)
+            if weights is None:  # phase 1 reached the region: no step
+                self.feasible = True
+                return None
             self.phase1_steps += 1
-        if bool(weights.any()):
-            return weighted_step(model, self, tasks, x, y, optimizer, weights)
-        return self.losses.sum()   # no step: the loop still checks the losses
+        else:
+            weights = pmtl_phase2_weights(gram, losses, self.rays, self.ray)
+        self.weights = weights
+        return weights
 
     def find_feasible(self, model: nn.Module, data: loop.TrainData, settings,
                       generator: torch.Generator) -> None:
@@ -168,7 +152,7 @@ class ParetoMTL(Method):
         model.train()
         for _ in range(int(self.params["phase1_epochs"])):
             for x, y in loop.batches(data.train, settings.batch_size, generator):
-                self.train_step(model, data.tasks, x, y, optimizer)
+                loop.step(model, self, data.tasks, x, y, optimizer)
                 if self.feasible:
                     return
 

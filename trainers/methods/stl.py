@@ -40,7 +40,7 @@ from torch import nn
 
 from trainers import loop
 from trainers.methods import METHODS
-from trainers.methods.base import Method
+from trainers.methods.base import Method, ScalarisingMethod
 from trainers.methods.mdmtn_baselines import initialise, require
 from trainers.methods.params import Param, flag
 from trainers.models.stl import STLNet
@@ -83,13 +83,12 @@ def fit_per_task(model: STLNet, method: Method, data: loop.TrainData, settings,
                  generator: torch.Generator, on_epoch=None,
                  name: str = "train") -> loop.StageOutcome:
     """One stage of independent per-task training with the per-task checkpoint."""
-    parts = [model.task_network(t) for t in range(len(data.tasks))]
-    stage = loop.Stage(name, settings.epochs, checkpoint=PerTaskBest(parts))
+    stage = loop.Stage(name, settings.epochs, checkpoint=method.checkpoint(model, settings))
     return loop.run_stage(model, method, data, settings, stage, generator, on_epoch)
 
 
 @METHODS.register("stl")
-class SingleTask(Method):
+class SingleTask(ScalarisingMethod):
     name = "stl"
     description = "one independent network per task, each at its own best validation epoch"
     uses_preference = False
@@ -105,7 +104,7 @@ class SingleTask(Method):
         require(model, STLNet, self.name, "stl")
         return model
 
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
+    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
         """Sum of the task losses: each network's gradient is its own task's."""
         return objectives[1:].sum()
 
@@ -115,13 +114,14 @@ class SingleTask(Method):
         self.val_task_scores = task_scores(scores)
         return scores.selection_score
 
-    def fit(self, model, data: loop.TrainData, settings, generator: torch.Generator,
-            on_epoch=None) -> loop.FitOutcome:
-        time_lsuv = initialise(model, data, settings, generator, self.params["lsuv"])
-        stage = fit_per_task(model, self, data, settings, generator, on_epoch)
-        return loop.FitOutcome([stage], time_phase1_s=stage.time_s + time_lsuv,
-                               info={"best_epochs": stage.info["best_epochs"],
-                                     "best_val_scores": stage.info["best_val_scores"]})
+    def initialise(self, model, data: loop.TrainData, settings,
+                   generator: torch.Generator) -> None:
+        initialise(model, data, settings, generator, self.params["lsuv"])
+
+    def checkpoint(self, model: STLNet, settings) -> PerTaskBest:
+        """Each task's network at its own best validation epoch (one stage, so no ``fit``
+        of its own: the generic loop runs it)."""
+        return PerTaskBest([model.task_network(t) for t in range(len(model.trunks))])
 
     def state(self) -> dict[str, Any]:
         return {"val_task_scores": list(self.val_task_scores)}

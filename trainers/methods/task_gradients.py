@@ -1,5 +1,5 @@
-"""Per-task gradients and the weighted step of the gradient-combining methods (MGDA,
-Pareto MTL): one place that keeps the gradient layout consistent.
+"""The one Gramian path of the gradient-combining methods (MGDA, Pareto MTL, PHN-EPO):
+per-task gradients, their Gram matrix, and the weighted loss the loop steps on.
 
 Every task gradient is flattened over *one fixed parameter list*, with zeros where a task
 does not reach a parameter (the other task's head), so the rows of the gradient matrix line
@@ -51,19 +51,41 @@ def flat_gradients(losses: torch.Tensor, inputs: list[torch.Tensor]) -> torch.Te
     return torch.stack(rows)
 
 
-def gram(grads: torch.Tensor) -> torch.Tensor:
-    """Inner products <g_i, g_j> as a float64 CPU matrix (what the solvers take)."""
-    return (grads @ grads.T).detach().to("cpu", torch.float64)
+def task_gram(losses: torch.Tensor, inputs: list[torch.Tensor]) -> torch.Tensor:
+    """C = G G^T of the per-task gradients over ``inputs`` in float64 (float32 sums over
+    millions of products lose about 1e-4); the graph is kept for the weighted loss."""
+    flat = flat_gradients(losses, inputs).double()
+    return flat @ flat.T
 
 
-def weighted_step(model: nn.Module, method, tasks: tuple[Task, ...], x: torch.Tensor,
-                  y: torch.Tensor, optimizer: torch.optim.Optimizer,
-                  weights: torch.Tensor) -> torch.Tensor:
-    """A fresh forward, then one optimiser step on sum_t w_t L_t with w constant;
-    returns that loss, detached."""
-    losses = task_losses(model, method, tasks, x, y)
-    loss = torch.dot(weights.detach().to(losses), losses)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
+def gram_losses(model: nn.Module, method, tasks: tuple[Task, ...], x: torch.Tensor,
+                y: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Task losses with graph and what their gradients are taken with respect to, as
+    ``method.gram_inputs()`` names it: parameters, or the shared representation z (made a
+    leaf without graph, so each L_t backpropagates through the heads only)."""
+    source = method.gram_inputs()
+    if source != "representation":
+        return task_losses(model, method, tasks, x, y), parameter_set(model, source)
+    with torch.no_grad():
+        z = model.representation(x)
+    z = z.detach().requires_grad_(True)
+    losses = torch.stack([loop.task_loss(out, y[:, i], task)
+                          for i, (out, task) in enumerate(zip(model.heads_from(z), tasks))])
+    return losses, [z]
+
+
+def combined_loss(model: nn.Module, method, tasks: tuple[Task, ...], x: torch.Tensor,
+                  y: torch.Tensor) -> torch.Tensor | None:
+    """sum_t w_t L_t with w = ``method.weights_from_gram`` held constant; None where the
+    method takes no step, the detached loss sum where every weight is zero (no step,
+    but the loop still checks the losses)."""
+    losses, inputs = gram_losses(model, method, tasks, x, y)
+    gram = task_gram(losses, inputs).cpu()
+    weights = method.weights_from_gram(gram, losses.detach().to("cpu", torch.float64))
+    if weights is None:
+        return None
+    if not bool(weights.any()):
+        return losses.detach().sum()
+    if method.fresh_forward or method.gram_inputs() == "representation":
+        losses = task_losses(model, method, tasks, x, y)
+    return torch.dot(weights.detach().to(losses), losses)

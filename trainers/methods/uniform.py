@@ -14,15 +14,15 @@ from __future__ import annotations
 import torch
 
 from trainers.methods import METHODS
-from trainers.methods.base import Method
+from trainers.methods.base import ScalarisingMethod
 
 
 @METHODS.register("uniform")
-class Uniform(Method):
+class Uniform(ScalarisingMethod):
     name = "uniform"
     description = "mean of the task losses (equal weights, no preference)"
     uses_preference = False
 
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
+    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
         """Mean of L_1..L_J; L_0 (sparsity) is not an objective of this baseline."""
         return objectives[1:].mean()

@@ -77,7 +77,7 @@ from torch import nn
 from trainers import loop
 from trainers.lsuv import lsuv_
 from trainers.methods import METHODS
-from trainers.methods.base import Method
+from trainers.methods.base import ScalarisingMethod
 from trainers.methods.params import Param, integer, real, word
 from trainers.methods.two_phase import PROX_STEPS, fit_two_phase
 
@@ -90,7 +90,7 @@ LSUV_POLICIES: dict[str, Callable[[bool], bool]] = {
 
 
 @METHODS.register("wc_al")
-class WeightedChebyshevAL(Method):
+class WeightedChebyshevAL(ScalarisingMethod):
     name = "wc_al"
     description = "modified weighted Chebyshev + augmented Lagrangian (MDMTN paper)"
     param_table: dict[str, Param] = {
@@ -160,18 +160,21 @@ class WeightedChebyshevAL(Method):
         gap = objectives - self.a
         return self.k * gap - self.t + self.k * self.params["eps"] * gap.sum()
 
-    def scalarize(self, objectives: torch.Tensor) -> torch.Tensor:
+    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
         """t + sum_i psi(H_i), with psi = lambda H + mu/2 H^2 where lambda + mu H > 0 and
         the constant -lambda^2 / (2 mu) elsewhere: the PHR form above, written without
         the cancellation that (lambda + mu H)^2 - lambda^2 suffers in float32 when mu is
         the paper's 2.5e-8."""
         h = self.constraints(objectives)
-        self._h_sum += h.detach()
-        self._h_batches += 1
         active = (self.lam + self.mu * h) > 0
         psi = torch.where(active, self.lam * h + 0.5 * self.mu * h.square(),
                           -self.lam.square() / (2.0 * self.mu))
         return self.t + psi.sum()
+
+    def observe(self, objectives: torch.Tensor) -> None:
+        """Add the batch's constraint values to the epoch's sum (for Hbar)."""
+        self._h_sum += self.constraints(objectives).detach()
+        self._h_batches += 1
 
     def begin_epoch(self) -> None:
         self._h_sum.zero_()
@@ -192,19 +195,22 @@ class WeightedChebyshevAL(Method):
         self.mu = float(self.params["mu0"])
         self.begin_epoch()
 
-    def fit(self, model, data: loop.TrainData, settings, generator: torch.Generator,
-            on_epoch=None) -> loop.FitOutcome:
-        """LSUV (by policy), then one stage (k0 = 0) or the two-phase schedule (k0 > 0)."""
-        start = time.perf_counter()
+    def initialise(self, model, data: loop.TrainData, settings,
+                   generator: torch.Generator) -> None:
+        """LSUV where the ``lsuv`` policy asks for it."""
         if LSUV_POLICIES[self.params["lsuv"]](self.uses_sparsity):
             x, _ = next(loop.batches(data.train, settings.batch_size, generator))
             lsuv_(model, x, generator)
-        time_lsuv = time.perf_counter() - start
-        if self.uses_sparsity:
-            return fit_two_phase(model, self, data, settings, generator, on_epoch, time_lsuv)
-        outcome = loop.train(model, self, data, settings, generator, on_epoch)
-        outcome.time_phase1_s += time_lsuv
-        return outcome
+
+    def fit(self, model, data: loop.TrainData, settings, generator: torch.Generator,
+            on_epoch=None) -> loop.FitOutcome:
+        """One stage (k0 = 0: the generic loop) or the two-phase schedule (k0 > 0)."""
+        if not self.uses_sparsity:
+            return super().fit(model, data, settings, generator, on_epoch)
+        start = time.perf_counter()
+        self.initialise(model, data, settings, generator)
+        return fit_two_phase(model, self, data, settings, generator, on_epoch,
+                             time.perf_counter() - start)
 
     def state(self) -> dict[str, Any]:
         return {"t": float(self.t.detach()), "lambda": self.lam.tolist(), "mu": self.mu,
