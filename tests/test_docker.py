@@ -91,7 +91,7 @@ def test_roles_print_the_documented_commands():
     worker = printed("worker", RAY_NODE_IP="172.18.0.4", RAY_HEAD_ADDRESS="head:6379",
                      RAY_NUM_CPUS="4")
     sweep = printed("sweep", "sweeps/quickstart.yaml", RAY_HEAD_ADDRESS="head:6379",
-                    PARETOCTL_DATA="/shared/data")
+                    PARETOCTL_DATA="/srv/paretoctl/data")
     assert (head, worker, sweep) == (HEAD, WORKER, SWEEP)
     readme = (ROOT / "README.md").read_text()
     for argv in (HEAD, WORKER, SWEEP):
@@ -329,5 +329,5 @@ def test_rayjob_manifest_runs_the_sweep_role():
     assert argv[1:3] == [ENTRYPOINT_IN_IMAGE, "sweep"]
     spec_file = Path(argv[3])
     assert spec_file.parent == Path("/app/sweeps") and (ROOT / "sweeps" / spec_file.name).is_file()
-    assert printed(*argv[2:], RAY_HEAD_ADDRESS="10.0.0.1:6379", PARETOCTL_DATA="/shared/data") \
+    assert printed(*argv[2:], RAY_HEAD_ADDRESS="10.0.0.1:6379", PARETOCTL_DATA="/srv/paretoctl/data") \
         == ["paretoctl", "sweep", str(spec_file), "--address", "10.0.0.1:6379"]

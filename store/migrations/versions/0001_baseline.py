@@ -103,4 +103,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("paretoctl stores are only upgraded: keep a copy to go back")
+    raise RuntimeError("paretoctl stores are only upgraded: keep a copy to go back")  # by design
