@@ -116,13 +116,15 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
                cpus_per_trial: float, gpus_per_trial: float, max_concurrent: int,
                address: str | None = None, progress: SweepProgress,
                local_resources: tuple[float, float] | None = None,
-               lease_lost: Callable[[], bool] = lambda: False) -> SweepOutcome:
+               lease_lost: Callable[[], bool] = lambda: False,
+               max_failures: int = 0) -> SweepOutcome:
     """Run ``trials`` through Ray Tune and record every result in ``store``.
 
     SIGINT and SIGTERM stop the run cleanly: no new trial starts, the running ones are
     stopped and recorded as ``interrupted`` (unstarted ones keep their status) and
     ``stopped_by`` says which signal it was. ``lease_lost`` stops it the same way but
     records nothing more. ``local_resources`` are the (CPUs, GPUs) a local Ray gets.
+    A trial whose worker crashes is restarted up to ``max_failures`` times.
     """
     from orchestrator.interrupts import StopSignals
 
@@ -152,7 +154,7 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
             run_config=tune.RunConfig(
                 name=sweep_name, storage_path=str(results_dir), verbose=0,
                 callbacks=[writer], stop=StopWhen(lambda: signals.received or lease_lost()),
-                failure_config=tune.FailureConfig(max_failures=0),
+                failure_config=tune.FailureConfig(max_failures=max_failures),
             ),
         )
         if not signals.received:

@@ -64,6 +64,7 @@ SEED_MAX = 2**32 - 1
 MAX_CPUS_PER_TRIAL = 1024
 MAX_GPUS_PER_TRIAL = 64
 MAX_CONCURRENT = 1024
+MAX_FAILURES = 100  # retries of a crashed trial
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
@@ -187,6 +188,8 @@ class Resources(_Strict):
     # fractions let several trials share a GPU
     gpus_per_trial: Annotated[float, Field(ge=0, le=MAX_GPUS_PER_TRIAL, allow_inf_nan=False)] = 0.0
     max_concurrent: Annotated[int, Field(gt=0, le=MAX_CONCURRENT)] = 2
+    # restarts of a trial whose worker crashed (a numerical failure is a result, not retried)
+    max_failures: Annotated[int, Field(ge=0, le=MAX_FAILURES)] = 0
 
 
 def _split_axis(key: str) -> tuple[str, str]:

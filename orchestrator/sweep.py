@@ -149,7 +149,8 @@ def register_and_run(db, spec, spec_path: Path, spec_dict: dict[str, Any], resum
         outcome = run_trials(
             todo, db, spec.name, cpus_per_trial=spec.resources.cpus_per_trial,
             gpus_per_trial=spec.resources.gpus_per_trial, max_concurrent=max_concurrent,
-            address=address, progress=progress, local_resources=local, lease_lost=lease_lost)
+            address=address, progress=progress, local_resources=local, lease_lost=lease_lost,
+            max_failures=spec.resources.max_failures)
     elapsed = time.perf_counter() - start
     if outcome.lease_lost:
         err.print(f"[red]stopped:[/red] another run took over sweep {spec.name} (this one was "

@@ -41,7 +41,8 @@ class StoreWriter(Callback):
             return
         key = self._key(trial)
         self.store.mark_running(key)
-        self.outcome.started.append(key)
+        if key not in self.outcome.started:  # a retried trial starts again
+            self.outcome.started.append(key)
         self.progress.started(key)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -56,14 +57,38 @@ class StoreWriter(Callback):
             self.progress.finished(key, ok=True)
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        # Tune calls this only once no retry is left (on_trial_recover while one is)
         key = self._key(trial)
         if key not in self.outcome.failed and not self.paused():
-            self._fail(key, f"Ray trial error (see {trial.local_path})")
+            retries = max(trial.num_failures - 1, 0)
+            self._fail(key, f"{describe_crash(trial)} after {retries} "
+                            f"{'retry' if retries == 1 else 'retries'} (see {trial.local_path})")
 
     def _fail(self, key: str, message: str) -> None:
         self.store.mark_failed(key, message)
         self.outcome.failed[key] = message
         self.progress.finished(key, ok=False)
+
+
+def describe_crash(trial) -> str:
+    """One line on why Tune gave up on ``trial``: its worker died, or the exception."""
+    import cloudpickle
+    from ray.exceptions import RayActorError
+
+    exc = None
+    try:  # Tune writes it locally first (get_pickled_error reads storage, synced later)
+        if trial.pickled_error_file:
+            with open(trial.pickled_error_file, "rb") as f:
+                exc = cloudpickle.load(f)
+    except Exception:  # an unreadable error file still leaves the trial failed
+        exc = None
+    if exc is None:
+        return "Ray trial error"
+    cause = getattr(exc, "cause", None) or exc
+    if isinstance(exc, RayActorError) or isinstance(cause, RayActorError):
+        return "worker process died"
+    first = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 class StopWhen(Stopper):

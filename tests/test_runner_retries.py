@@ -1,0 +1,108 @@
+"""A trial whose worker process dies is retried ``resources.max_failures`` times.
+
+A real `paretoctl sweep` of three small trials, one at a time; the test SIGKILLs the Ray
+worker running the first trial (as the kernel's OOM killer or a lost node would). With
+one retry that trial runs again and ends done; with none it ends failed, naming the
+crash, and the sweep goes on with the others.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
+SPEC = """
+name: retries
+datasets: [{{name: multidigits, n_train: 800, n_val: 60, n_test: 60}}]
+architectures: [hps]
+methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
+seeds: [0, 1, 2]
+train: {{epochs: 6, batch_size: 32}}
+resources: {{cpus_per_trial: 1, max_concurrent: 1, max_failures: {max_failures}}}
+"""
+
+
+def rows(db: Path) -> dict[str, tuple[str, str | None]]:
+    with sqlite3.connect(db) as conn:
+        return {key: (status, error) for key, status, error
+                in conn.execute("SELECT key, status, error FROM trials")}
+
+
+def descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
+def trial_workers(sweep_pid: int) -> list[int]:
+    """Ray workers running a Tune trial of this sweep (its Ray's raylet is the sweep's child)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"ray::ImplicitFunc") and descends_from(int(entry.name), sweep_pid):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_first_running_trial(sweep: subprocess.Popen, db: Path, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and sweep.poll() is None:
+        try:
+            running = [k for k, (status, _) in rows(db).items() if status == "running"]
+        except sqlite3.Error:  # not created yet, or busy
+            running = []
+        workers = trial_workers(sweep.pid) if running else []
+        if workers:
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            return running[0]
+        time.sleep(0.2)
+    sweep.kill()
+    pytest.fail(f"no trial worker found: {sweep.communicate()[1]}")
+
+
+def run_and_kill(workdir: Path, max_failures: int):
+    (workdir / "spec.yaml").write_text(SPEC.format(max_failures=max_failures))
+    db = workdir / "paretoctl.db"
+    sweep = subprocess.Popen([PARETOCTL, "sweep", "spec.yaml"], cwd=workdir,
+                             env=dict(os.environ), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    killed = kill_first_running_trial(sweep, db)
+    _, stderr = sweep.communicate(timeout=180)
+    return sweep.returncode, stderr, killed, rows(db)
+
+
+def test_a_crashed_trial_is_retried_and_ends_done(workdir):
+    code, stderr, killed, final = run_and_kill(workdir, max_failures=1)
+    assert code == 0, stderr
+    assert len(final) == 3 and all(status == "done" for status, _ in final.values()), final
+    assert "done 3, failed 0" in stderr
+
+
+def test_without_retries_a_crashed_trial_fails_with_the_reason_and_the_sweep_goes_on(workdir):
+    code, stderr, killed, final = run_and_kill(workdir, max_failures=0)
+    assert code == 1, stderr
+    status, error = final.pop(killed)
+    assert status == "failed"
+    assert error.startswith("worker process died after 0 retries"), error
+    assert len(final) == 2 and all(status == "done" for status, _ in final.values()), final
+    assert "done 2, failed 1" in stderr
