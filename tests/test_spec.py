@@ -83,6 +83,7 @@ def test_minimal_spec_gets_defaults():
     assert spec.methods[0].preferences is None and spec.methods[0].params == {}
     assert spec.train.model_dump() == dict.fromkeys(spec.train.model_dump())  # all None
     assert (spec.resources.cpus_per_trial, spec.resources.gpus_per_trial, spec.resources.max_concurrent) == (1, 0, 2)
+    assert spec.resources.max_failures == 0
     assert spec.search_points() == [{}]
 
 
@@ -189,6 +190,8 @@ def test_top_level_must_be_a_mapping(tmp_path, text, got):
         (with_(train={"epochs": 0}), "train.epochs", "greater than 0"),
         (with_(resources={"max_concurrent": 0}), "resources.max_concurrent", "greater than 0"),
         (with_(resources={"cpus_per_trial": 0}), "resources.cpus_per_trial", "greater than 0"),
+        (with_(resources={"max_failures": -1}), "resources.max_failures", "greater than or equal to 0"),
+        (with_(resources={"max_failures": 101}), "resources.max_failures", "less than or equal to 100"),
         (with_(name="has space"), "name", "only letters"),
         (with_(datasets=["m", "m"]), "datasets.1", "duplicate of datasets.0"),
     ],
