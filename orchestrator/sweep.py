@@ -23,10 +23,24 @@ def spec_fingerprint(spec_dict: dict[str, Any]) -> str:
     return json.dumps(spec_dict, sort_keys=True, separators=(",", ":"))
 
 
+def as_current_spec(stored: dict[str, Any]) -> dict[str, Any]:
+    """A spec stored by an earlier paretoctl, read by today's model: settings added since
+    (e.g. resources.max_failures) take their defaults, so they do not make it differ."""
+    from pydantic import ValidationError
+
+    from orchestrator.spec import SweepSpec
+
+    try:
+        return SweepSpec.model_validate(stored).model_dump(mode="json")
+    except ValidationError:  # no longer a valid spec: compared as it was stored
+        return stored
+
+
 def check_same_sweep(db, name: str, spec_dict: dict[str, Any], resume: bool) -> None:
     """A sweep name means one spec; changing it needs --resume (or a new name)."""
     stored = db.sweep_spec(name)
-    if stored is not None and not resume and spec_fingerprint(stored) != spec_fingerprint(spec_dict):
+    if (stored is not None and not resume
+            and spec_fingerprint(as_current_spec(stored)) != spec_fingerprint(spec_dict)):
         raise UserInputError(f"name: sweep {name!r} already exists in the store with a different "
                              "spec; pass --resume to update it, or rename the sweep")
 

@@ -140,3 +140,18 @@ def test_max_concurrent_has_the_sweep_files_upper_bound(tmp_path):
     answer = probe(tmp_path, "sweep", "spec.yaml", "--max-concurrent", "99999")
     assert answer["code"] == 2
     assert "--max-concurrent: expected a whole number in 1..1024, got 99999" in answer["stderr"]
+
+
+def test_a_spec_stored_before_a_setting_existed_is_the_same_sweep(tmp_path):
+    # a store written before resources.max_failures existed: its spec lacks the field
+    import sqlite3
+
+    db = finished_store(tmp_path)
+    with sqlite3.connect(db) as conn:
+        (text,) = conn.execute("SELECT spec FROM sweeps").fetchone()
+        old = json.loads(text)
+        del old["resources"]["max_failures"]
+        conn.execute("UPDATE sweeps SET spec = ?", (json.dumps(old),))
+    answer = probe(tmp_path, "sweep", "spec.yaml")
+    assert answer["code"] == 0, answer["stderr"]
+    assert "nothing to run" in answer["stderr"]
