@@ -26,8 +26,13 @@ def upgrade(store: StoreOpt = None) -> None:
     All in one transaction. Exit 2, nothing written, for a missing store, another program's database, or a store newer than this paretoctl.
     """
     from store.db import resolve_store_url, upgrade_store
+    from store.errors import StoreNotFound
 
-    done = upgrade_store(resolve_store_url(store))
+    url = resolve_store_url(store)
+    try:
+        done = upgrade_store(url)
+    except StoreNotFound as exc:  # the sweep's advice does not fit here
+        raise StoreNotFound(f"nothing to upgrade: {exc}".split(" (run ")[0]) from None
     shown = escape(done.shown)
     if done.before == done.after:
         out.print(f"store {shown} is already at head: schema {done.after} "

@@ -413,3 +413,15 @@ def copy_fixture_rows(fixture: Path, engine) -> None:
             dst.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
                              f"(SELECT MAX(id) FROM {name}))"))
     source.dispose()
+
+
+def test_db_upgrade_of_a_missing_store_says_there_is_nothing_to_upgrade(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    result = CliRunner().invoke(app, ["db", "upgrade", "--store", f"sqlite:///{tmp_path / 'none.db'}"])
+    assert result.exit_code == 2
+    assert "nothing to upgrade: store not found" in result.output
+    assert "run `paretoctl sweep`" not in result.output
+    assert list(tmp_path.iterdir()) == []
