@@ -81,15 +81,23 @@ def method_archs(spec: SweepSpec, entry, m_index: int,
 
 
 def resolve_params(method_cls, given: dict[str, Any], dataset: str, arch: str,
-                   spec: SweepSpec, index: int) -> dict[str, Any]:
+                   spec: SweepSpec, index: int, searched: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The method's resolved parameters; a wrong one names where the user wrote it: the
+    method's ``params`` or, for the ``searched`` names, the search axis."""
+
+    def field(name: str) -> str:
+        if name in searched:
+            return f"search.space.params.{name} (method {index}, {method_cls.name})"
+        return f"methods.{index}.params.{name}"
+
     try:
         return method_cls.resolve_params(given, dataset, arch)
     except KeyError as exc:
         known = ", ".join(sorted(method_cls.resolve_params({}, dataset, arch)))
-        raise SpecError(spec.source, f"methods.{index}.params.{exc.args[0]}",
+        raise SpecError(spec.source, field(exc.args[0]),
                         f"unknown parameter of {method_cls.name!r} (known: {known})") from None
     except ParamError as exc:
-        raise SpecError(spec.source, f"methods.{index}.params.{exc.name}", str(exc)) from None
+        raise SpecError(spec.source, field(exc.name), str(exc)) from None
 
 
 def trains(method_cls, arch: str) -> bool:
@@ -170,8 +178,9 @@ def expand_sweep(spec: SweepSpec, *, data_dir: str | None = None,
     for dataset, options, source, m_index, entry, method_cls, arch in combinations(spec):
         prefs = method_preferences(method_cls, entry, len(source.tasks_for(options)), spec, m_index)
         for override in spec.search_points():
-            params = resolve_params(method_cls, {**entry.params, **override.get("params", {})},
-                                    dataset.name, arch["name"], spec, m_index)
+            searched = override.get("params", {})
+            params = resolve_params(method_cls, {**entry.params, **searched},
+                                    dataset.name, arch["name"], spec, m_index, frozenset(searched))
             train = resolve_train([method_cls.train_preset(dataset.name, arch["name"]),
                                    spec_train, override.get("train")], spec)
             for preference in prefs:

@@ -116,3 +116,19 @@ def test_a_preference_the_method_cannot_use_fails_the_expansion():
     with pytest.raises(SpecError) as info:
         expand_sweep(s)
     assert str(info.value).startswith("s.yaml: methods.0.preferences.1: pmtl has no sparsity objective")
+
+
+def test_a_search_axis_a_method_lacks_is_named_as_the_search_axis(write_spec):
+    from orchestrator.errors import SpecError
+    from orchestrator.spec import load_spec
+
+    path = write_spec("""
+        name: s
+        datasets: [multidigits]
+        methods: [linear, wc_al]
+        search: {space: {params.mu0: [0.1, 1.0]}}
+    """)
+    with pytest.raises(SpecError) as info:
+        expand_sweep(load_spec(path))
+    assert info.value.field == "search.space.params.mu0 (method 0, linear)"
+    assert "unknown parameter of 'linear'" in info.value.message

@@ -87,8 +87,9 @@ def test_the_expansion_names_the_field_of_a_refused_parameter():
         assert str(info.value).startswith(f"s.yaml: methods.0.params.{field}: {field} must be")
     spec = parse_spec({"name": "p", "datasets": ["multidigits"], "methods": ["cosmos"],
                        "search": {"space": {"params.penalty": [1.0, -1.0]}}}, "s.yaml")
-    with pytest.raises(SpecError, match=r"methods\.0\.params\.penalty: penalty must be a "
-                                        r"finite number >= 0, got -1\.0"):
+    # a searched value is named where it was written: the search axis (and the method)
+    with pytest.raises(SpecError, match=r"search\.space\.params\.penalty \(method 0, cosmos\): "
+                                        r"penalty must be a finite number >= 0, got -1\.0"):
         expand_sweep(spec)
 
 
