@@ -40,11 +40,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, rela
 from contract.result import SPLITS  # noqa: F401 - re-exported: the store's splits
 from store.errors import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The schema these tables describe: the number of the head Alembic revision
 (store/migrations/versions/NNNN_*.py, revision id "NNNN"). Older stores are refused
 until ``paretoctl db upgrade``; newer ones are refused. 1: the first schema; 2: trial
-status 'interrupted', table sweep_leases; 3: metrics in the long table point_metrics."""
+status 'interrupted', table sweep_leases; 3: metrics in the long table point_metrics;
+4: a trial's node, precision, attempts, pack and saved model, and the table epochs."""
 HEAD_REVISION = f"{SCHEMA_VERSION:04d}"
 
 FLAT_VIEW = "points_flat"
@@ -142,6 +143,18 @@ class Trial(Base):
     device: Mapped[str | None] = mapped_column(String(64))
     versions: Mapped[dict[str, Any] | None]
     info: Mapped[dict[str, Any] | None]
+    #: the Ray node that ran the trial (its address), NULL before schema 4
+    node: Mapped[str | None] = mapped_column(String(255))
+    #: the numeric precision that ran: 'fp32' or 'bf16'
+    precision: Mapped[str | None] = mapped_column(String(16))
+    #: how many times Ray started the trial (1 without a retry)
+    attempts: Mapped[int | None]
+    #: the key of the pack's first member when the trial trained in a pack
+    pack: Mapped[str | None] = mapped_column(String(16))
+    #: the saved model: a safetensors file, its size and SHA-256
+    artifact_path: Mapped[str | None]
+    artifact_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    artifact_sha256: Mapped[str | None] = mapped_column(String(64))
 
     points: Mapped[list["Point"]] = relationship(
         back_populates="trial", cascade="all, delete-orphan", passive_deletes=True
@@ -151,6 +164,24 @@ class Trial(Base):
         CheckConstraint(TRIAL_STATUS_CHECK, name="ck_trials_status"),
         Index("ix_trials_dataset_method_arch", "dataset", "method", "arch"),
     )
+
+
+class Epoch(Base):
+    """One trained epoch of a trial's stage, stored while the sweep runs (live progress):
+    the validation score, seconds since the trial started, and the losses and method
+    state of the epoch as JSON."""
+
+    __tablename__ = "epochs"
+
+    trial_id: Mapped[int] = mapped_column(
+        ForeignKey("trials.id", ondelete="CASCADE"), primary_key=True
+    )
+    stage: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(primary_key=True)
+    val_score: Mapped[float | None]
+    elapsed_s: Mapped[float | None]
+    record: Mapped[dict[str, Any] | None]
+    recorded_at: Mapped[datetime]
 
 
 class SweepLease(Base):

@@ -37,7 +37,7 @@ from store.queries import POINT_COLUMNS, PointFilter, list_trials, load_points
 from store.schema import FLAT_VIEW, HEAD_REVISION, POINT_METRICS, SCHEMA_VERSION, Base
 
 DATA = Path(__file__).parent / "data"
-V1_STORE, V2_STORE = DATA / "store_v1.db", DATA / "store_v2.db"
+V1_STORE, V2_STORE, V3_STORE = DATA / "store_v1.db", DATA / "store_v2.db", DATA / "store_v3.db"
 TABLES = ("sweeps", "trials", "sweep_trials", "points", "point_tasks")
 runner = CliRunner()
 
@@ -135,7 +135,7 @@ def test_a_new_store_is_at_head_and_has_the_schema_an_upgrade_gives(tmp_path):
     open_store(new, create=True).close()
     assert version_rows(new) == ([(HEAD_REVISION,)], [("schema_version", str(SCHEMA_VERSION))])
     assert schema_snapshot(new)["point_metrics"]["without_rowid"]
-    for fixture in (V1_STORE, V2_STORE):
+    for fixture in (V1_STORE, V2_STORE, V3_STORE):
         url = f"sqlite:///{copy(fixture, tmp_path)}"
         upgrade_store(url)
         assert version_rows(url) == version_rows(new)
@@ -163,10 +163,12 @@ def test_db_upgrade_of_the_v1_fixture_keeps_every_row_and_the_view(tmp_path):
     result = invoke("db", "upgrade", "--store", url)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == (f"store {url} upgraded from schema 1 (no Alembic revision, "
-                                     f"stamped 0001) to schema 3 (Alembic revision 0003)")
-    assert version_rows(url) == ([("0003",)], [("schema_version", "3")])
+                                     f"stamped 0001) to schema 4 (Alembic revision 0004)")
+    assert version_rows(url) == ([("0004",)], [("schema_version", "4")])
     for table in ("sweeps", "trials", "sweep_trials", "point_tasks"):  # ids, keys, statuses
-        assert rows(path, f"SELECT * FROM {table} ORDER BY 1, 2") == before[table]
+        old = len(before[table][0])  # schema 4 appends columns to trials, NULL here
+        assert [r[:old] for r in rows(path, f"SELECT * FROM {table} ORDER BY 1, 2")] == before[table]
+    assert rows(path, "SELECT DISTINCT node, precision, artifact_path FROM trials") == [(None,) * 3]
     assert rows(path, "SELECT * FROM points ORDER BY 1") == [
         (r[0], r[1], r[2], r[3], r[4], r[-2], r[-1]) for r in before["points"]]
     assert rows(path, "SELECT COUNT(*) FROM point_metrics") == [(metric_cells,)]
@@ -193,12 +195,33 @@ def test_db_upgrade_is_idempotent_and_writes_nothing_the_second_time(tmp_path):
     url = f"sqlite:///{path}"
     first = invoke("db", "upgrade", "--store", url)
     assert first.exit_code == 0, first.stderr
-    assert "from schema 2 (no Alembic revision, stamped 0002) to schema 3" in first.stdout
+    assert "from schema 2 (no Alembic revision, stamped 0002) to schema 4" in first.stdout
     snapshot = path.read_bytes()
     again = invoke("db", "upgrade", "--store", url)
     assert again.exit_code == 0, again.stderr
-    assert again.stdout.strip() == (f"store {url} is already at head: schema 3 "
-                                    f"(Alembic revision 0003), nothing to do")
+    assert again.stdout.strip() == (f"store {url} is already at head: schema 4 "
+                                    f"(Alembic revision 0004), nothing to do")
+    assert path.read_bytes() == snapshot
+
+
+def test_after_upgrading_the_v3_fixture_a_rerun_finds_every_trial_done_with_no_run_facts(
+        tmp_path, workdir):
+    path = copy(V3_STORE, tmp_path)
+    url = f"sqlite:///{path}"
+    keys_before = rows(path, "SELECT id, key, status FROM trials ORDER BY id")
+    view_before = view_rows(path)
+    assert invoke("db", "upgrade", "--store", url).exit_code == 0
+    assert rows(path, "SELECT id, key, status FROM trials ORDER BY id") == keys_before
+    assert view_rows(path) == view_before
+    assert rows(path, "SELECT node, precision, attempts, pack, artifact_path, artifact_bytes, "
+                      "artifact_sha256 FROM trials") == [(None,) * 7] * 4
+    assert rows(path, "SELECT COUNT(*) FROM epochs") == [(0,)]
+    ((spec_yaml,),) = rows(path, "SELECT spec_yaml FROM sweeps")
+    (workdir / "spec.yaml").write_text(spec_yaml)
+    snapshot = path.read_bytes()
+    result = invoke("sweep", "spec.yaml", "--store", url)
+    assert result.exit_code == 0, result.stderr
+    assert "all 4 trials already done, nothing to run" in result.stderr
     assert path.read_bytes() == snapshot
 
 
@@ -253,7 +276,7 @@ def test_processes_upgrading_one_old_store_at_once_all_succeed(tmp_path):
     path = copy(V1_STORE, tmp_path)
     with ProcessPoolExecutor(3) as pool:
         found = sorted(pool.map(_upgrade_from, [f"sqlite:///{path}"] * 3))
-    assert found == [1, 3, 3]  # one upgraded, the others found it done
+    assert found == [1, 4, 4]  # one upgraded, the others found it done
     assert rows(path, "SELECT COUNT(*) FROM trials") == [(4,)]
     assert rows(path, "SELECT COUNT(*) FROM points") == [(6,)]
 
@@ -276,7 +299,7 @@ def test_every_command_refuses_an_old_store_in_one_line_and_writes_nothing(
     files, snapshot = sorted(tmp_path.iterdir()), path.read_bytes()
     result = invoke(*command, "--store", url)
     assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stderr.strip() == (f"error: store {url} is at schema 1, this paretoctl needs 3: "
+    assert result.stderr.strip() == (f"error: store {url} is at schema 1, this paretoctl needs 4: "
                                      f"run paretoctl db upgrade --store {url}")
     assert path.read_bytes() == snapshot and sorted(tmp_path.iterdir()) == files
 
@@ -285,13 +308,13 @@ def test_opening_an_old_store_never_upgrades_it(tmp_path):
     path = copy(V2_STORE, tmp_path)
     snapshot = path.read_bytes()
     for kwargs in ({"create": True}, {"create": False}, {"create": False, "read_only": True}):
-        with pytest.raises(StoreOutdated, match="is at schema 2, this paretoctl needs 3"):
+        with pytest.raises(StoreOutdated, match="is at schema 2, this paretoctl needs 4"):
             open_store(f"sqlite:///{path}", **kwargs)
     assert path.read_bytes() == snapshot
 
 
-@pytest.mark.parametrize("revision, shown", [("0004", "is at schema 4, newer than this paretoctl "
-                                                       "understands (3): upgrade paretoctl"),
+@pytest.mark.parametrize("revision, shown", [("0005", "is at schema 5, newer than this paretoctl "
+                                                       "understands (4): upgrade paretoctl"),
                                              ("f00dcafe", "is at Alembic revision 'f00dcafe'")])
 def test_a_newer_store_is_refused_naming_its_version(tmp_path, revision, shown):
     path = tmp_path / "new.db"
@@ -342,7 +365,7 @@ def test_the_console_script_upgrades(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "upgraded from schema 1" in done.stdout
-    assert rows(path, "SELECT version_num FROM alembic_version") == [("0003",)]
+    assert rows(path, "SELECT version_num FROM alembic_version") == [("0004",)]
 
 
 # --- PostgreSQL ----------------------------------------------------------------
@@ -370,7 +393,7 @@ def test_postgres_store_at_schema_1_is_upgraded(pg_url, tmp_path, written_before
     assert "***" in str(refused.value) and ":paretoctl@" not in str(refused.value)
 
     done = upgrade_store(pg_url)
-    assert (done.before, done.after) == (1, 3)
+    assert (done.before, done.after) == (1, SCHEMA_VERSION)
     assert done.revision_before == (None if written_before_alembic else "0001")
     assert version_rows(pg_url) == fresh["versions"]
     assert schema_snapshot(pg_url) == fresh["schema"]
