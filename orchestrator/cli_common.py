@@ -33,6 +33,30 @@ def _flags_show_no_type() -> None:
 _flags_show_no_type()
 
 
+def _usage_errors_in_one_line() -> None:
+    """Typer prints a wrong flag or command as a usage line, a hint and a boxed panel; like
+    every other bad input it is one line on stderr (exit code 2 is Click's already)."""
+    from typer import rich_utils
+
+    if getattr(rich_utils.rich_format_error, "paretoctl_one_line", False):
+        return
+
+    def one_line(error) -> None:
+        if error.__class__.__name__ == "NoArgsIsHelpError":  # the help was printed
+            return
+        ctx = getattr(error, "ctx", None)
+        hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+        message = " ".join(error.format_message().split())
+        err.print(f"[red]error:[/red] {escape(message)}{escape(hint)}", highlight=False,
+                  soft_wrap=True)
+
+    one_line.paretoctl_one_line = True
+    rich_utils.rich_format_error = one_line
+
+
+_usage_errors_in_one_line()
+
+
 def user_errors(command: Callable) -> Callable:
     """Bad input (spec, flags, store URL, unknown or missing data): one line, exit 2.
 

@@ -350,3 +350,21 @@ def test_objectives_help_lists_the_registered_metrics(command):
     for name in ("loss.<task>", "mcr.<task>", "sparsity", "sr_scalar", "n_params"):
         assert name in patterns()
         assert name in text, name
+
+
+@pytest.mark.parametrize("args, line", [
+    (["front", "--bogus"], "error: No such option: --bogus"),
+    (["frnt"], "error: No such command 'frnt'. Did you mean 'front'?"),
+    (["front", "--rows", "x"], "error: Invalid value for '--rows'"),
+    (["sweep"], "error: Missing argument 'SPEC.yaml'."),
+])
+def test_a_wrong_flag_or_command_is_one_line_naming_it_and_exit_2(args, line):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([str(Path(sys.executable).with_name("paretoctl")), *args],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(line) and "--help)" in done.stderr
