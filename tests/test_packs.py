@@ -258,6 +258,15 @@ def test_each_member_is_reported_and_recorded_as_its_own_trial(tmp_path, monkeyp
     assert per_trial == {members[0]["key"]: 3, members[1]["key"]: 0, members[2]["key"]: 3}
 
 
+def test_a_member_run_again_on_its_own_is_no_longer_in_a_pack(tmp_path):
+    members = [member([0, 0.8, 0.2]), member([0, 0.5, 0.5])]
+    writer, trial, _, _ = writer_for(tmp_path, members)
+    writer.on_trial_start(0, [], trial)
+    writer.store.mark_running(members[1]["key"])  # a later sweep with pack: 1
+    rows = trial_rows(tmp_path / "store.db")
+    assert rows[members[0]["key"]][1] == members[0]["key"] and rows[members[1]["key"]][1] is None
+
+
 def test_a_crashed_pack_fails_only_its_unfinished_members_and_a_retry_keeps_the_done_ones(
         tmp_path):
     members = [member([0, 0.8, 0.2]), member([0, 0.5, 0.5]), member([0, 0.2, 0.8])]
