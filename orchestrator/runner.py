@@ -187,8 +187,14 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
     outcome.stopped_by = signals.received
     outcome.lease_lost = lease_lost()
     if outcome.stopped_by and not outcome.lease_lost:
-        finished = set(outcome.done) | set(outcome.failed)
-        outcome.interrupted = [key for key in outcome.started if key not in finished]
-        for key in outcome.interrupted:
-            store.mark_interrupted(key)
+        record_interrupted(outcome, store)
     return outcome
+
+
+def record_interrupted(outcome: SweepOutcome, store) -> None:
+    """After a stop: every trial that started and did not finish (a pack's unfinished
+    members included) is ``interrupted``."""
+    finished = set(outcome.done) | set(outcome.failed)
+    outcome.interrupted = [key for key in outcome.started if key not in finished]
+    for key in outcome.interrupted:
+        store.mark_interrupted(key)

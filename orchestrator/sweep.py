@@ -161,7 +161,7 @@ def register_and_run(db, spec, spec_path: Path, spec_dict: dict[str, Any], resum
         packs = group_trials(todo, pack_size(spec.resources.pack, len(todo), max_concurrent))
     err.print(f"sweep [bold]{spec.name}[/bold]: {len(trials)} trials, "
               f"{len(trials) - len(todo)} already done, {len(todo)} to run"
-              f"{f' in {len(packs)} packs' if packs else ''} "
+              f"{f' in {len(packs)} pack' + 's' * (len(packs) != 1) if packs else ''} "
               f"(store {escape(db.display_url)})", highlight=False)
 
     start = time.perf_counter()

@@ -1,17 +1,17 @@
 """Packed trials: which trials pack together, how a pack runs (one process, the data
 loaded once, each member reported on its own and failing alone), how the driver records
-each member as its own trial, and a real packed sweep that stores the points of the
-same sweep run unpacked, stops cleanly and resumes without rerunning a done member."""
+each member as its own trial (a crashed or stopped pack included), and a real packed
+sweep that stores the points of the same sweep run unpacked and resumes without
+rerunning a done member."""
 from __future__ import annotations
 
 import json
 import math
 import os
-import signal
+import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +24,7 @@ from orchestrator.errors import SpecError
 from orchestrator.expand import expand_sweep
 from orchestrator.packs import AUTO_PACK, group_key, group_trials, pack_size
 from orchestrator.progress import SweepProgress
-from orchestrator.runner import ERROR_KEY, RESULT_KEY, SweepOutcome, pack_trainable
+from orchestrator.runner import RESULT_KEY, SweepOutcome, pack_trainable, record_interrupted
 from orchestrator.spec import MAX_PACK, parse_spec
 from store.db import open_store
 from tiny_trials import tiny_config
@@ -258,6 +258,18 @@ def test_each_member_is_reported_and_recorded_as_its_own_trial(tmp_path, monkeyp
     assert per_trial == {members[0]["key"]: 3, members[1]["key"]: 0, members[2]["key"]: 3}
 
 
+def test_a_stopped_pack_leaves_its_unfinished_members_interrupted(tmp_path):
+    members = [member([0, 0.8, 0.2]), member([0, 0.5, 0.5]), member([0, 0.2, 0.8])]
+    writer, trial, outcome, _ = writer_for(tmp_path, members)
+    writer.on_trial_start(0, [], trial)
+    writer.on_trial_result(0, [], trial, {RESULT_KEY: json.dumps(run_trial(members[0])),
+                                          "trial_key": members[0]["key"]})
+    record_interrupted(outcome, writer.store)  # what run_trials does after a stop
+    assert outcome.interrupted == [m["key"] for m in members[1:]]
+    rows = trial_rows(tmp_path / "store.db")
+    assert [rows[m["key"]][0] for m in members] == ["done", "interrupted", "interrupted"]
+
+
 def test_a_member_run_again_on_its_own_is_no_longer_in_a_pack(tmp_path):
     members = [member([0, 0.8, 0.2]), member([0, 0.5, 0.5])]
     writer, trial, _, _ = writer_for(tmp_path, members)
@@ -309,34 +321,22 @@ SPLIT_SIZES = {"train": 200, "val": 60, "test": 60}
 FLOAT32_RTOL = 1024 * torch.finfo(torch.float32).eps
 
 
-def sweep(cwd: Path, pack) -> subprocess.Popen:
+def sweep(cwd: Path, pack, *flags: str) -> subprocess.CompletedProcess:
     (cwd / "spec.yaml").write_text(SPEC.format(pack=pack))
-    return subprocess.Popen([PARETOCTL, "sweep", "spec.yaml"], cwd=cwd, env=dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run([PARETOCTL, "sweep", "spec.yaml", *flags], cwd=cwd,
+                          env=dict(os.environ), capture_output=True, text=True, timeout=600)
+
+
+def query(db: Path, sql: str, *args) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, args).fetchall()
 
 
 def stored_points(db: Path) -> dict[tuple, tuple[float, float]]:
-    with sqlite3.connect(db) as conn:
-        return {(key, split, ray, task): (loss, acc) for key, split, ray, task, loss, acc in
-                conn.execute("SELECT t.key, p.split, p.ray_index, pt.task, pt.loss, pt.acc "
-                             "FROM trials t JOIN points p ON p.trial_id = t.id "
-                             "JOIN point_tasks pt ON pt.point_id = p.id")}
-
-
-def wait_for_a_done_linear_member(process: subprocess.Popen, db: Path) -> None:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with sqlite3.connect(db) as conn:
-                done = conn.execute("SELECT COUNT(*) FROM trials WHERE method = 'linear' "
-                                    "AND status = 'done'").fetchone()[0]
-            if done:
-                return
-        except sqlite3.Error:  # not created yet, or busy
-            pass
-        time.sleep(0.05)
-    process.kill()
-    pytest.fail(f"no member finished: {process.communicate()[1]}")
+    return {(key, split, ray, task): (loss, acc) for key, split, ray, task, loss, acc in
+            query(db, "SELECT t.key, p.split, p.ray_index, pt.task, pt.loss, pt.acc "
+                      "FROM trials t JOIN points p ON p.trial_id = t.id "
+                      "JOIN point_tasks pt ON pt.point_id = p.id")}
 
 
 def ran_sequentially(db: Path) -> bool:
@@ -344,59 +344,13 @@ def ran_sequentially(db: Path) -> bool:
     core = pack_module.batched_core()
     if core is None:
         return True
-    with sqlite3.connect(db) as conn:
-        spec = json.loads(conn.execute("SELECT spec FROM sweeps").fetchone()[0])
+    spec = json.loads(query(db, "SELECT spec FROM sweeps")[0][0])
     linear = [TrialConfig.from_plain(t) for t in expand_sweep(parse_spec(spec))
               if t["method"]["name"] == "linear"]
     return core[0](linear) is not None
 
 
-@pytest.mark.e2e
-def test_a_packed_sweep_stores_the_unpacked_points_stops_cleanly_and_resumes(workdir):
-    unpacked, packed = workdir / "unpacked", workdir / "packed"
-    unpacked.mkdir(), packed.mkdir()
-    first = sweep(unpacked, 1)
-    out, err = first.communicate(timeout=600)
-    assert first.returncode == 0 and "done 4, failed 0" in err, err
-    reference = stored_points(unpacked / "paretoctl.db")
-
-    # packed: Ctrl-C once the first member of the linear pack is done
-    second = sweep(packed, 3)
-    db = packed / "paretoctl.db"
-    wait_for_a_done_linear_member(second, db)
-    second.send_signal(signal.SIGINT)
-    _, err = second.communicate(timeout=300)
-    assert second.returncode == 130, err
-    assert "4 to run in 2 packs" in err
-    rows = trial_rows(db)
-    with sqlite3.connect(db) as conn:
-        linear = [k for (k,) in conn.execute("SELECT key FROM trials WHERE method = 'linear' "
-                                             "ORDER BY id")]
-        wc_al = conn.execute("SELECT key FROM trials WHERE method = 'wc_al'").fetchone()[0]
-        finished = dict(conn.execute("SELECT key, finished_at FROM trials WHERE status = 'done'"))
-    assert [rows[k][1] for k in linear] == [linear[0]] * 3 and rows[wc_al][1] is None
-    linear_status = [rows[k][0] for k in linear]
-    assert linear_status[0] == "done" and set(linear_status) <= {"done", "interrupted"}
-    assert "interrupted" in linear_status, err  # the stop came before the pack's end
-    assert rows[wc_al][0] in ("done", "interrupted", "pending")
-
-    # the rerun packs the unfinished members only and never reruns a done one
-    third = sweep(packed, 3)
-    _, err = third.communicate(timeout=600)
-    assert third.returncode == 0, err
-    todo = [k for k in [*linear, wc_al] if rows[k][0] != "done"]
-    assert f"{4 - len(todo)} already done, {len(todo)} to run" in err
-    assert f"done {len(todo)}, failed 0" in err
-    rows_after = trial_rows(db)
-    assert {status for status, _, _ in rows_after.values()} == {"done"}
-    with sqlite3.connect(db) as conn:
-        again = dict(conn.execute("SELECT key, finished_at FROM trials WHERE key IN (%s)"
-                                  % ",".join("?" * len(finished)), list(finished)))
-    assert again == finished  # recorded once, in the stopped run
-    resumed_linear = [k for k in linear if k in todo]
-    if len(resumed_linear) > 1:  # a new pack, led by its own first member
-        assert {rows_after[k][1] for k in resumed_linear} == {resumed_linear[0]}
-
+def assert_same_points(db: Path, reference: dict) -> None:
     points = stored_points(db)
     assert points.keys() == reference.keys()
     exact = ran_sequentially(db)
@@ -407,6 +361,49 @@ def test_a_packed_sweep_stores_the_unpacked_points_stops_cleanly_and_resumes(wor
         else:
             assert loss == pytest.approx(want_loss, rel=FLOAT32_RTOL), where
             assert abs(acc - want_acc) <= 1 / SPLIT_SIZES[where[1]] + 1e-12, where
+
+
+@pytest.mark.e2e
+def test_a_packed_sweep_stores_the_unpacked_points_and_resumes_only_unfinished_members(
+        workdir):
+    unpacked, packed, resumed = workdir / "unpacked", workdir / "packed", workdir / "resumed"
+    for folder in (unpacked, packed, resumed):
+        folder.mkdir()
+    first = sweep(unpacked, 1)
+    assert first.returncode == 0 and "done 4, failed 0" in first.stderr, first.stderr
+    reference = stored_points(unpacked / "paretoctl.db")
+    linear = [k for (k,) in query(unpacked / "paretoctl.db", "SELECT key FROM trials WHERE "
+                                  "method = 'linear' ORDER BY id")]
+    (wc_al,), = query(unpacked / "paretoctl.db", "SELECT key FROM trials WHERE method = 'wc_al'")
+
+    # packed from scratch: the three linear trials in one pack, wc_al on its own
+    second = sweep(packed, 3)
+    db = packed / "paretoctl.db"
+    assert second.returncode == 0, second.stderr
+    assert "4 to run in 2 packs" in second.stderr and "done 4, failed 0" in second.stderr
+    rows = trial_rows(db)
+    assert [rows[k][:2] for k in linear] == [("done", linear[0])] * 3
+    assert rows[wc_al][:2] == ("done", None)
+    assert_same_points(db, reference)
+
+    # resumed: two linear trials did not finish; the rerun packs those two only
+    db = resumed / "paretoctl.db"
+    shutil.copy(unpacked / "paretoctl.db", db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE trials SET status = 'failed' WHERE key = ?", (linear[0],))
+        conn.execute("UPDATE trials SET status = 'interrupted' WHERE key = ?", (linear[2],))
+    before = dict(query(db, "SELECT key, finished_at FROM trials"))
+    third = sweep(resumed, 3, "--resume")  # the spec changed: pack 1 -> 3
+    assert third.returncode == 0, third.stderr
+    assert "2 already done, 2 to run in 1 pack " in third.stderr, third.stderr
+    assert "done 2, failed 0" in third.stderr
+    rows, after = trial_rows(db), dict(query(db, "SELECT key, finished_at FROM trials"))
+    assert {key: row[:2] for key, row in rows.items()} == {
+        linear[0]: ("done", linear[0]), linear[1]: ("done", None),
+        linear[2]: ("done", linear[0]), wc_al: ("done", None)}
+    assert [after[k] == before[k] for k in (linear[1], wc_al)] == [True, True]  # not rerun
+    assert [after[k] == before[k] for k in (linear[0], linear[2])] == [False, False]
+    assert_same_points(db, reference)
 
     listing = subprocess.run([PARETOCTL, "trials", "--sweep", "packed", "--format", "json"],
                              cwd=packed, capture_output=True, text=True, timeout=120)
