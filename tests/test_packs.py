@@ -243,7 +243,8 @@ def test_each_member_is_reported_and_recorded_as_its_own_trial(tmp_path, monkeyp
     writer, trial, outcome, progress = writer_for(tmp_path, members)
     first = members[0]["key"]
     writer.on_trial_start(0, [], trial)
-    assert trial_rows(tmp_path / "store.db") == {m["key"]: ("running", first, None) for m in members}
+    running = {m["key"]: ("running", first, None) for m in members}
+    assert trial_rows(tmp_path / "store.db") == running
     assert outcome.started == [m["key"] for m in members] and len(progress.running) == 3
     for report in reports:
         writer.on_trial_result(0, [], trial, report)
