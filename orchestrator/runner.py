@@ -44,6 +44,27 @@ def trial_trainable(config: dict[str, Any]) -> None:
     tune.report({RESULT_KEY: json.dumps(result), "trial_key": trial["key"]})
 
 
+def pack_trainable(config: dict[str, Any]) -> None:
+    """Tune entry point for a pack (orchestrator/packs.py): one report per member, as
+    soon as it has its result or error, each carrying the member's key. A pack of one
+    is a plain trial."""
+    members = config["pack"]
+    if len(members) == 1:
+        trial_trainable({"trial": members[0]})
+        return
+    from ray import tune
+
+    from trainers.pack import run_pack
+
+    def report(key: str, outcome: dict[str, Any] | str) -> None:
+        if isinstance(outcome, str):
+            tune.report({ERROR_KEY: outcome, "trial_key": key})
+        else:
+            tune.report({RESULT_KEY: json.dumps(outcome), "trial_key": key})
+
+    run_pack(members, on_member=report)
+
+
 @dataclass
 class SweepOutcome:
     """What happened to the trials handed to :func:`run_trials`.
@@ -117,14 +138,17 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
                address: str | None = None, progress: SweepProgress,
                local_resources: tuple[float, float] | None = None,
                lease_lost: Callable[[], bool] = lambda: False,
-               max_failures: int = 0) -> SweepOutcome:
+               max_failures: int = 0,
+               packs: list[list[dict[str, Any]]] | None = None) -> SweepOutcome:
     """Run ``trials`` through Ray Tune and record every result in ``store``.
 
     SIGINT and SIGTERM stop the run cleanly: no new trial starts, the running ones are
     stopped and recorded as ``interrupted`` (unstarted ones keep their status) and
     ``stopped_by`` says which signal it was. ``lease_lost`` stops it the same way but
     records nothing more. ``local_resources`` are the (CPUs, GPUs) a local Ray gets.
-    A trial whose worker crashes is restarted up to ``max_failures`` times.
+    A trial whose worker crashes is restarted up to ``max_failures`` times. ``packs``
+    (``trials`` grouped by orchestrator.packs) runs one Ray trial per pack instead of
+    one per trial; the store and ``SweepOutcome`` still see each member as a trial.
     """
     from orchestrator.interrupts import StopSignals
 
@@ -139,14 +163,15 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
 
         from orchestrator.tune_hooks import StopWhen, StoreWriter
 
-        trainable = tune.with_resources(trial_trainable,
-                                        {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
+        function, space = ((trial_trainable, {"trial": tune.grid_search(trials)}) if packs is None
+                           else (pack_trainable, {"pack": tune.grid_search(packs)}))
+        trainable = tune.with_resources(function, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
         results_dir = paths.ray_results_dir()
         results_dir.mkdir(parents=True, exist_ok=True)
         writer = StoreWriter(store, outcome, progress, paused=lease_lost)
         tuner = tune.Tuner(
             trainable,
-            param_space={"trial": tune.grid_search(trials)},
+            param_space=space,
             # a finished trial's worker runs the next one: no new process and imports per
             # trial; run_trial resets every per-trial global (seeds, torch threads)
             tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent,
@@ -162,8 +187,14 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
     outcome.stopped_by = signals.received
     outcome.lease_lost = lease_lost()
     if outcome.stopped_by and not outcome.lease_lost:
-        finished = set(outcome.done) | set(outcome.failed)
-        outcome.interrupted = [key for key in outcome.started if key not in finished]
-        for key in outcome.interrupted:
-            store.mark_interrupted(key)
+        record_interrupted(outcome, store)
     return outcome
+
+
+def record_interrupted(outcome: SweepOutcome, store) -> None:
+    """After a stop: every trial that started and did not finish (a pack's unfinished
+    members included) is ``interrupted``."""
+    finished = set(outcome.done) | set(outcome.failed)
+    outcome.interrupted = [key for key in outcome.started if key not in finished]
+    for key in outcome.interrupted:
+        store.mark_interrupted(key)

@@ -65,6 +65,7 @@ MAX_CPUS_PER_TRIAL = 1024
 MAX_GPUS_PER_TRIAL = 64
 MAX_CONCURRENT = 1024
 MAX_FAILURES = 100  # retries of a crashed trial
+MAX_PACK = 256  # trials per pack: beyond what one device trains as one batched model
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=MAX_NAME_LENGTH)]
 Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
@@ -190,6 +191,16 @@ class Resources(_Strict):
     max_concurrent: Annotated[int, Field(gt=0, le=MAX_CONCURRENT)] = 2
     # restarts of a trial whose worker crashed (a numerical failure is a result, not retried)
     max_failures: Annotated[int, Field(ge=0, le=MAX_FAILURES)] = 0
+    # trials per Ray trial (orchestrator/packs.py); 1 runs every trial on its own
+    pack: int | Literal["auto"] = 1
+
+    @field_validator("pack", mode="before")
+    @classmethod
+    def _check_pack(cls, value: Any) -> Any:
+        # one message for both forms (a union would report each member's error)
+        if value == "auto" or (type(value) is int and 1 <= value <= MAX_PACK):
+            return value
+        raise ValueError(f"expected an integer from 1 to {MAX_PACK} or 'auto', got {_short(value)}")
 
 
 def _split_axis(key: str) -> tuple[str, str]:

@@ -17,7 +17,8 @@ from orchestrator.runner import ERROR_KEY, RESULT_KEY, SweepOutcome
 
 
 class StoreWriter(Callback):
-    """Persists each trial's reported points on the driver.
+    """Persists each trial's reported points on the driver; a pack's members (one Ray
+    trial, orchestrator/packs.py) each as their own trial.
 
     ``paused`` turns writing off (the sweep's lease went to another run, which now owns
     these trials' rows)."""
@@ -34,21 +35,45 @@ class StoreWriter(Callback):
 
     @staticmethod
     def _key(trial) -> str:
-        return trial.config["trial"]["key"]
+        return StoreWriter._keys(trial)[0]
+
+    @staticmethod
+    def _keys(trial) -> list[str]:
+        """The store trials a Ray trial runs: a pack's members, or the one trial."""
+        pack = trial.config.get("pack")
+        return [member["key"] for member in pack] if pack else [trial.config["trial"]["key"]]
+
+    def _finished(self, key: str) -> bool:
+        return key in self.outcome.failed or key in self.outcome.done
 
     def on_trial_start(self, iteration, trials, trial, **info):
         if self.paused():
             return
+        if "pack" in trial.config:
+            return self._start_pack(self._keys(trial))
         key = self._key(trial)
         self.store.mark_running(key)
         if key not in self.outcome.started:  # a retried trial starts again
             self.outcome.started.append(key)
         self.progress.started(key)
 
+    def _start_pack(self, keys: list[str]) -> None:
+        """Every member not finished yet runs (a retried pack trains all of them again;
+        the ones already recorded stay as they are)."""
+        todo = [key for key in keys if not self._finished(key)]
+        self.store.start_pack(todo, keys[0] if len(keys) > 1 else None)
+        for key in todo:
+            if key not in self.outcome.started:
+                self.outcome.started.append(key)
+            self.progress.started(key)
+
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if self.paused():
             return
-        key = self._key(trial)
+        # a pack reports once per member, each with the member's key
+        key = result.get("trial_key", self._key(trial))
+        if self._finished(key):  # a retried pack's member, recorded before the retry
+            return
         if ERROR_KEY in result:
             self._fail(key, result[ERROR_KEY])
         elif RESULT_KEY in result:
@@ -57,12 +82,15 @@ class StoreWriter(Callback):
             self.progress.finished(key, ok=True)
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        # Tune calls this only once no retry is left (on_trial_recover while one is)
-        key = self._key(trial)
-        if key not in self.outcome.failed and not self.paused():
+        # Tune calls this only once no retry is left (on_trial_recover while one is);
+        # a crashed pack fails the members it had not finished
+        todo = [key for key in self._keys(trial) if not self._finished(key)]
+        if todo and not self.paused():
             retries = max(trial.num_failures - 1, 0)
-            self._fail(key, f"{describe_crash(trial)} after {retries} "
-                            f"{'retry' if retries == 1 else 'retries'} (see {trial.local_path})")
+            message = (f"{describe_crash(trial)} after {retries} "
+                       f"{'retry' if retries == 1 else 'retries'} (see {trial.local_path})")
+            for key in todo:
+                self._fail(key, message)
 
     def _fail(self, key: str, message: str) -> None:
         self.store.mark_failed(key, message)

@@ -154,6 +154,10 @@ class Store:
         """Mark a trial as running; see store.writes.mark_running."""
         writes.mark_running(self, key)
 
+    def start_pack(self, keys: list[str], pack: str | None) -> None:
+        """Mark a pack's members running; see store.writes.start_pack."""
+        writes.start_pack(self, keys, pack)
+
     def mark_failed(self, key: str, error: str) -> None:
         """Mark a trial as failed with its error text; see store.writes.mark_failed."""
         writes.mark_failed(self, key, error)

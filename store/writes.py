@@ -1,8 +1,9 @@
 """All writes to the store, each in one short transaction.
 
 The orchestrator calls these in order: register_sweep, add_trials (to learn
-which trials are already done), then per trial mark_running and either
-record_result, mark_failed or (the sweep was stopped) mark_interrupted.
+which trials are already done), then per trial mark_running (start_pack for the
+members of a pack) and either record_result, mark_failed or (the sweep was
+stopped) mark_interrupted.
 record_result replaces a trial's points wholesale, so a resumed or retried trial
 never leaves duplicate rows.
 """
@@ -138,11 +139,22 @@ def _update_trial(session: Session, key: str, **values: Any) -> None:
 
 
 def mark_running(store: "Store", key: str) -> None:
-    """Record that a trial started (clears any earlier error and finish time)."""
+    """Record that a trial started on its own (clears any earlier error, finish time and
+    pack)."""
     with store.write_session() as session:
         _update_trial(
-            session, key, status="running", started_at=_utcnow(), finished_at=None, error=None
+            session, key, status="running", started_at=_utcnow(), finished_at=None, error=None,
+            pack=None,
         )
+
+
+def start_pack(store: "Store", keys: list[str], pack: str | None) -> None:
+    """Mark the members ``keys`` of a pack running, all in one transaction, each with
+    ``pack``: the key of the pack's first member (None for a pack of one)."""
+    with store.write_session() as session:
+        for key in keys:
+            _update_trial(session, key, status="running", started_at=_utcnow(),
+                          finished_at=None, error=None, pack=pack)
 
 
 def mark_failed(store: "Store", key: str, error: str) -> None:

@@ -105,14 +105,17 @@ def evaluate_point(model: MultiTaskNet, bundle: DatasetBundle, split: str,
 
 
 def run_trial(config: TrialConfig | dict[str, Any],
-              on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Train and evaluate one trial; returns the plain ``TrialResult`` the store records."""
+              on_epoch: Callable[[dict[str, Any]], None] | None = None, *,
+              bundle: DatasetBundle | None = None) -> dict[str, Any]:
+    """Train and evaluate one trial; returns the plain ``TrialResult`` the store records.
+    ``bundle`` is the trial's data set when the caller loaded it already (a pack loads it
+    once for all its members); it is only read."""
     if not isinstance(config, TrialConfig):
         config = TrialConfig.from_plain(config)
     settings = config.train
     device = resolve_device(settings.device)
     generator = reproducible(int(config.seed), config.runtime.threads, device)
-    bundle = load_dataset(config)
+    bundle = bundle if bundle is not None else load_dataset(config)
     splits = {name: split.to(device) for name, split in bundle.splits.items()}
     bundle = DatasetBundle(bundle.name, bundle.tasks, bundle.input_shape, splits, bundle.info)
 

@@ -1,0 +1,84 @@
+"""Run a pack: trials that differ only in preference and seed, in one process.
+
+Where the batched trainer (``trainers.packing``) is installed and says it can train the
+pack, the members train together as one batched model. Otherwise they run one after
+another with :func:`trainers.trial.run_trial`, the data set loaded once: still one worker
+and one data load for the whole pack, and each member computes exactly what it computes
+on its own. Either way every member's outcome goes to ``on_member`` as soon as it
+exists: its plain ``TrialResult``, or the one-line error that failed it alone.
+"""
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any, Callable
+
+from contract.trial import TrialConfig
+
+#: a member's outcome: its plain TrialResult, or the error text that failed it
+MemberOutcome = dict[str, Any] | str
+OnMember = Callable[[str, MemberOutcome], None]
+
+
+def error_text(exc: BaseException) -> str:
+    """The exception as the store shows a failed trial's error (type and message)."""
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def batched_core() -> tuple[Callable, Callable] | None:
+    """``(packable, train_packed)`` of the batched trainer, or None where it is not
+    installed (an import error inside it is a bug and is raised)."""
+    try:
+        from trainers.packing import packable, train_packed
+    except ModuleNotFoundError as exc:
+        if exc.name != "trainers.packing":
+            raise
+        return None
+    return packable, train_packed
+
+
+def run_pack(configs: list[TrialConfig | dict[str, Any]], on_member: OnMember) -> str:
+    """Train and evaluate every member of the pack, calling ``on_member(key, outcome)``
+    once per member; returns how it ran: ``"batched"`` or ``"sequential"``."""
+    members = [c if isinstance(c, TrialConfig) else TrialConfig.from_plain(c) for c in configs]
+    core = batched_core()
+    if core is not None and len(members) > 1:
+        packable, train_packed = core
+        if packable(members) is None:
+            run_batched(members, train_packed, on_member)
+            return "batched"
+    run_sequential(members, on_member)
+    return "sequential"
+
+
+def run_batched(members: list[TrialConfig], train_packed: Callable,
+                on_member: OnMember) -> None:
+    """One batched model for the whole pack; an error of the batched run as a whole
+    fails every member with it."""
+    try:
+        outcomes = train_packed(members)
+    except Exception as exc:
+        outcomes = [f"pack training failed: {error_text(exc)}"] * len(members)
+    if len(outcomes) != len(members):
+        outcomes = [f"pack training returned {len(outcomes)} outcomes for "
+                    f"{len(members)} members"] * len(members)
+    for member, outcome in zip(members, outcomes):
+        on_member(member.key, outcome)
+
+
+def run_sequential(members: list[TrialConfig], on_member: OnMember) -> None:
+    """The members one after another, each data set loaded once; a member that fails
+    (an exception, a diverged training) fails alone and the next one runs."""
+    from trainers.trial import load_dataset, run_trial
+
+    bundles: dict[str, Any] = {}
+    for member in members:
+        try:
+            data = json.dumps([member.dataset.to_plain(), member.runtime.data_dir],
+                              sort_keys=True)
+            if data not in bundles:
+                bundles[data] = load_dataset(member)
+            outcome: MemberOutcome = run_trial(member, bundle=bundles[data])
+        except Exception as exc:  # this member fails; the pack goes on
+            outcome = error_text(exc)
+        on_member(member.key, outcome)
