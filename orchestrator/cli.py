@@ -28,9 +28,11 @@ out = Console() if Console().is_terminal else Console(width=200)
 
 from orchestrator.data_cli import data_app  # noqa: E402
 from orchestrator.db_cli import db_app  # noqa: E402
+from orchestrator.model_cli import model as model_command  # noqa: E402
 
 app.add_typer(data_app, name="data")
 app.add_typer(db_app, name="db")
+app.command(name="model")(model_command)
 
 
 def installed_version() -> str:
@@ -92,6 +94,7 @@ def sweep(
     max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", help="trials running at once, >= 1 (overrides resources.max_concurrent)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the expanded trials and exit; runs and writes nothing"),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="datasets folder (env PARETOCTL_DATA; default ./data)"),
+    artifacts: Optional[str] = typer.Option(None, "--artifacts", metavar="DIR", help="folder for the trials' saved models (default: beside a SQLite store, results.db -> results.artifacts/; other stores: .paretoctl/artifacts/<database>/)"),
 ) -> None:
     """Run every trial of a sweep file on Ray Tune and store the evaluated points.
 
@@ -107,7 +110,8 @@ def sweep(
     try:
         code = run_sweep_command(spec_path, store_url=store, address=address, resume=resume,
                                  max_concurrent=max_concurrent, dry_run=dry_run,
-                                 data_dir=data_dir, out=out, err=err, dry_run_table=dry_run_table)
+                                 data_dir=data_dir, out=out, err=err, dry_run_table=dry_run_table,
+                                 artifacts=artifacts)
     except KeyboardInterrupt:  # Ctrl-C before the trials ran (while they run it stops them)
         err.print("stopped by SIGINT; run the same command again to finish", highlight=False)
         raise typer.Exit(130) from None

@@ -16,12 +16,15 @@ import logging
 import os
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from orchestrator import paths
 from orchestrator.progress import SweepProgress
 
 RESULT_KEY = "paretoctl_result"
+#: the trained model's safetensors bytes, beside RESULT_KEY; the driver writes the file
+MODEL_KEY = "paretoctl_model"
 ERROR_KEY = "paretoctl_error"
 # Ray reads this once, when it is first imported: "0" makes a local Ray pick the loopback
 # address as its node address, so every server it starts binds 127.0.0.1 only
@@ -35,13 +38,14 @@ def trial_trainable(config: dict[str, Any]) -> None:
     from trainers.trial import run_trial
 
     trial = config["trial"]
+    models: list[bytes] = []
     try:
-        result = run_trial(trial)
+        result = run_trial(trial, on_model=models.append)
     except Exception as exc:  # recorded as a failed trial; the sweep goes on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         tune.report({ERROR_KEY: detail, "trial_key": trial["key"]})
         return
-    tune.report({RESULT_KEY: json.dumps(result), "trial_key": trial["key"]})
+    tune.report({RESULT_KEY: json.dumps(result), MODEL_KEY: models[0], "trial_key": trial["key"]})
 
 
 @dataclass
@@ -117,14 +121,15 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
                address: str | None = None, progress: SweepProgress,
                local_resources: tuple[float, float] | None = None,
                lease_lost: Callable[[], bool] = lambda: False,
-               max_failures: int = 0) -> SweepOutcome:
+               max_failures: int = 0, artifacts: Path | None = None) -> SweepOutcome:
     """Run ``trials`` through Ray Tune and record every result in ``store``.
 
     SIGINT and SIGTERM stop the run cleanly: no new trial starts, the running ones are
     stopped and recorded as ``interrupted`` (unstarted ones keep their status) and
     ``stopped_by`` says which signal it was. ``lease_lost`` stops it the same way but
     records nothing more. ``local_resources`` are the (CPUs, GPUs) a local Ray gets.
-    A trial whose worker crashes is restarted up to ``max_failures`` times.
+    A trial whose worker crashes is restarted up to ``max_failures`` times. Each trained
+    model is saved in the folder ``artifacts`` (none: not saved).
     """
     from orchestrator.interrupts import StopSignals
 
@@ -143,7 +148,7 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
                                         {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
         results_dir = paths.ray_results_dir()
         results_dir.mkdir(parents=True, exist_ok=True)
-        writer = StoreWriter(store, outcome, progress, paused=lease_lost)
+        writer = StoreWriter(store, outcome, progress, paused=lease_lost, artifacts=artifacts)
         tuner = tune.Tuner(
             trainable,
             param_space={"trial": tune.grid_search(trials)},
