@@ -70,8 +70,8 @@ def serialise_model(model: nn.Module, config: TrialConfig, tasks, input_shape: t
     limit = max_model_bytes()
     size = sum(t.numel() * t.element_size() for t in tensors.values())
     if size > limit:
-        raise ArtifactError(f"the trained model of trial {config.key} has {size / 2**20:.1f} MiB "
-                            f"of weights, above the {limit / 2**20:.0f} MiB a trial may report "
+        raise ArtifactError(f"the trained model of trial {config.key} has {size / 2**20:.4g} MiB "
+                            f"of weights, above the {limit / 2**20:.4g} MiB a trial may report "
                             "(PARETOCTL_MAX_MODEL_MB)")
     return save(tensors, metadata)
 
