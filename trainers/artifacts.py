@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +81,15 @@ def sidecar(path: Path) -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """``path`` holds ``data`` entirely or is left as it was (temp file, then rename)."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """``path`` holds ``data`` entirely or is left as it was (temp file, then rename); the
+    file gets the usual permissions (the umask's), unlike a mkstemp file."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(handle, "wb") as f:
+        with open(temp, "xb") as f:
             f.write(data)
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
 
 
