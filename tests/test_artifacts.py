@@ -262,6 +262,24 @@ def test_the_store_records_path_size_and_checksum(trained, store_with_models):
             db.record_result(config["key"], result, artifact=Artifact(path, size, "abc"))
 
 
+@pytest.mark.postgres
+def test_a_postgresql_store_records_and_exports_the_model(trained, pg_url, workdir):
+    from store.artifacts import find_trial_model
+
+    config, data, result = trained["linear"]
+    saved = save_trial_model(workdir / "models", config["key"], data)
+    with open_store(pg_url, create=True) as db:
+        db.register_sweep("s", "", {}, {})
+        db.add_trials("s", [config])
+        db.record_result(config["key"], result, artifact=saved)
+        found = find_trial_model(db, config["key"][:5])
+    assert (found.key, found.status, found.path, found.bytes, found.sha256) == (
+        config["key"], "done", saved.path, saved.bytes, saved.sha256)
+    done = export(pg_url, config["key"][:5], "--out", "model.safetensors")
+    assert done.exit_code == 0, done.output
+    assert (workdir / "model.safetensors").read_bytes() == data
+
+
 def export(url: str, *args: str):
     return runner.invoke(app, ["model", *args, "--store", url])
 
