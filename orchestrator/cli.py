@@ -28,11 +28,9 @@ out = Console() if Console().is_terminal else Console(width=200)
 
 from orchestrator.data_cli import data_app  # noqa: E402
 from orchestrator.db_cli import db_app  # noqa: E402
-from orchestrator.model_cli import model as model_command  # noqa: E402
 
 app.add_typer(data_app, name="data")
 app.add_typer(db_app, name="db")
-app.command(name="model")(model_command)
 
 
 def installed_version() -> str:
@@ -366,6 +364,11 @@ def trials(
     if fmt == "table":
         for _, row in df[df["status"] == "failed"].iterrows():
             err.print(f"[red]{row['key']} failed:[/red] {escape(str(row.get('error')))}", highlight=False)
+
+
+from orchestrator.model_cli import model as model_command  # noqa: E402
+
+app.command(name="model")(model_command)
 
 
 def main() -> None:  # pragma: no cover - console script entry

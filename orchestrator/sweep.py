@@ -129,12 +129,17 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
 
 
 def checked_artifacts_dir(url: str, cli_value: Optional[str]) -> Path:
-    """The folder for saved models (orchestrator.paths.artifacts_dir); a path that exists
-    and is not a folder is bad input."""
+    """The folder for saved models (orchestrator.paths.artifacts_dir); one that cannot be
+    made or written there (checked at its nearest existing folder) is bad input."""
+    import os
+
     folder = paths.artifacts_dir(url, cli_value)
-    if folder.exists() and not folder.is_dir():
-        flag = "--artifacts" if cli_value else "the saved models' folder"
-        raise UserInputError(f"{flag}: {folder} exists and is not a folder")
+    flag = "--artifacts" if cli_value else "the saved models' folder"
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserInputError(f"{flag}: {existing} exists and is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserInputError(f"{flag}: cannot write in {existing}")
     return folder
 
 
@@ -168,7 +173,8 @@ def register_and_run(db, spec, spec_path: Path, spec_dict: dict[str, Any], resum
     todo = [t for t in trials if statuses.get(t["key"]) != "done"]
     err.print(f"sweep [bold]{spec.name}[/bold]: {len(trials)} trials, "
               f"{len(trials) - len(todo)} already done, {len(todo)} to run "
-              f"(store {escape(db.display_url)})", highlight=False)
+              f"(store {escape(db.display_url)}, models in {escape(str(artifacts))})",
+              highlight=False, soft_wrap=True)
 
     start = time.perf_counter()
     with SweepProgress(len(todo), console=err, enabled=bool(todo)) as progress:

@@ -405,7 +405,7 @@ def test_a_sweep_saves_every_model_and_a_resume_leaves_them(tmp_path):
     second = sweep(tmp_path, "sweep", "saved.yaml", "--store", "sqlite:///results.db",
                    "--resume", "--artifacts", "elsewhere")
     assert second.returncode == 0, second.stderr
-    assert "2 already done, 1 to run" in second.stderr
+    assert f"2 already done, 1 to run (store sqlite:///results.db, models in {tmp_path / 'elsewhere'})" in second.stderr
     rows = stored(db)
     (new,) = set(rows) - set(files)
     assert Path(rows[new][2]) == tmp_path / "elsewhere" / f"{new}.safetensors"
@@ -415,10 +415,11 @@ def test_a_sweep_saves_every_model_and_a_resume_leaves_them(tmp_path):
         assert (path.stat().st_mtime_ns, rows[key][4]) == (mtime, digest)
 
 
-def test_artifacts_that_is_a_file_is_refused_before_anything_is_written(write_spec, workdir):
+@pytest.mark.parametrize("folder", ["taken", "taken/models"])
+def test_artifacts_under_a_file_is_refused_before_anything_is_written(write_spec, workdir, folder):
     spec = write_spec(SPEC % "[0, 0.5, 0.5]")
     (workdir / "taken").write_text("")
-    result = runner.invoke(app, ["sweep", str(spec), "--artifacts", "taken"])
+    result = runner.invoke(app, ["sweep", str(spec), "--artifacts", folder])
     assert result.exit_code == 2, result.output
     assert result.stderr.strip() == f"error: --artifacts: {workdir / 'taken'} exists and is not a folder"
     assert not (workdir / "paretoctl.db").exists()

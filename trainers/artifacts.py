@@ -16,7 +16,6 @@ import os
 import struct
 import uuid
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
@@ -256,10 +255,3 @@ def export_model(source: Path | str, sha256: str | None, out: Path,
     if ray_index is None:
         parse(data, source)  # a stored file that is not a paretoctl model is not exported
     return write_model_file(out, data)
-
-
-def file_metadata(path: Path | str) -> dict[str, Any]:
-    """The metadata of a model file, parsed (no checksum check)."""
-    data = Path(path).read_bytes()
-    _, metadata = parse(data, path)
-    return metadata
