@@ -55,9 +55,15 @@ def serialise_model(model: nn.Module, config: TrialConfig, tasks, input_shape: t
     above the size bound is an ArtifactError (the trial fails, naming the bound)."""
     from safetensors.torch import save
 
-    # clone: safetensors refuses tensors that share memory (tied or aliased weights)
-    tensors = {name: value.detach().to("cpu", copy=True).contiguous()
-               for name, value in model.state_dict().items()}
+    state = model.state_dict()
+    limit = max_model_bytes()
+    size = sum(t.numel() * t.element_size() for t in state.values())
+    if size > limit:
+        raise ArtifactError(f"the trained model of trial {config.key} has {size / 2**20:.4g} MiB "
+                            f"of weights, above the {limit / 2**20:.4g} MiB a trial may report "
+                            "(PARETOCTL_MAX_MODEL_MB)")
+    # copies: safetensors refuses tensors that share memory (tied or aliased weights)
+    tensors = {name: value.detach().to("cpu", copy=True).contiguous() for name, value in state.items()}
     metadata = {
         "format": FORMAT, "trial_key": config.key,
         "config": json.dumps(config.to_plain(), sort_keys=True),
@@ -66,12 +72,6 @@ def serialise_model(model: nn.Module, config: TrialConfig, tasks, input_shape: t
         "input_shape": json.dumps([int(s) for s in input_shape]),
         "dataset": dataset_name, "paretoctl_version": version, "torch_version": torch.__version__,
     }
-    limit = max_model_bytes()
-    size = sum(t.numel() * t.element_size() for t in tensors.values())
-    if size > limit:
-        raise ArtifactError(f"the trained model of trial {config.key} has {size / 2**20:.4g} MiB "
-                            f"of weights, above the {limit / 2**20:.4g} MiB a trial may report "
-                            "(PARETOCTL_MAX_MODEL_MB)")
     return save(tensors, metadata)
 
 
