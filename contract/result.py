@@ -113,3 +113,12 @@ class TrialResult:
             time_train_s=data.get("time_train_s"), time_phase1_s=data.get("time_phase1_s"),
             time_phase2_s=data.get("time_phase2_s"), device=data.get("device"),
             versions=plain_copy(data.get("versions")), info=plain_copy(data.get("info")))
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A trial's saved model as the store records it: the file, its size and SHA-256."""
+
+    path: str
+    bytes: int
+    sha256: str

@@ -92,6 +92,7 @@ def sweep(
     max_concurrent: Optional[int] = typer.Option(None, "--max-concurrent", help="trials running at once, >= 1 (overrides resources.max_concurrent)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the expanded trials and exit; runs and writes nothing"),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="datasets folder (env PARETOCTL_DATA; default ./data)"),
+    artifacts: Optional[str] = typer.Option(None, "--artifacts", metavar="DIR", help="folder for the trials' saved models (default: beside a SQLite store, results.db -> results.artifacts/; other stores: .paretoctl/artifacts/<database>/)"),
 ) -> None:
     """Run every trial of a sweep file on Ray Tune and store the evaluated points.
 
@@ -107,7 +108,8 @@ def sweep(
     try:
         code = run_sweep_command(spec_path, store_url=store, address=address, resume=resume,
                                  max_concurrent=max_concurrent, dry_run=dry_run,
-                                 data_dir=data_dir, out=out, err=err, dry_run_table=dry_run_table)
+                                 data_dir=data_dir, out=out, err=err, dry_run_table=dry_run_table,
+                                 artifacts=artifacts)
     except KeyboardInterrupt:  # Ctrl-C before the trials ran (while they run it stops them)
         err.print("stopped by SIGINT; run the same command again to finish", highlight=False)
         raise typer.Exit(130) from None
@@ -362,6 +364,11 @@ def trials(
     if fmt == "table":
         for _, row in df[df["status"] == "failed"].iterrows():
             err.print(f"[red]{row['key']} failed:[/red] {escape(str(row.get('error')))}", highlight=False)
+
+
+from orchestrator.model_cli import model as model_command  # noqa: E402
+
+app.command(name="model")(model_command)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -6,6 +6,7 @@
   (logs of the local Ray processes). Kept short: Ray's sockets live there and Unix
   socket paths are limited to about 100 characters.
 - ``PARETOCTL_DATA`` (default ``./data``): datasets and their caches (``--data-dir``).
+- the trials' saved models (``--artifacts``): see :func:`artifacts_dir`.
 """
 from __future__ import annotations
 
@@ -27,3 +28,21 @@ def ray_temp_dir() -> Path:
 
 def data_dir(cli_value: str | None = None) -> Path:
     return Path(cli_value or os.environ.get("PARETOCTL_DATA", "data")).resolve()
+
+
+def artifacts_dir(store_url: str, cli_value: str | None = None) -> Path:
+    """Where a sweep saves its trials' models (``--artifacts``): by default beside a SQLite
+    store (``results.db`` -> ``results.artifacts/``), else under the home folder, one
+    folder per database (``<home>/artifacts/<backend>-<host>-<port>-<database>/``)."""
+    import re
+
+    from sqlalchemy.engine import make_url
+
+    if cli_value:
+        return Path(cli_value).resolve()
+    url = make_url(store_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        database = Path(url.database).resolve()
+        return database.parent / f"{database.stem}.artifacts"
+    where = f"{url.get_backend_name()}-{url.host or 'local'}-{url.port or ''}-{url.database or ''}"
+    return home_dir() / "artifacts" / re.sub(r"[^A-Za-z0-9._-]", "_", where)

@@ -16,12 +16,15 @@ import logging
 import os
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from orchestrator import paths
 from orchestrator.progress import SweepProgress
 
 RESULT_KEY = "paretoctl_result"
+#: the trained model's safetensors bytes, beside RESULT_KEY; the driver writes the file
+MODEL_KEY = "paretoctl_model"
 ERROR_KEY = "paretoctl_error"
 # Ray reads this once, when it is first imported: "0" makes a local Ray pick the loopback
 # address as its node address, so every server it starts binds 127.0.0.1 only
@@ -35,13 +38,14 @@ def trial_trainable(config: dict[str, Any]) -> None:
     from trainers.trial import run_trial
 
     trial = config["trial"]
+    models: list[bytes] = []
     try:
-        result = run_trial(trial)
+        result = run_trial(trial, on_model=models.append)
     except Exception as exc:  # recorded as a failed trial; the sweep goes on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         tune.report({ERROR_KEY: detail, "trial_key": trial["key"]})
         return
-    tune.report({RESULT_KEY: json.dumps(result), "trial_key": trial["key"]})
+    tune.report({RESULT_KEY: json.dumps(result), MODEL_KEY: models[0], "trial_key": trial["key"]})
 
 
 def pack_trainable(config: dict[str, Any]) -> None:
@@ -56,11 +60,11 @@ def pack_trainable(config: dict[str, Any]) -> None:
 
     from trainers.pack import run_pack
 
-    def report(key: str, outcome: dict[str, Any] | str) -> None:
+    def report(key: str, outcome: dict[str, Any] | str, model: bytes | None) -> None:
         if isinstance(outcome, str):
             tune.report({ERROR_KEY: outcome, "trial_key": key})
         else:
-            tune.report({RESULT_KEY: json.dumps(outcome), "trial_key": key})
+            tune.report({RESULT_KEY: json.dumps(outcome), MODEL_KEY: model, "trial_key": key})
 
     run_pack(members, on_member=report)
 
@@ -139,7 +143,8 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
                local_resources: tuple[float, float] | None = None,
                lease_lost: Callable[[], bool] = lambda: False,
                max_failures: int = 0,
-               packs: list[list[dict[str, Any]]] | None = None) -> SweepOutcome:
+               packs: list[list[dict[str, Any]]] | None = None,
+               artifacts: Path | None = None) -> SweepOutcome:
     """Run ``trials`` through Ray Tune and record every result in ``store``.
 
     SIGINT and SIGTERM stop the run cleanly: no new trial starts, the running ones are
@@ -148,7 +153,8 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
     records nothing more. ``local_resources`` are the (CPUs, GPUs) a local Ray gets.
     A trial whose worker crashes is restarted up to ``max_failures`` times. ``packs``
     (``trials`` grouped by orchestrator.packs) runs one Ray trial per pack instead of
-    one per trial; the store and ``SweepOutcome`` still see each member as a trial.
+    one per trial; the store and ``SweepOutcome`` still see each member as a trial. Each
+    trained model is saved in the folder ``artifacts`` (none: not saved).
     """
     from orchestrator.interrupts import StopSignals
 
@@ -168,7 +174,7 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
         trainable = tune.with_resources(function, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
         results_dir = paths.ray_results_dir()
         results_dir.mkdir(parents=True, exist_ok=True)
-        writer = StoreWriter(store, outcome, progress, paused=lease_lost)
+        writer = StoreWriter(store, outcome, progress, paused=lease_lost, artifacts=artifacts)
         tuner = tune.Tuner(
             trainable,
             param_space=space,

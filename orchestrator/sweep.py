@@ -59,7 +59,7 @@ def open_if_present(url: str):
 def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Optional[str],
                       resume: bool, max_concurrent: Optional[int], dry_run: bool,
                       data_dir: Optional[str], out: Console, err: Console,
-                      dry_run_table: Callable) -> int:
+                      dry_run_table: Callable, artifacts: Optional[str] = None) -> int:
     """Returns the exit code: 0 all trials done, 1 some failed (or the lease was lost),
     128 + N when signal N (SIGINT, SIGTERM) stopped the sweep."""
     spec = load_spec(spec_path)
@@ -70,6 +70,7 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
 
         url = resolve_store_url(store_url)
         check_persistent(url)
+        models_dir = checked_artifacts_dir(url, artifacts)
         existing = open_if_present(url)
         if existing is not None:
             check_same_sweep(existing, spec.name, spec_dict, resume)
@@ -124,7 +125,22 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
                       soft_wrap=True)
         return register_and_run(db, spec, spec_path, spec_dict, resume, trials, versions(),
                                 address=address, local=local, max_concurrent=concurrent,
-                                lease_lost=lease.lost.is_set, err=err)
+                                lease_lost=lease.lost.is_set, err=err, artifacts=models_dir)
+
+
+def checked_artifacts_dir(url: str, cli_value: Optional[str]) -> Path:
+    """The folder for saved models (orchestrator.paths.artifacts_dir); one that cannot be
+    made or written there (checked at its nearest existing folder) is bad input."""
+    import os
+
+    folder = paths.artifacts_dir(url, cli_value)
+    flag = "--artifacts" if cli_value else "the saved models' folder"
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise UserInputError(f"{flag}: {existing} exists and is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserInputError(f"{flag}: cannot write in {existing}")
+    return folder
 
 
 def check_ray_fits(spec_path: Path, cpus_per_trial: float, gpus_per_trial: float,
@@ -144,7 +160,8 @@ def check_ray_fits(spec_path: Path, cpus_per_trial: float, gpus_per_trial: float
 def register_and_run(db, spec, spec_path: Path, spec_dict: dict[str, Any], resume: bool,
                      trials: list[dict[str, Any]], versions: dict[str, Any], *,
                      address: Optional[str], local: Optional[tuple[float, float]],
-                     max_concurrent: int, lease_lost: Callable[[], bool], err: Console) -> int:
+                     max_concurrent: int, lease_lost: Callable[[], bool], err: Console,
+                     artifacts: Optional[Path] = None) -> int:
     """Register the sweep and its trials, run those not done, report; under the lease."""
     from orchestrator.interrupts import exit_code, signal_name
     from orchestrator.progress import SweepProgress
@@ -162,7 +179,8 @@ def register_and_run(db, spec, spec_path: Path, spec_dict: dict[str, Any], resum
     err.print(f"sweep [bold]{spec.name}[/bold]: {len(trials)} trials, "
               f"{len(trials) - len(todo)} already done, {len(todo)} to run"
               f"{f' in {len(packs)} pack' + 's' * (len(packs) != 1) if packs else ''} "
-              f"(store {escape(db.display_url)})", highlight=False)
+              f"(store {escape(db.display_url)}, models in {escape(str(artifacts))})",
+              highlight=False, soft_wrap=True)
 
     start = time.perf_counter()
     with SweepProgress(len(todo), console=err, enabled=bool(todo)) as progress:
@@ -170,7 +188,7 @@ def register_and_run(db, spec, spec_path: Path, spec_dict: dict[str, Any], resum
             todo, db, spec.name, cpus_per_trial=spec.resources.cpus_per_trial,
             gpus_per_trial=spec.resources.gpus_per_trial, max_concurrent=max_concurrent,
             address=address, progress=progress, local_resources=local, lease_lost=lease_lost,
-            max_failures=spec.resources.max_failures, packs=packs)
+            max_failures=spec.resources.max_failures, packs=packs, artifacts=artifacts)
     elapsed = time.perf_counter() - start
     if outcome.lease_lost:
         err.print(f"[red]stopped:[/red] another run took over sweep {spec.name} (this one was "

@@ -7,31 +7,34 @@ progress and stop handles are process-local, so they are left out of the pickled
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Callable
 
 from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from orchestrator.progress import SweepProgress
-from orchestrator.runner import ERROR_KEY, RESULT_KEY, SweepOutcome
+from orchestrator.runner import ERROR_KEY, MODEL_KEY, RESULT_KEY, SweepOutcome
 
 
 class StoreWriter(Callback):
-    """Persists each trial's reported points on the driver; a pack's members (one Ray
-    trial, orchestrator/packs.py) each as their own trial.
+    """Persists each trial's reported points on the driver, and its trained model as a
+    file in ``artifacts`` (trainers/artifacts.py; None: not saved); a pack's members (one
+    Ray trial, orchestrator/packs.py) each as their own trial.
 
     ``paused`` turns writing off (the sweep's lease went to another run, which now owns
     these trials' rows)."""
 
     def __init__(self, store, outcome: SweepOutcome, progress: SweepProgress,
-                 paused: Callable[[], bool] = lambda: False) -> None:
+                 paused: Callable[[], bool] = lambda: False, artifacts: Path | None = None) -> None:
         self.store, self.outcome, self.progress, self.paused = store, outcome, progress, paused
+        self.artifacts = artifacts
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.store = self.outcome = self.progress = self.paused = None
+        self.store = self.outcome = self.progress = self.paused = self.artifacts = None
 
     @staticmethod
     def _key(trial) -> str:
@@ -68,6 +71,9 @@ class StoreWriter(Callback):
             self.progress.started(key)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
+        # Tune keeps the result (we may change it in place): the model's bytes stay out of
+        # its experiment state
+        model = result.pop(MODEL_KEY, None)
         if self.paused():
             return
         # a pack reports once per member, each with the member's key
@@ -77,9 +83,22 @@ class StoreWriter(Callback):
         if ERROR_KEY in result:
             self._fail(key, result[ERROR_KEY])
         elif RESULT_KEY in result:
-            self.store.record_result(key, json.loads(result[RESULT_KEY]))
+            try:
+                artifact = self._save_model(key, model)
+            except OSError as exc:
+                self._fail(key, f"cannot save the trained model in {self.artifacts}: {exc}")
+                return
+            self.store.record_result(key, json.loads(result[RESULT_KEY]), artifact=artifact)
             self.outcome.done.append(key)
             self.progress.finished(key, ok=True)
+
+    def _save_model(self, key: str, model: bytes | None):
+        """The model file the trial reported, written on the driver (none: nothing saved)."""
+        if self.artifacts is None or model is None:
+            return None
+        from trainers.artifacts import save_trial_model
+
+        return save_trial_model(self.artifacts, key, model)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         # Tune calls this only once no retry is left (on_trial_recover while one is);

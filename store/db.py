@@ -166,9 +166,10 @@ class Store:
         """Mark a running trial as interrupted; see store.writes.mark_interrupted."""
         writes.mark_interrupted(self, key)
 
-    def record_result(self, key: str, result: dict[str, Any]) -> None:
-        """Replace a trial's points with ``result``; see store.writes.record_result."""
-        writes.record_result(self, key, result)
+    def record_result(self, key: str, result: dict[str, Any], artifact=None) -> None:
+        """Replace a trial's points with ``result`` and record its saved model
+        (a ``contract.result.Artifact``); see store.writes.record_result."""
+        writes.record_result(self, key, result, artifact)
 
     def close(self) -> None:
         """Release pooled connections (and SQLite file handles)."""

@@ -8,6 +8,7 @@ record_result replaces a trial's points wholesale, so a resumed or retried trial
 never leaves duplicate rows.
 """
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from importlib import metadata
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from contract.result import Artifact
 from store.errors import StoreError
 from store.payload import (
     check_key,
@@ -31,6 +33,7 @@ from store.schema import Point, PointMetric, PointTask, Sweep, SweepTrial, Trial
 if TYPE_CHECKING:
     from store.db import Store
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 # Keeps IN (...) lists well below every backend's bound-parameter limit.
 _CHUNK = 500
 
@@ -199,8 +202,24 @@ def _insert_points(
     return {row["task"] for row in task_rows}, {row["name"] for row in metric_rows}
 
 
-def record_result(store: "Store", key: str, result: dict[str, Any]) -> None:
-    """Store a finished trial: replace its points, mark it 'done', keep times and info.
+def artifact_fields(key: str, artifact: Artifact | None) -> dict[str, Any]:
+    """The trial's saved-model columns (all NULL without a saved model)."""
+    if artifact is None:
+        return {"artifact_path": None, "artifact_bytes": None, "artifact_sha256": None}
+    path, size, digest = artifact.path, artifact.bytes, artifact.sha256
+    if not isinstance(path, str) or not path:
+        raise StoreError(f"trial {key!r}: artifact path must be a non-empty string")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise StoreError(f"trial {key!r}: artifact size must be a whole number >= 0, got {size!r}")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise StoreError(f"trial {key!r}: artifact SHA-256 must be 64 lower-case hex digits")
+    return {"artifact_path": path, "artifact_bytes": size, "artifact_sha256": digest}
+
+
+def record_result(store: "Store", key: str, result: dict[str, Any],
+                  artifact: Artifact | None = None) -> None:
+    """Store a finished trial: replace its points, mark it 'done', keep times and info
+    and its saved model (``artifact``; none clears an earlier one).
 
     Delete-then-insert in one transaction makes this idempotent: recording
     the same (or a newer) result again leaves exactly one set of rows.
@@ -208,7 +227,7 @@ def record_result(store: "Store", key: str, result: dict[str, Any]) -> None:
     check_key(key)
     typed = read_result(key, result)
     parts = point_rows(key, typed)
-    fields = trial_result_fields(key, typed)
+    fields = {**trial_result_fields(key, typed), **artifact_fields(key, artifact)}
     with store.write_session() as session:
         trial_id = _trial_id(session, key)
         session.execute(

@@ -144,7 +144,9 @@ def test_members_run_in_one_process_with_one_data_load_and_a_nan_member_fails_al
     monkeypatch.setattr(trial_module, "load_dataset", lambda c: loads.append(c) or real_load(c))
     monkeypatch.setitem(sys.modules, "trainers.packing", None)  # no batched trainer
     outcomes: list[tuple[str, object]] = []
-    assert pack_module.run_pack(members, lambda key, o: outcomes.append((key, o))) == "sequential"
+    models: list = []
+    assert pack_module.run_pack(members, lambda key, o, m: (outcomes.append((key, o)),
+                                                             models.append(m))) == "sequential"
     assert len(loads) == 1
     assert [key for key, _ in outcomes] == [m["key"] for m in members]
     error = outcomes[1][1]
@@ -152,6 +154,8 @@ def test_members_run_in_one_process_with_one_data_load_and_a_nan_member_fails_al
     assert "epoch 0: the training loss is nan" in error
     for index in (0, 2):  # the others compute exactly what they compute alone
         assert scores(outcomes[index][1]) == scores(run_trial(members[index]))
+    # each member's trained model comes with it (none for the failed one)
+    assert models[1] is None and all(models[i][:8] and len(models[i]) > 100 for i in (0, 2))
 
 
 class FakePacking(types.ModuleType):
@@ -177,10 +181,11 @@ def run_with(monkeypatch, fake) -> tuple[str, list]:
 
     monkeypatch.setitem(sys.modules, "trainers.packing", fake)
     monkeypatch.setattr(trial_module, "load_dataset", lambda c: "bundle")
-    monkeypatch.setattr(trial_module, "run_trial", lambda c, bundle: {"ran": c.key, "on": bundle})
+    monkeypatch.setattr(trial_module, "run_trial",
+                        lambda c, on_model, bundle: {"ran": c.key, "on": bundle})
     got: list = []
     how = pack_module.run_pack([{**tiny_config("linear"), "key": k} for k in "ab"],
-                               lambda key, o: got.append((key, o)))
+                               lambda key, o, model: got.append((key, o)))
     return how, got
 
 

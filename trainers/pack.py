@@ -5,7 +5,8 @@ pack, the members train together as one batched model. Otherwise they run one af
 another with :func:`trainers.trial.run_trial`, the data set loaded once: still one worker
 and one data load for the whole pack, and each member computes exactly what it computes
 on its own. Either way every member's outcome goes to ``on_member`` as soon as it
-exists: its plain ``TrialResult``, or the one-line error that failed it alone.
+exists: its plain ``TrialResult`` and its trained model (safetensors bytes,
+trainers/artifacts.py), or the one-line error that failed it alone (and no model).
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from contract.trial import TrialConfig
 
 #: a member's outcome: its plain TrialResult, or the error text that failed it
 MemberOutcome = dict[str, Any] | str
-OnMember = Callable[[str, MemberOutcome], None]
+#: called as on_member(key, outcome, model bytes or None)
+OnMember = Callable[[str, MemberOutcome, "bytes | None"], None]
 
 
 def error_text(exc: BaseException) -> str:
@@ -38,8 +40,8 @@ def batched_core() -> tuple[Callable, Callable] | None:
 
 
 def run_pack(configs: list[TrialConfig | dict[str, Any]], on_member: OnMember) -> str:
-    """Train and evaluate every member of the pack, calling ``on_member(key, outcome)``
-    once per member; returns how it ran: ``"batched"`` or ``"sequential"``."""
+    """Train and evaluate every member of the pack, calling ``on_member(key, outcome,
+    model)`` once per member; returns how it ran: ``"batched"`` or ``"sequential"``."""
     members = [c if isinstance(c, TrialConfig) else TrialConfig.from_plain(c) for c in configs]
     core = batched_core()
     if core is not None and len(members) > 1:
@@ -63,7 +65,10 @@ def run_batched(members: list[TrialConfig], train_packed: Callable,
         outcomes = [f"pack training returned {len(outcomes)} outcomes for "
                     f"{len(members)} members"] * len(members)
     for member, outcome in zip(members, outcomes):
-        on_member(member.key, outcome)
+        model = None
+        if isinstance(outcome, tuple):  # (result, model bytes)
+            outcome, model = outcome
+        on_member(member.key, outcome, model)
 
 
 def run_sequential(members: list[TrialConfig], on_member: OnMember) -> None:
@@ -73,12 +78,14 @@ def run_sequential(members: list[TrialConfig], on_member: OnMember) -> None:
 
     bundles: dict[str, Any] = {}
     for member in members:
+        models: list[bytes] = []
         try:
             data = json.dumps([member.dataset.to_plain(), member.runtime.data_dir],
                               sort_keys=True)
             if data not in bundles:
                 bundles[data] = load_dataset(member)
-            outcome: MemberOutcome = run_trial(member, bundle=bundles[data])
+            outcome: MemberOutcome = run_trial(member, on_model=models.append,
+                                               bundle=bundles[data])
         except Exception as exc:  # this member fails; the pack goes on
-            outcome = error_text(exc)
-        on_member(member.key, outcome)
+            outcome, models = error_text(exc), []
+        on_member(member.key, outcome, models[0] if models else None)

@@ -105,9 +105,11 @@ def evaluate_point(model: MultiTaskNet, bundle: DatasetBundle, split: str,
 
 
 def run_trial(config: TrialConfig | dict[str, Any],
-              on_epoch: Callable[[dict[str, Any]], None] | None = None, *,
+              on_epoch: Callable[[dict[str, Any]], None] | None = None,
+              on_model: Callable[[bytes], None] | None = None, *,
               bundle: DatasetBundle | None = None) -> dict[str, Any]:
     """Train and evaluate one trial; returns the plain ``TrialResult`` the store records.
+    ``on_model`` receives the trained model as safetensors bytes (trainers/artifacts.py);
     ``bundle`` is the trial's data set when the caller loaded it already (a pack loads it
     once for all its members); it is only read."""
     if not isinstance(config, TrialConfig):
@@ -128,6 +130,11 @@ def run_trial(config: TrialConfig | dict[str, Any],
     data = TrainData(bundle.tasks, bundle.splits["train"], bundle.splits["val"])
     outcome = method.fit(model, data, settings, generator, on_epoch)
     points = evaluate_points(model, method, bundle, config, settings, outcome.time_train_s)
+    if on_model is not None:
+        from trainers.artifacts import serialise_model
+
+        on_model(serialise_model(model, config, bundle.tasks, bundle.input_shape, bundle.name,
+                                 versions()["paretoctl"]))
     return TrialResult(
         points=tuple(points), time_train_s=outcome.time_train_s,
         time_phase1_s=outcome.time_phase1_s, time_phase2_s=outcome.time_phase2_s,
