@@ -1,7 +1,8 @@
 """Run expanded trials as Ray Tune trials; the driver is the only writer to the store.
 
 Each trial runs :func:`trainers.trial.run_trial` inside a Tune function trainable with
-the spec's resources and reports its result (the evaluated points) once, as JSON. A Tune
+the spec's resources, reports every finished epoch (live progress) and then its result
+(the evaluated points) once, as JSON. A Tune
 callback on the driver (``orchestrator.tune_hooks.StoreWriter``) persists results, marks
 failures and feeds the progress display, so trials never open the database.
 
@@ -23,20 +24,32 @@ from orchestrator.progress import SweepProgress
 
 RESULT_KEY = "paretoctl_result"
 ERROR_KEY = "paretoctl_error"
+# an intermediate report: one finished epoch (JSON), never the trial's result
+EPOCH_KEY = "paretoctl_epoch"
 # Ray reads this once, when it is first imported: "0" makes a local Ray pick the loopback
 # address as its node address, so every server it starts binds 127.0.0.1 only
 _RAY_LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def trial_trainable(config: dict[str, Any]) -> None:
-    """Tune entry point (runs in a Ray worker): one trial, one report."""
+    """Tune entry point (runs in a Ray worker): one trial; an intermediate report per
+    finished epoch (EPOCH_KEY), then one final report, the result or the error."""
+    import time
+
     from ray import tune
 
     from trainers.trial import run_trial
 
     trial = config["trial"]
+    start = time.monotonic()
+
+    def report_epoch(record: dict[str, Any]) -> None:
+        epoch = {**record, "elapsed_s": time.monotonic() - start}
+        # str() for anything JSON lacks; the driver cleans NaN before storing
+        tune.report({EPOCH_KEY: json.dumps(epoch, default=str), "trial_key": trial["key"]})
+
     try:
-        result = run_trial(trial)
+        result = run_trial(trial, on_epoch=report_epoch)
     except Exception as exc:  # recorded as a failed trial; the sweep goes on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         tune.report({ERROR_KEY: detail, "trial_key": trial["key"]})

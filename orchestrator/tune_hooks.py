@@ -13,11 +13,13 @@ from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from orchestrator.progress import SweepProgress
-from orchestrator.runner import ERROR_KEY, RESULT_KEY, SweepOutcome
+from orchestrator.runner import EPOCH_KEY, ERROR_KEY, RESULT_KEY, SweepOutcome
+from store import writes
 
 
 class StoreWriter(Callback):
-    """Persists each trial's reported points on the driver.
+    """Persists each trial's reported points on the driver, and its epochs as they come
+    (intermediate reports carry EPOCH_KEY; only RESULT_KEY or ERROR_KEY ends a trial).
 
     ``paused`` turns writing off (the sweep's lease went to another run, which now owns
     these trials' rows)."""
@@ -41,6 +43,7 @@ class StoreWriter(Callback):
             return
         key = self._key(trial)
         self.store.mark_running(key)
+        writes.clear_epochs(self.store, key)  # this attempt's epochs replace any earlier ones
         if key not in self.outcome.started:  # a retried trial starts again
             self.outcome.started.append(key)
         self.progress.started(key)
@@ -55,6 +58,14 @@ class StoreWriter(Callback):
             self.store.record_result(key, json.loads(result[RESULT_KEY]))
             self.outcome.done.append(key)
             self.progress.finished(key, ok=True)
+        elif EPOCH_KEY in result:  # an intermediate report: progress only, never a result
+            self._epoch(key, json.loads(result[EPOCH_KEY]))
+
+    def _epoch(self, key: str, record: dict[str, Any]) -> None:
+        writes.record_epoch(self.store, key, record["stage"], record["epoch"],
+                            val_score=record.get("val_score"),
+                            elapsed_s=record.get("elapsed_s"), record=record)
+        self.progress.epoch(key, record)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         # Tune calls this only once no retry is left (on_trial_recover while one is)

@@ -2,9 +2,10 @@
 
 The orchestrator calls these in order: register_sweep, add_trials (to learn
 which trials are already done), then per trial mark_running and either
-record_result, mark_failed or (the sweep was stopped) mark_interrupted.
-record_result replaces a trial's points wholesale, so a resumed or retried trial
-never leaves duplicate rows.
+record_result, mark_failed or (the sweep was stopped) mark_interrupted; while it
+trains, record_epoch once per finished epoch (clear_epochs when an attempt starts).
+record_result replaces a trial's points wholesale and record_epoch replaces its
+(stage, epoch) row, so a resumed or retried trial never leaves duplicate rows.
 """
 
 from collections.abc import Iterable, Mapping
@@ -20,12 +21,14 @@ from store.payload import (
     check_key,
     error_text,
     json_safe,
+    to_float,
+    to_int,
     point_rows,
     read_result,
     trial_result_fields,
     trial_row,
 )
-from store.schema import Point, PointMetric, PointTask, Sweep, SweepTrial, Trial
+from store.schema import Epoch, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial
 
 if TYPE_CHECKING:
     from store.db import Store
@@ -210,3 +213,37 @@ def record_result(store: "Store", key: str, result: dict[str, Any]) -> None:
             .values(status="done", error=None, finished_at=_utcnow(), **fields)
         )
         store.ensure_flat_view(session.connection(), tasks, metrics)
+
+
+def record_epoch(
+    store: "Store", key: str, stage: str, epoch: int, *, val_score: float | None = None,
+    elapsed_s: float | None = None, record: Mapping[str, Any] | None = None,
+) -> None:
+    """Store one finished epoch of a running trial (live progress): its validation score,
+    seconds since the attempt started and the epoch's record (losses, method state).
+
+    Idempotent on (trial, stage, epoch): writing the same epoch again replaces the row.
+    """
+    where = f"epoch of trial {key}"
+    if not isinstance(stage, str) or not stage or len(stage) > 32:
+        raise StoreError(f"{where}: stage must be a name of 1 to 32 characters, got {stage!r}")
+    number = to_int(epoch, f"{where}: epoch")
+    if number is None or number < 0:
+        raise StoreError(f"{where}: epoch must be a whole number >= 0, got {epoch!r}")
+    row = {"stage": stage, "epoch": number, "val_score": to_float(val_score, f"{where}: val_score"),
+           "elapsed_s": to_float(elapsed_s, f"{where}: elapsed_s"),
+           "record": None if record is None else json_safe(dict(record)),
+           "recorded_at": _utcnow()}
+    with store.write_session() as session:
+        trial_id = _trial_id(session, key)
+        session.execute(delete(Epoch).where(Epoch.trial_id == trial_id, Epoch.stage == stage,
+                                            Epoch.epoch == number))
+        session.execute(insert(Epoch), [{"trial_id": trial_id, **row}])
+
+
+def clear_epochs(store: "Store", key: str) -> None:
+    """Forget a trial's stored epochs: a new attempt (a retry, a resumed sweep) starts
+    its progress afresh, so no epoch of an earlier attempt passes for its latest."""
+    with store.write_session() as session:
+        trial_id = _trial_id(session, key)
+        session.execute(delete(Epoch).where(Epoch.trial_id == trial_id))

@@ -310,6 +310,16 @@ def check_finite(stage: str, epoch: int, loss_sum: torch.Tensor, state: dict[str
                                f"method state {bad[0]} = {bad[1]}")
 
 
+def validation_tasks(scores: SplitScores | None, tasks: tuple[Task, ...]) -> dict[str, Any]:
+    """The epoch record's per-task validation loss and accuracy (``val_loss``, ``val_acc``:
+    task -> value), what a live front point is made of; empty when the validation pass was
+    not one model's (a front learner averages several rays)."""
+    if scores is None:
+        return {}
+    return {"val_loss": {t.name: loss for t, loss in zip(tasks, scores.losses)},
+            "val_acc": {t.name: acc for t, acc in zip(tasks, scores.accs)}}
+
+
 def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
               stage: Stage, generator: torch.Generator,
               on_epoch: Callable[[dict[str, Any]], None] | None = None) -> StageOutcome:
@@ -330,10 +340,13 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
             method.end_iteration()
             scheduler.step()
         check_finite(stage.name, epoch, loss_sum, method.state())
+        method.val_scores = None  # set again by a validation pass of one model
         val_score = method.validation_score(model, data.val, data.tasks,
                                             settings.eval_batch_size)
-        record = {"stage": stage.name, "epoch": epoch, "val_score": val_score,
-                  **figures, **method.state()}
+        record = {"stage": stage.name, "epoch": epoch, "stage_epochs": stage.epochs,
+                  "val_score": val_score, "train_loss": float(loss_sum) / max(n_batches, 1),
+                  **validation_tasks(method.val_scores, data.tasks), **figures,
+                  **method.state()}
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)

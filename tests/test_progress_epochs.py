@@ -1,0 +1,267 @@
+"""Live progress per epoch: the epoch record, the store's epoch rows (write and reads, on
+SQLite and on PostgreSQL when PARETOCTL_TEST_PG_URL is set), the trainable's intermediate
+reports, the driver's display and ETA, `trials --watch` and `front --live`, and a real
+sweep whose epochs are stored while it runs."""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from orchestrator.progress import SweepProgress, estimate_eta, format_eta
+from store import writes
+from store.db import open_store
+from store.errors import StoreError
+from store.queries import PointFilter, latest_epochs, live_points, trial_epochs
+from tiny_trials import tiny_config
+from trainers.trial import run_trial
+
+KEYS = [f"{i:016x}" for i in range(1, 4)]
+
+
+def stored_trial(key: str, method: str = "linear") -> dict:
+    return {"key": key, "dataset": {"name": "multidigits", "options": {}},
+            "arch": {"name": "hps", "options": {}},
+            "method": {"name": method, "params": {}}, "preference": [0.0, 0.5, 0.5],
+            "seed": 0, "train": {}}
+
+
+def epoch_record(stage: str, epoch: int, score: float, *, left=0.5, right=0.25,
+                 acc=(0.8, 0.9), stage_epochs: int = 3) -> dict:
+    return {"stage": stage, "epoch": epoch, "stage_epochs": stage_epochs, "val_score": score,
+            "train_loss": 0.7, "val_loss": {"left": left, "right": right},
+            "val_acc": {"left": acc[0], "right": acc[1]}, "elapsed_s": 1.0 + epoch}
+
+
+def write_epoch(store, key: str, record: dict) -> None:
+    writes.record_epoch(store, key, record["stage"], record["epoch"],
+                        val_score=record["val_score"], elapsed_s=record["elapsed_s"],
+                        record=record)
+
+
+def make_store(url: str):
+    store = open_store(url, create=True)
+    store.register_sweep("s", "name: s\n", {"name": "s"}, {})
+    store.add_trials("s", [stored_trial(k) for k in KEYS])
+    return store
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    store = make_store(f"sqlite:///{tmp_path / 'store.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_store(request, tmp_path):
+    url = (f"sqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite"
+           else request.getfixturevalue("pg_url"))
+    store = make_store(url)
+    yield store
+    store.close()
+
+
+# ----------------------------------------------------------------------------- the record
+
+
+def test_the_epoch_record_holds_per_task_validation_scores_and_the_training_loss():
+    records: list[dict] = []
+    config = tiny_config("linear", preference=[0.0, 0.5, 0.5], train={"epochs": 2})
+    result = run_trial(config, on_epoch=records.append)
+    assert [(r["stage"], r["epoch"], r["stage_epochs"]) for r in records] == [
+        ("train", 0, 2), ("train", 1, 2)]
+    for record in records:
+        assert set(record["val_loss"]) == set(record["val_acc"]) == {"left", "right"}
+        # the selection score is the mean validation accuracy of the same pass
+        assert record["val_score"] == pytest.approx(
+            sum(record["val_acc"].values()) / 2, abs=1e-12)
+        assert math.isfinite(record["train_loss"]) and record["train_loss"] > 0
+    assert result["info"]["history"] == records
+    best = records[result["info"]["best_epoch"]]
+    val = next(p for p in result["points"] if p["split"] == "val")
+    for task in ("left", "right"):  # the kept epoch's scores are the stored val point's
+        assert best["val_loss"][task] == pytest.approx(val["tasks"][task]["loss"], rel=1e-9)
+        assert best["val_acc"][task] == pytest.approx(val["tasks"][task]["acc"], abs=1e-12)
+
+
+def test_a_front_learner_has_no_per_task_validation_scores():
+    records: list[dict] = []
+    run_trial(tiny_config("cosmos", train={"epochs": 1}), on_epoch=records.append)
+    assert len(records) == 1 and "val_loss" not in records[0]
+    assert math.isfinite(records[0]["val_score"])
+
+
+# ----------------------------------------------------------------------------- the store
+
+
+def test_record_epoch_is_idempotent_and_the_reads_follow_the_running_trials(any_store):
+    store = any_store
+    for key in KEYS[:2]:
+        store.mark_running(key)
+    write_epoch(store, KEYS[0], epoch_record("train", 0, 0.5))
+    write_epoch(store, KEYS[0], epoch_record("train", 1, 0.6))
+    write_epoch(store, KEYS[0], epoch_record("train", 1, 0.65))   # a retried epoch overwrites
+    write_epoch(store, KEYS[1], epoch_record("phase1", 0, 0.4))
+    write_epoch(store, KEYS[1], epoch_record("phase2", 0, 0.45))
+    write_epoch(store, KEYS[2], epoch_record("train", 0, 0.3))     # pending: not "running"
+
+    epochs = trial_epochs(store, KEYS[0])
+    assert list(epochs["epoch"]) == [0, 1]
+    assert list(epochs["val_score"]) == [0.5, 0.65]
+    assert epochs["record"].iloc[1]["val_loss"] == {"left": 0.5, "right": 0.25}
+    assert list(epochs["stage_epochs"]) == [3, 3]
+
+    latest = latest_epochs(store).set_index("key")
+    assert sorted(latest.index) == KEYS[:2]
+    assert (latest.loc[KEYS[0], "epoch"], latest.loc[KEYS[0], "val_score"]) == (1, 0.65)
+    assert latest.loc[KEYS[1], "stage"] == "phase2"          # the last recorded, not max stage
+    assert latest.loc[KEYS[1], "elapsed_s"] == 1.0
+    assert sorted(latest_epochs(store, status=None)["key"]) == KEYS
+    assert latest_epochs(store, PointFilter(method="mgda")).empty
+
+    writes.clear_epochs(store, KEYS[0])                     # a new attempt starts afresh
+    assert trial_epochs(store, KEYS[0]).empty
+    assert trial_epochs(store, "f" * 16).empty
+
+
+def test_record_epoch_refuses_bad_values_and_stores_nan_as_null(sqlite_store):
+    store = sqlite_store
+    with pytest.raises(StoreError, match="unknown trial"):
+        writes.record_epoch(store, "e" * 16, "train", 0)
+    with pytest.raises(StoreError, match="epoch must be a whole number >= 0"):
+        writes.record_epoch(store, KEYS[0], "train", -1)
+    with pytest.raises(StoreError, match="stage must be a name"):
+        writes.record_epoch(store, KEYS[0], "", 0)
+    writes.record_epoch(store, KEYS[0], "train", 0, val_score=math.nan,
+                        record={"val_loss": {"left": math.nan}})
+    row = trial_epochs(store, KEYS[0]).iloc[0]
+    assert math.isnan(row["val_score"]) and row["record"] == {"val_loss": {"left": None}}
+
+
+def test_live_points_take_the_latest_epoch_of_running_trials(sqlite_store):
+    store = sqlite_store
+    store.mark_running(KEYS[0])
+    write_epoch(store, KEYS[0], epoch_record("train", 0, 0.5, left=0.9))
+    write_epoch(store, KEYS[0], epoch_record("train", 1, 0.6, left=0.4, acc=(0.7, 0.6)))
+    live = live_points(store)
+    assert len(live) == 1
+    row = live.iloc[0]
+    assert (row["trial"], row["split"], row["epoch"], row["stage"]) == (KEYS[0], "val", 1, "train")
+    assert (row["loss.left"], row["acc.left"], row["mcr.right"]) == (0.4, 0.7, pytest.approx(0.4))
+    assert math.isnan(row["sr"])
+
+
+# ----------------------------------------------------------------------------- the trainable
+
+
+def test_the_trainable_reports_every_epoch_before_its_result(tmp_path, monkeypatch):
+    from ray import tune
+
+    from orchestrator.expand import trial_key
+    from orchestrator.runner import EPOCH_KEY, RESULT_KEY, SweepOutcome, trial_trainable
+
+    reports: list[dict] = []
+    monkeypatch.setattr(tune, "report", reports.append)
+    config = tiny_config("linear", preference=[0.0, 0.5, 0.5], train={"epochs": 2})
+    config["key"] = trial_key(config)
+    trial_trainable({"trial": config})
+    assert [EPOCH_KEY in r for r in reports] == [True, True, False]
+    assert RESULT_KEY in reports[-1]
+    epochs = [json.loads(r[EPOCH_KEY]) for r in reports[:2]]
+    assert [e["epoch"] for e in epochs] == [0, 1]
+    assert 0 < epochs[0]["elapsed_s"] <= epochs[1]["elapsed_s"]
+
+    from orchestrator.tune_hooks import StoreWriter  # imports Ray: only where it is used
+
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}", create=True)
+    store.register_sweep("s", "name: s\n", {"name": "s"}, {})
+    store.add_trials("s", [config])
+    outcome = SweepOutcome()
+    buffer = io.StringIO()
+    progress = SweepProgress(1, console=Console(file=buffer, force_terminal=False, width=200))
+    writer = StoreWriter(store, outcome, progress)
+    trial = SimpleNamespace(config={"trial": config})
+    writer.on_trial_start(0, [], trial)
+    writer.on_trial_result(0, [], trial, reports[0])
+    assert outcome.done == [] and progress.running  # an epoch is not a result
+    assert list(latest_epochs(store)["epoch"]) == [0]
+    for report in reports[1:]:
+        writer.on_trial_result(0, [], trial, report)
+    assert outcome.done == [config["key"]]
+    stored = trial_epochs(store, config["key"])
+    history = json.loads(reports[-1][RESULT_KEY])["info"]["history"]
+    assert list(stored["val_score"]) == [h["val_score"] for h in history]
+    lines = buffer.getvalue().splitlines()
+    assert lines[0].startswith(f"trial {config['key']} train epoch 1/2 val ")
+    assert lines[1].startswith(f"trial {config['key']} train epoch 2/2 val ")
+    assert lines[2].startswith(f"trial {config['key']} done: 1/1 finished")
+    assert len(lines) == 3
+
+
+# ----------------------------------------------------------------------------- display and ETA
+
+
+def test_eta_formatting():
+    assert format_eta(None) == "ETA ?"
+    assert format_eta(0) == "ETA 0s"
+    assert format_eta(42.4) == "ETA 42s"
+    assert format_eta(59.6) == "ETA 1m00s"
+    assert format_eta(185) == "ETA 3m05s"
+    assert format_eta(2 * 3600 + 3 * 60 + 20) == "ETA 2h03m"
+    assert format_eta(-5) == "ETA 0s"
+
+
+def test_eta_from_finished_durations_and_epoch_progress():
+    # nothing known yet: no estimate
+    assert estimate_eta([], [(5.0, None)], pending=3, slots=1) is None
+    # one trial a third through its stage after 10 s: 20 s left, nothing else to run
+    assert estimate_eta([], [(10.0, 1 / 3)], pending=0, slots=1) == pytest.approx(20.0)
+    # 4 pending at the 30 s mean of the finished ones, a running one with 20 s left, 2 slots
+    assert estimate_eta([20.0, 40.0], [(10.0, 1 / 3)], pending=4, slots=2) == pytest.approx(70.0)
+    # before its first epoch a running trial is taken at the mean duration
+    assert estimate_eta([30.0], [(12.0, None)], pending=0, slots=1) == pytest.approx(18.0)
+    # never less than the longest running trial's rest
+    assert estimate_eta([1.0], [(10.0, 0.1)], pending=1, slots=8) == pytest.approx(90.0)
+
+
+def test_the_display_shows_each_running_trial_and_the_eta():
+    now = [0.0]
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=False, width=200)
+    with SweepProgress(3, console=console, clock=lambda: now[0]) as progress:
+        progress.started("aaaa")
+        now[0] = 10.0
+        progress.epoch("aaaa", {"stage": "train", "epoch": 0, "stage_epochs": 2,
+                                "val_score": 0.8125})
+        now[0] = 20.0
+        progress.finished("aaaa", ok=True)
+    lines = buffer.getvalue().splitlines()
+    # 10 s for half the stage: 10 s left for it, and 2 more trials of 20 s, one at a time
+    assert lines[0] == "trial aaaa train epoch 1/2 val 0.8125, 10 s; ETA 50s"
+    assert lines[1] == "trial aaaa done: 1/3 finished, 0 failed, 20 s; ETA 40s"
+    assert len(lines) == 2
+
+
+def test_a_live_display_lists_the_running_trials():
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=True, width=160)
+    with SweepProgress(2, console=console) as progress:
+        progress.started("aaaa")
+        progress.epoch("aaaa", {"stage": "train", "epoch": 1, "stage_epochs": 3,
+                                "val_score": 0.5})
+        progress._progress.refresh()
+        shown = buffer.getvalue()
+    assert "aaaa" in shown and "train epoch 2/3 val 0.5000" in shown and "ETA" in shown
