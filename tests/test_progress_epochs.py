@@ -8,7 +8,7 @@ import io
 import json
 import math
 import os
-import signal
+import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
@@ -24,7 +25,8 @@ from orchestrator.progress import SweepProgress, estimate_eta, format_eta
 from store import writes
 from store.db import open_store
 from store.errors import StoreError
-from store.queries import PointFilter, latest_epochs, live_points, trial_epochs
+from store.queries import PointFilter, latest_epochs, list_trials, live_points, trial_epochs
+from store.schema import Trial
 from tiny_trials import tiny_config
 from trainers.trial import run_trial
 
@@ -265,3 +267,199 @@ def test_a_live_display_lists_the_running_trials():
         progress._progress.refresh()
         shown = buffer.getvalue()
     assert "aaaa" in shown and "train epoch 2/3 val 0.5000" in shown and "ETA" in shown
+
+
+# ----------------------------------------------------------------------------- front --live
+
+
+def done_result(acc_left: float, acc_right: float) -> dict:
+    tasks = {"left": {"loss": 0.3, "acc": acc_left}, "right": {"loss": 0.6, "acc": acc_right}}
+    points = [{"split": split, "ray_index": 0, "preference": [0.0, 0.5, 0.5], "tasks": tasks,
+               "sparsity": 0.0, "metrics": {"sr": 0.0, "cr": 1.0, "ps": 1.0}, "n_params": 10,
+               "time_train_s": 1.0, "time_eval_s": 0.1} for split in ("train", "val", "test")]
+    return {"points": points, "time_train_s": 1.0, "time_phase1_s": None,
+            "time_phase2_s": None, "device": "cpu", "versions": {}, "info": {}}
+
+
+@pytest.fixture
+def live_store(tmp_path):
+    """A done trial (test accuracies 0.7 / 0.7), a running one whose latest epoch is a
+    better validation point (0.9 / 0.8) and a pending one."""
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    store = make_store(url)
+    store.record_result(KEYS[0], done_result(0.7, 0.7))
+    store.mark_running(KEYS[1])
+    write_epoch(store, KEYS[1], epoch_record("train", 0, 0.5, acc=(0.5, 0.5)))
+    write_epoch(store, KEYS[1], epoch_record("train", 1, 0.85, acc=(0.9, 0.8)))
+    store.close()
+    return url
+
+
+def front(url: str, *args: str):
+    return CliRunner().invoke(app, ["front", "--dataset", "multidigits", "--store", url, *args])
+
+
+def test_front_live_adds_the_running_trials_latest_epoch_marked_live(live_store):
+    plain = front(live_store, "--format", "json")
+    assert plain.exit_code == 0, plain.output
+    document = json.loads(plain.stdout)
+    assert [p["trial"] for p in document["points"]] == [KEYS[0]]
+    assert "live" not in document["points"][0]          # without --live nothing changes
+
+    result = front(live_store, "--live", "--format", "json")
+    assert result.exit_code == 0, result.output
+    points = json.loads(result.stdout)["points"]
+    assert [(p["trial"], p["split"], p["live"]) for p in points] == [(KEYS[1], "val", True)]
+    assert points[0]["values"] == [pytest.approx(0.1), pytest.approx(0.2)]  # mcr = 1 - acc
+
+    # by loss the stored point (0.3, 0.6) and the live one (0.5, 0.25) are both on the front
+    csv = front(live_store, "--live", "--format", "csv", "--objectives", "loss.*")
+    header, *rows = csv.stdout.strip().splitlines()
+    assert header.split(",")[-1] == "live"
+    assert sorted(row.split(",")[0] + ":" + row.split(",")[-1] for row in rows) == sorted(
+        [f"{KEYS[0]}:False", f"{KEYS[1]}:True"])
+
+    table = front(live_store, "--live")
+    assert table.exit_code == 0 and "live" in table.stdout and KEYS[1] in table.stdout
+
+
+def test_front_live_leaves_out_a_live_point_missing_an_objective(live_store):
+    result = front(live_store, "--live", "--objectives", "mcr.*,sr", "--format", "json")
+    assert result.exit_code == 0, result.output
+    points = json.loads(result.stdout)["points"]
+    assert [(p["trial"], p["live"]) for p in points] == [(KEYS[0], False)]
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert notes == [f"note: running trial {KEYS[1]} (epoch 2) left out: its latest epoch "
+                     "has no sr"]
+
+
+# ----------------------------------------------------------------------------- trials --watch
+
+
+def test_watch_on_a_finished_sweep_shows_it_once_and_ends(sqlite_store):
+    for key in KEYS:
+        sqlite_store.mark_failed(key, "boom")
+    url = str(sqlite_store.engine.url)
+    result = CliRunner().invoke(app, ["trials", "--watch", "--interval", "0.2", "--store", url])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines == [f"trial {k} failed" for k in KEYS] + ["all finished: 3 trials: failed 3"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--interval", "0.05"], "--interval: expected seconds from 0.2 to 3600, got 0.05"),
+    (["--interval", "nan"], "--interval: expected seconds from 0.2 to 3600, got nan"),
+    (["--format", "csv"], "--format csv: --watch shows a table; drop --watch for csv"),
+])
+def test_watch_refuses_bad_flags_in_one_line(sqlite_store, args, message):
+    url = str(sqlite_store.engine.url)
+    result = CliRunner().invoke(app, ["trials", "--watch", *args, "--store", url])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {message}"
+
+
+def test_watch_follows_epochs_and_statuses_until_all_finish(sqlite_store):
+    from orchestrator.watch import watch
+
+    store = sqlite_store
+    store.mark_running(KEYS[0])
+    # each sleep is where the sweep moves on: an epoch, a finished trial, the rest
+    steps = iter([
+        lambda: write_epoch(store, KEYS[0], epoch_record("train", 0, 0.5)),
+        lambda: (store.record_result(KEYS[0], done_result(0.7, 0.7)),
+                 store.mark_running(KEYS[1])),
+        lambda: (store.mark_failed(KEYS[1], "x"), store.mark_interrupted(KEYS[2])),
+    ])
+    buffer = io.StringIO()
+    watch(store, PointFilter(), Console(file=buffer, force_terminal=False, width=200), 0.5,
+          sleep=lambda s: next(steps)())
+    assert buffer.getvalue().splitlines() == [
+        f"trial {KEYS[0]} running", f"trial {KEYS[1]} pending", f"trial {KEYS[2]} pending",
+        f"trial {KEYS[0]} running train 1/3 val 0.5000",
+        f"trial {KEYS[0]} done", f"trial {KEYS[1]} running",
+        f"trial {KEYS[1]} failed", f"trial {KEYS[2]} interrupted",
+        "all finished: 3 trials: done 1, failed 1, interrupted 1",
+    ]
+
+
+# ----------------------------------------------------------------------------- a real sweep
+
+PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
+# enough epochs that each trial stays running with stored epochs for a second or more
+# (an epoch of this tiny net takes milliseconds), so readers see it while it trains
+EPOCHS = 100
+SWEEP = f"""
+name: live
+datasets: [{{name: multidigits, n_train: 200, n_val: 60, n_test: 60}}]
+architectures: [{{name: hps, width: 0.5}}]
+methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
+seeds: [0, 1]
+train: {{epochs: {EPOCHS}, batch_size: 64}}
+resources: {{cpus_per_trial: 1, max_concurrent: 1}}
+"""
+
+
+def wait_for_store(url: str, process: subprocess.Popen, timeout_s: float = 120.0):
+    """The sweep's store, opened read-only once the sweep has created it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            return open_store(url, create=False, read_only=True)
+        except StoreError:
+            time.sleep(0.2)
+    raise AssertionError("the sweep never created its store")
+
+
+@pytest.mark.e2e
+def test_a_running_sweep_stores_its_epochs_and_readers_follow_them(workdir):
+    (workdir / "spec.yaml").write_text(SWEEP)
+    ray_tmp = Path("/tmp") / f"prp-{os.getpid()}"  # Ray's socket paths stay short
+    env = {**os.environ, "PARETOCTL_RAY_TMP": str(ray_tmp)}
+    url = f"sqlite:///{workdir / 'paretoctl.db'}"
+    sweep = subprocess.Popen([PARETOCTL, "sweep", "spec.yaml"], cwd=workdir, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watcher = None
+    try:
+        store = wait_for_store(url, sweep)
+        watcher = subprocess.Popen([PARETOCTL, "trials", "--watch", "--interval", "0.5",
+                                    "--store", url], cwd=workdir, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = None
+        deadline = time.monotonic() + 300
+        while seen is None and time.monotonic() < deadline and sweep.poll() is None:
+            latest = latest_epochs(store)        # a read while the sweep writes (WAL)
+            seen = latest.iloc[0] if len(latest) else None
+            time.sleep(0.05)
+        assert seen is not None, "no epoch of a running trial was seen while the sweep ran"
+        assert seen["stage"] == "train" and seen["stage_epochs"] == EPOCHS
+        assert 0 <= seen["epoch"] < EPOCHS and 0.0 <= seen["val_score"] <= 1.0
+        _, sweep_err = sweep.communicate(timeout=300)
+        assert sweep.returncode == 0, sweep_err
+        watch_out, watch_err = watcher.communicate(timeout=60)
+    finally:
+        for process in (sweep, watcher):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.communicate()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert watcher.returncode == 0, watch_err
+    lines = watch_out.splitlines()
+    assert lines[-1] == "all finished: 2 trials: done 2"
+    running = [line for line in lines if " running train " in line]
+    assert running and all(f"/{EPOCHS} val 0." in line for line in running), lines
+    assert f"train epoch {EPOCHS}/{EPOCHS} val" in sweep_err and "ETA" in sweep_err
+
+    # one row per trial per epoch, with the scores the trials' own history has
+    trials = list_trials(store)
+    assert list(trials["status"]) == ["done", "done"]
+    with store.read_connection() as connection:
+        infos = dict(connection.execute(select(Trial.key, Trial.info)).all())
+    for key in trials["key"]:
+        epochs = trial_epochs(store, key)
+        history = infos[key]["history"]
+        assert list(epochs["epoch"]) == list(range(EPOCHS))
+        assert list(epochs["val_score"]) == [h["val_score"] for h in history]
+        assert [r["val_acc"] for r in epochs["record"]] == [h["val_acc"] for h in history]
+        assert epochs["elapsed_s"].is_monotonic_increasing
+    store.close()
