@@ -2,9 +2,9 @@
 
 Each trial runs :func:`trainers.trial.run_trial` inside a Tune function trainable with
 the spec's resources, reports every finished epoch (live progress) and then its result
-(the evaluated points) once, as JSON. A Tune
-callback on the driver (``orchestrator.tune_hooks.StoreWriter``) persists results, marks
-failures and feeds the progress display, so trials never open the database.
+(the evaluated points) once, as JSON. A Tune callback on the driver
+(``orchestrator.tune_hooks.StoreWriter``) persists epochs and results, marks failures
+and feeds the progress display, so trials never open the database.
 
 Ray is imported only inside these functions: a local Ray must be told to stay on the
 loopback interface before Ray's constants are first imported (see :func:`init_ray`).

@@ -264,8 +264,7 @@ def test_a_live_display_lists_the_running_trials():
         progress.started("aaaa")
         progress.epoch("aaaa", {"stage": "train", "epoch": 1, "stage_epochs": 3,
                                 "val_score": 0.5})
-        progress._progress.refresh()
-        shown = buffer.getvalue()
+    shown = buffer.getvalue()  # the display's last frame, drawn when it stops
     assert "aaaa" in shown and "train epoch 2/3 val 0.5000" in shown and "ETA" in shown
 
 
@@ -344,6 +343,26 @@ def test_watch_on_a_finished_sweep_shows_it_once_and_ends(sqlite_store):
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert lines == [f"trial {k} failed" for k in KEYS] + ["all finished: 3 trials: failed 3"]
+
+
+def test_watch_on_a_terminal_redraws_a_table(sqlite_store):
+    from orchestrator.watch import watch
+
+    sqlite_store.mark_running(KEYS[0])
+    write_epoch(sqlite_store, KEYS[0], epoch_record("train", 1, 0.75))
+    for key in KEYS[1:]:
+        sqlite_store.mark_failed(key, "boom")
+    buffer = io.StringIO()
+
+    def finish(seconds):
+        sqlite_store.record_result(KEYS[0], done_result(0.7, 0.7))
+
+    watch(sqlite_store, PointFilter(), Console(file=buffer, force_terminal=True, width=160),
+          1.0, sleep=finish)
+    shown = buffer.getvalue()
+    assert "3 trials: running 1, failed 2  (every 1 s)" in shown
+    assert "train 2/3" in shown and "0.7500" in shown
+    assert "all finished: 3 trials: done 1, failed 2" in shown
 
 
 @pytest.mark.parametrize("args, message", [

@@ -10,6 +10,10 @@ and checked once at the epoch's end, with the method's state (WC-AL's t, lambda,
 NaN or infinite value ends the trial with ``TrainingDiverged`` naming the stage, epoch
 and value, so it is recorded as failed and stores no point.
 
+Every epoch's record (stage, epoch, the stage's length, validation score, mean training
+loss, per-task validation loss and accuracy where validation is one model's, the hooks'
+figures, the method's state) goes to the history and to ``on_epoch`` (live progress).
+
 A *stage* is a run of epochs with its own optimiser, learning-rate schedule, checkpoint
 rule and hooks (after every step, after every epoch). The generic schedule, ``train``, is
 one stage; a method with its own schedule (WC-AL with sparsity: phase 1 with the GrOWL
