@@ -1,8 +1,8 @@
 """Run expanded trials as Ray Tune trials; the driver is the only writer to the store.
 
 Each trial runs :func:`trainers.trial.run_trial` inside a Tune function trainable with
-the spec's resources, reports every finished epoch (live progress) and then its result
-(the evaluated points) once, as JSON. A Tune callback on the driver
+the spec's resources, reports its finished epochs as they come (live progress) and then
+its result (the evaluated points) once, as JSON. A Tune callback on the driver
 (``orchestrator.tune_hooks.StoreWriter``) persists epochs and results, marks failures
 and feeds the progress display, so trials never open the database.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -24,16 +25,20 @@ from orchestrator.progress import SweepProgress
 
 RESULT_KEY = "paretoctl_result"
 ERROR_KEY = "paretoctl_error"
-# an intermediate report: one finished epoch (JSON), never the trial's result
-EPOCH_KEY = "paretoctl_epoch"
+# finished epochs (a JSON list of records): an intermediate report, or beside the result
+EPOCH_KEY = "paretoctl_epochs"
+# a trial reports its epochs at most this often (each report waits for the driver); the
+# ones in between go with the next report or the result
+EPOCH_REPORT_EVERY_S = 1.0
 # Ray reads this once, when it is first imported: "0" makes a local Ray pick the loopback
 # address as its node address, so every server it starts binds 127.0.0.1 only
 _RAY_LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def trial_trainable(config: dict[str, Any]) -> None:
-    """Tune entry point (runs in a Ray worker): one trial; an intermediate report per
-    finished epoch (EPOCH_KEY), then one final report, the result or the error."""
+    """Tune entry point (runs in a Ray worker): one trial. Finished epochs are reported as
+    they come (EPOCH_KEY; at most every EPOCH_REPORT_EVERY_S, the first at once), then
+    one final report, the result or the error, with the epochs not reported yet."""
     import time
 
     from ray import tune
@@ -42,19 +47,29 @@ def trial_trainable(config: dict[str, Any]) -> None:
 
     trial = config["trial"]
     start = time.monotonic()
+    unreported: list[dict[str, Any]] = []
+    last_report = -math.inf
+
+    def epochs() -> dict[str, str]:
+        # str() for anything JSON lacks; the driver cleans NaN before storing
+        sent = {EPOCH_KEY: json.dumps(unreported, default=str)} if unreported else {}
+        unreported.clear()
+        return sent
 
     def report_epoch(record: dict[str, Any]) -> None:
-        epoch = {**record, "elapsed_s": time.monotonic() - start}
-        # str() for anything JSON lacks; the driver cleans NaN before storing
-        tune.report({EPOCH_KEY: json.dumps(epoch, default=str), "trial_key": trial["key"]})
+        nonlocal last_report
+        unreported.append({**record, "elapsed_s": time.monotonic() - start})
+        if time.monotonic() - last_report >= EPOCH_REPORT_EVERY_S:
+            tune.report({**epochs(), "trial_key": trial["key"]})
+            last_report = time.monotonic()
 
     try:
         result = run_trial(trial, on_epoch=report_epoch)
     except Exception as exc:  # recorded as a failed trial; the sweep goes on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        tune.report({ERROR_KEY: detail, "trial_key": trial["key"]})
+        tune.report({**epochs(), ERROR_KEY: detail, "trial_key": trial["key"]})
         return
-    tune.report({RESULT_KEY: json.dumps(result), "trial_key": trial["key"]})
+    tune.report({**epochs(), RESULT_KEY: json.dumps(result), "trial_key": trial["key"]})
 
 
 @dataclass

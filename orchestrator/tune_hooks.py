@@ -19,7 +19,8 @@ from store import writes
 
 class StoreWriter(Callback):
     """Persists each trial's reported points on the driver, and its epochs as they come
-    (intermediate reports carry EPOCH_KEY; only RESULT_KEY or ERROR_KEY ends a trial).
+    (EPOCH_KEY, in intermediate reports and beside the result; only RESULT_KEY or
+    ERROR_KEY ends a trial).
 
     ``paused`` turns writing off (the sweep's lease went to another run, which now owns
     these trials' rows)."""
@@ -52,20 +53,16 @@ class StoreWriter(Callback):
         if self.paused():
             return
         key = self._key(trial)
+        if EPOCH_KEY in result:  # progress only: a report without a result or error is no end
+            epochs = json.loads(result[EPOCH_KEY])
+            writes.record_epochs(self.store, key, epochs)
+            self.progress.epoch(key, epochs[-1])
         if ERROR_KEY in result:
             self._fail(key, result[ERROR_KEY])
         elif RESULT_KEY in result:
             self.store.record_result(key, json.loads(result[RESULT_KEY]))
             self.outcome.done.append(key)
             self.progress.finished(key, ok=True)
-        elif EPOCH_KEY in result:  # an intermediate report: progress only, never a result
-            self._epoch(key, json.loads(result[EPOCH_KEY]))
-
-    def _epoch(self, key: str, record: dict[str, Any]) -> None:
-        writes.record_epoch(self.store, key, record["stage"], record["epoch"],
-                            val_score=record.get("val_score"),
-                            elapsed_s=record.get("elapsed_s"), record=record)
-        self.progress.epoch(key, record)
 
     def on_trial_error(self, iteration, trials, trial, **info):
         # Tune calls this only once no retry is left (on_trial_recover while one is)

@@ -3,8 +3,8 @@
 The orchestrator calls these in order: register_sweep, add_trials (to learn
 which trials are already done), then per trial mark_running and either
 record_result, mark_failed or (the sweep was stopped) mark_interrupted; while it
-trains, record_epoch once per finished epoch (clear_epochs when an attempt starts).
-record_result replaces a trial's points wholesale and record_epoch replaces its
+trains, record_epochs with its finished epochs (clear_epochs when an attempt starts).
+record_result replaces a trial's points wholesale and record_epochs replaces its
 (stage, epoch) row, so a resumed or retried trial never leaves duplicate rows.
 """
 
@@ -215,30 +215,54 @@ def record_result(store: "Store", key: str, result: dict[str, Any]) -> None:
         store.ensure_flat_view(session.connection(), tasks, metrics)
 
 
-def record_epoch(
-    store: "Store", key: str, stage: str, epoch: int, *, val_score: float | None = None,
-    elapsed_s: float | None = None, record: Mapping[str, Any] | None = None,
-) -> None:
-    """Store one finished epoch of a running trial (live progress): its validation score,
-    seconds since the attempt started and the epoch's record (losses, method state).
-
-    Idempotent on (trial, stage, epoch): writing the same epoch again replaces the row.
-    """
+def _epoch_row(key: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``epochs`` row (without trial_id) of one epoch record: its ``stage``, ``epoch``,
+    ``val_score`` and ``elapsed_s``, and the whole record as JSON."""
     where = f"epoch of trial {key}"
+    if not isinstance(record, Mapping):
+        raise StoreError(f"{where}: expected a mapping, got {type(record).__name__}")
+    stage, epoch = record.get("stage"), record.get("epoch")
     if not isinstance(stage, str) or not stage or len(stage) > 32:
         raise StoreError(f"{where}: stage must be a name of 1 to 32 characters, got {stage!r}")
     number = to_int(epoch, f"{where}: epoch")
     if number is None or number < 0:
         raise StoreError(f"{where}: epoch must be a whole number >= 0, got {epoch!r}")
-    row = {"stage": stage, "epoch": number, "val_score": to_float(val_score, f"{where}: val_score"),
-           "elapsed_s": to_float(elapsed_s, f"{where}: elapsed_s"),
-           "record": None if record is None else json_safe(dict(record)),
-           "recorded_at": _utcnow()}
+    return {"stage": stage, "epoch": number,
+            "val_score": to_float(record.get("val_score"), f"{where}: val_score"),
+            "elapsed_s": to_float(record.get("elapsed_s"), f"{where}: elapsed_s"),
+            "record": json_safe(dict(record)), "recorded_at": _utcnow()}
+
+
+def record_epochs(store: "Store", key: str, records: Iterable[Mapping[str, Any]]) -> None:
+    """Store finished epochs of a running trial (live progress), in one transaction: each
+    record names its ``stage`` and ``epoch`` and may hold ``val_score``, ``elapsed_s``
+    (seconds since the attempt started), losses and the method state.
+
+    Idempotent on (trial, stage, epoch): writing an epoch again replaces its row.
+    """
+    check_key(key)
+    # one row per (stage, epoch), the last given
+    rows = list({(r["stage"], r["epoch"]): r
+                 for r in (_epoch_row(key, record) for record in records)}.values())
+    if not rows:
+        return
     with store.write_session() as session:
         trial_id = _trial_id(session, key)
-        session.execute(delete(Epoch).where(Epoch.trial_id == trial_id, Epoch.stage == stage,
-                                            Epoch.epoch == number))
-        session.execute(insert(Epoch), [{"trial_id": trial_id, **row}])
+        for row in rows:
+            session.execute(delete(Epoch).where(
+                Epoch.trial_id == trial_id, Epoch.stage == row["stage"],
+                Epoch.epoch == row["epoch"]))
+        session.execute(insert(Epoch), [{"trial_id": trial_id, **row} for row in rows])
+
+
+def record_epoch(
+    store: "Store", key: str, stage: str, epoch: int, *, val_score: float | None = None,
+    elapsed_s: float | None = None, record: Mapping[str, Any] | None = None,
+) -> None:
+    """Store one finished epoch (see record_epochs); ``record`` holds the rest of it."""
+    given = {"val_score": val_score, "elapsed_s": elapsed_s}
+    record_epochs(store, key, [{**(record or {}), "stage": stage, "epoch": epoch,
+                                **{k: v for k, v in given.items() if v is not None}}])
 
 
 def clear_epochs(store: "Store", key: str) -> None:

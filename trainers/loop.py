@@ -12,7 +12,8 @@ and value, so it is recorded as failed and stores no point.
 
 Every epoch's record (stage, epoch, the stage's length, validation score, mean training
 loss, per-task validation loss and accuracy where validation is one model's, the hooks'
-figures, the method's state) goes to the history and to ``on_epoch`` (live progress).
+figures, the method's state) goes to the history and to ``on_epoch`` (live progress);
+the time ``on_epoch`` takes is left out of the stage's training time.
 
 A *stage* is a run of epochs with its own optimiser, learning-rate schedule, checkpoint
 rule and hooks (after every step, after every epoch). The generic schedule, ``train``, is
@@ -353,7 +354,9 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
                   **method.state()}
         history.append(record)
         if on_epoch is not None:
+            reported = time.perf_counter()
             on_epoch(record)
+            start += time.perf_counter() - reported  # reporting progress is not training
         stage.checkpoint.consider(model, method, record)
     elapsed = time.perf_counter() - start
     info = stage.checkpoint.restore(model, method)
