@@ -315,11 +315,22 @@ class FrontResult:
             "eps": self.eps,
             "hypervolume": float(self.hypervolume),
             "n_candidates": int(self.n_candidates),
-            "points": [{k: fmt.plain(r.get(k)) for k in _POINT_FIELDS} for r in records],
+            "points": [{k: fmt.plain(r.get(k)) for k in self._marks(_POINT_FIELDS)}
+                       for r in records],
             "maximised": maximised(self.objectives),
             "ref_point_minimised": [float(v) for v in self.ref_point_minimised],
             "n_outside_ref": self.n_outside_ref,
         }
+
+    @property
+    def has_live(self) -> bool:
+        """Whether the candidates held running trials' provisional points (``front --live``:
+        a ``live`` column marks them)."""
+        return "live" in self.front_df.columns
+
+    def _marks(self, fields: Sequence[str]) -> list[str]:
+        """``fields`` and, with live points among the candidates, ``live``."""
+        return [*fields, "live"] if self.has_live else list(fields)
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per front point: the id fields, each objective in its own units under
@@ -329,7 +340,10 @@ class FrontResult:
             row = {k: record.get(k) for k in _ID_FIELDS}
             row |= dict(zip(self.objectives, record["values"], strict=True))
             row |= {k: record.get(k) for k in _SUMMARY_FIELDS if k not in self.objectives}
-            rows.append(row | {"outside_ref": record["outside_ref"]})
+            row["outside_ref"] = record["outside_ref"]
+            if self.has_live:
+                row["live"] = bool(record["live"])
+            rows.append(row)
         return rows
 
     def view(self, table_rows: int | None = None) -> fmt.View:
@@ -346,8 +360,10 @@ class FrontResult:
         table = fmt.columns([*ids, *self.objectives, *extra], left=ids)
         if self.n_outside_ref:
             table.append(fmt.Column("outside_ref", cell=lambda outside: "yes" if outside else ""))
+        if self.has_live:
+            table.append(fmt.Column("live", cell=lambda live: "live" if live else ""))
         summary = [k for k in _SUMMARY_FIELDS if k not in self.objectives]
-        csv = fmt.columns([*_ID_FIELDS, *self.objectives, *summary, "outside_ref"])
+        csv = fmt.columns(self._marks([*_ID_FIELDS, *self.objectives, *summary, "outside_ref"]))
         return fmt.View(
             rows=self.rows(), columns=table, csv_columns=csv, table_rows=table_rows,
             title=f"front: {self.n_front} of {self.n_candidates} points (eps {eps}){shown}",

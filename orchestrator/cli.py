@@ -202,14 +202,17 @@ def front(
     fmt: FormatOpt = "table",
     rows: int = typer.Option(50, "--rows", metavar="N", help="table format: show the first N front points (0 = all); csv and json print all"),
     store: StoreOpt = None,
+    live: bool = typer.Option(False, "--live", help="add a provisional point for every running trial: its latest stored epoch's validation scores, marked live"),
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
     from analysis.front import compute_front
 
     margin = parse_eps(eps)
-    df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
-                              arch=arch, split=split)
+    df = load_filtered_points(store, fmt, live=live, dataset=dataset, sweep=sweep,
+                              method=method, arch=arch, split=split)
     names = chosen_objectives(objectives, df)
+    if live:
+        df = drop_incomplete_live(df, names)
     if rows < 0:
         raise UserInputError(f"--rows: expected a whole number >= 0, got {rows}")
     emit_front(compute_front(df, names, margin, checked_ref_flag(ref_point, names)), fmt, rows)
@@ -235,18 +238,51 @@ def chosen_objectives(text: Optional[str], df) -> list[str]:
         raise UserInputError(f"--objectives: {exc}") from None
 
 
-def load_filtered_points(store: Optional[str], fmt: str, **filters):
-    """The points a front or report reads; bad --split/--format or no match is bad input."""
+def load_filtered_points(store: Optional[str], fmt: str, live: bool = False, **filters):
+    """The points a front or report reads; bad --split/--format or no match is bad input.
+    ``live`` adds running trials' provisional points (a ``live`` column marks them)."""
     from store.queries import PointFilter, load_points
 
     if filters["split"] not in ("test", "val", "train"):
         raise UserInputError(f"--split: expected test, val or train, got {filters['split']!r}")
     checked_format(fmt)
-    df = load_points(open_existing_store(store), PointFilter(**filters))
+    db = open_existing_store(store)
+    df = load_points(db, PointFilter(**filters))
+    if live:
+        df = with_live_points(db, df, PointFilter(**filters))
     if df.empty:
         named = " ".join(f"--{k} {v}" for k, v in filters.items() if v is not None)
         raise UserInputError(f"no stored points match {named}")
     return df
+
+
+def with_live_points(db, df, flt):
+    """``df`` with ``live`` False, plus a live point (``live`` True) from the latest epoch
+    of every running trial matching ``flt`` (validation scores, whatever the split)."""
+    import pandas as pd
+
+    from store.queries import live_points
+
+    live = live_points(db, flt).drop(columns=["stage"]).assign(live=True)
+    if live.empty:
+        return df.assign(live=False)
+    frames = [frame for frame in (df.assign(live=False), live) if not frame.empty]
+    names = list(frames[0].columns) + [c for c in live.columns if c not in frames[0].columns]
+    # all-NaN columns (a live point's SR) are left to reindex: concat would guess their type
+    frames = [frame.dropna(axis=1, how="all") for frame in frames]
+    return pd.concat(frames, ignore_index=True).reindex(columns=names)
+
+
+def drop_incomplete_live(df, names: list[str]):
+    """Live points lacking an objective (an epoch has no SR; a front learner's epoch no
+    per-task scores) leave the front, each with a one-line note on stderr."""
+    live = df["live"].astype(bool)
+    missing = df[names].isna()
+    for index in df.index[live & missing.any(axis=1)]:
+        lacks = ", ".join(n for n in names if missing.at[index, n])
+        err.print(f"note: running trial {df.at[index, 'trial']} (epoch {int(df.at[index, 'epoch']) + 1}) "
+                  f"left out: its latest epoch has no {lacks}", highlight=False, soft_wrap=True)
+    return df[~(live & missing.any(axis=1))]
 
 
 def open_existing_store(url: Optional[str]):
@@ -345,6 +381,8 @@ def trials(
     status: Optional[str] = typer.Option(None, "--status", help="pending | running | done | failed | interrupted"),
     fmt: FormatOpt = "table",
     store: StoreOpt = None,
+    watch: bool = typer.Option(False, "--watch", help="follow a running sweep: show the trials again every --interval seconds, with each running trial's latest epoch and validation score, until none is pending or running (Ctrl-C stops)"),
+    interval: float = typer.Option(2.0, "--interval", metavar="S", help="--watch: seconds between reads of the store (0.2 to 3600)"),
 ) -> None:
     """List trials with status, preference, SR/CR/PS (test split) and training time.
 
@@ -356,14 +394,35 @@ def trials(
     if status is not None and status not in TRIAL_STATUSES:
         raise UserInputError(f"--status: expected one of {', '.join(TRIAL_STATUSES)}, got {status!r}")
     checked_format(fmt)
+    flt = PointFilter(dataset=dataset, sweep=sweep, method=method, arch=arch)
+    if watch:
+        watch_trials(store, flt, status, fmt, interval)
+        return
     db = open_existing_store(store)
-    df = list_trials(db, PointFilter(dataset=dataset, sweep=sweep, method=method, arch=arch))
+    df = list_trials(db, flt)
     if status:
         df = df[df["status"] == status]
     print_view(trials_view(df), fmt)
     if fmt == "table":
         for _, row in df[df["status"] == "failed"].iterrows():
             err.print(f"[red]{row['key']} failed:[/red] {escape(str(row.get('error')))}", highlight=False)
+
+
+def watch_trials(store: Optional[str], flt, status: Optional[str], fmt: str,
+                 interval: float) -> None:
+    """``trials --watch``: checked flags, then the watch loop; Ctrl-C ends it with exit 0."""
+    from orchestrator.watch import MAX_INTERVAL_S, MIN_INTERVAL_S, watch
+
+    if not MIN_INTERVAL_S <= interval <= MAX_INTERVAL_S:  # NaN fails too
+        raise UserInputError(f"--interval: expected seconds from {MIN_INTERVAL_S:g} to "
+                             f"{MAX_INTERVAL_S:g}, got {interval:g}")
+    if fmt != "table":
+        raise UserInputError(f"--format {fmt}: --watch shows a table; drop --watch for {fmt}")
+    db = open_existing_store(store)
+    try:
+        watch(db, flt, out, interval, status)
+    except KeyboardInterrupt:
+        err.print("stopped watching", highlight=False)
 
 
 from orchestrator.model_cli import model as model_command  # noqa: E402

@@ -1,9 +1,10 @@
 """Run expanded trials as Ray Tune trials; the driver is the only writer to the store.
 
 Each trial runs :func:`trainers.trial.run_trial` inside a Tune function trainable with
-the spec's resources and reports its result (the evaluated points) once, as JSON. A Tune
-callback on the driver (``orchestrator.tune_hooks.StoreWriter``) persists results, marks
-failures and feeds the progress display, so trials never open the database.
+the spec's resources, reports its finished epochs as they come (live progress) and then
+its result (the evaluated points) once, as JSON. A Tune callback on the driver
+(``orchestrator.tune_hooks.StoreWriter``) persists epochs and results, marks failures
+and feeds the progress display, so trials never open the database.
 
 Ray is imported only inside these functions: a local Ray must be told to stay on the
 loopback interface before Ray's constants are first imported (see :func:`init_ray`).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import math
 import os
 import traceback
 from dataclasses import dataclass, field
@@ -26,26 +28,53 @@ RESULT_KEY = "paretoctl_result"
 #: the trained model's safetensors bytes, beside RESULT_KEY; the driver writes the file
 MODEL_KEY = "paretoctl_model"
 ERROR_KEY = "paretoctl_error"
+# finished epochs (a JSON list of records): an intermediate report, or beside the result
+EPOCH_KEY = "paretoctl_epochs"
+# a trial reports its epochs at most this often (each report waits for the driver); the
+# ones in between go with the next report or the result
+EPOCH_REPORT_EVERY_S = 1.0
 # Ray reads this once, when it is first imported: "0" makes a local Ray pick the loopback
 # address as its node address, so every server it starts binds 127.0.0.1 only
 _RAY_LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def trial_trainable(config: dict[str, Any]) -> None:
-    """Tune entry point (runs in a Ray worker): one trial, one report."""
+    """Tune entry point (runs in a Ray worker): one trial. Finished epochs are reported as
+    they come (EPOCH_KEY; at most every EPOCH_REPORT_EVERY_S, the first at once), then
+    one final report, the result or the error, with the epochs not reported yet."""
+    import time
+
     from ray import tune
 
     from trainers.trial import run_trial
 
     trial = config["trial"]
+    start = time.monotonic()
+    unreported: list[dict[str, Any]] = []
+    last_report = -math.inf
+
+    def epochs() -> dict[str, str]:
+        # str() for anything JSON lacks; the driver cleans NaN before storing
+        sent = {EPOCH_KEY: json.dumps(unreported, default=str)} if unreported else {}
+        unreported.clear()
+        return sent
+
+    def report_epoch(record: dict[str, Any]) -> None:
+        nonlocal last_report
+        unreported.append({**record, "elapsed_s": time.monotonic() - start})
+        if time.monotonic() - last_report >= EPOCH_REPORT_EVERY_S:
+            tune.report({**epochs(), "trial_key": trial["key"]})
+            last_report = time.monotonic()
+
     models: list[bytes] = []
     try:
-        result = run_trial(trial, on_model=models.append)
+        result = run_trial(trial, on_epoch=report_epoch, on_model=models.append)
     except Exception as exc:  # recorded as a failed trial; the sweep goes on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        tune.report({ERROR_KEY: detail, "trial_key": trial["key"]})
+        tune.report({**epochs(), ERROR_KEY: detail, "trial_key": trial["key"]})
         return
-    tune.report({RESULT_KEY: json.dumps(result), MODEL_KEY: models[0], "trial_key": trial["key"]})
+    tune.report({**epochs(), RESULT_KEY: json.dumps(result), MODEL_KEY: models[0],
+                 "trial_key": trial["key"]})
 
 
 def pack_trainable(config: dict[str, Any]) -> None:

@@ -14,13 +14,16 @@ from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from orchestrator.progress import SweepProgress
-from orchestrator.runner import ERROR_KEY, MODEL_KEY, RESULT_KEY, SweepOutcome
+from orchestrator.runner import EPOCH_KEY, ERROR_KEY, MODEL_KEY, RESULT_KEY, SweepOutcome
+from store import writes
 
 
 class StoreWriter(Callback):
-    """Persists each trial's reported points on the driver, and its trained model as a
-    file in ``artifacts`` (trainers/artifacts.py; None: not saved); a pack's members (one
-    Ray trial, orchestrator/packs.py) each as their own trial.
+    """Persists each trial's reported points on the driver, its epochs as they come
+    (EPOCH_KEY, in intermediate reports and beside the result; only RESULT_KEY or
+    ERROR_KEY ends a trial), and its trained model as a file in ``artifacts``
+    (trainers/artifacts.py; None: not saved); a pack's members (one Ray trial,
+    orchestrator/packs.py) each as their own trial.
 
     ``paused`` turns writing off (the sweep's lease went to another run, which now owns
     these trials' rows)."""
@@ -56,6 +59,7 @@ class StoreWriter(Callback):
             return self._start_pack(self._keys(trial))
         key = self._key(trial)
         self.store.mark_running(key)
+        writes.clear_epochs(self.store, key)  # this attempt's epochs replace any earlier ones
         if key not in self.outcome.started:  # a retried trial starts again
             self.outcome.started.append(key)
         self.progress.started(key)
@@ -66,6 +70,7 @@ class StoreWriter(Callback):
         todo = [key for key in keys if not self._finished(key)]
         self.store.start_pack(todo, keys[0] if len(keys) > 1 else None)
         for key in todo:
+            writes.clear_epochs(self.store, key)
             if key not in self.outcome.started:
                 self.outcome.started.append(key)
             self.progress.started(key)
@@ -80,6 +85,10 @@ class StoreWriter(Callback):
         key = result.get("trial_key", self._key(trial))
         if self._finished(key):  # a retried pack's member, recorded before the retry
             return
+        if EPOCH_KEY in result:  # progress only: a report without a result or error is no end
+            epochs = json.loads(result[EPOCH_KEY])
+            writes.record_epochs(self.store, key, epochs)
+            self.progress.epoch(key, epochs[-1])
         if ERROR_KEY in result:
             self._fail(key, result[ERROR_KEY])
         elif RESULT_KEY in result:

@@ -8,6 +8,9 @@ per point) and their point_tasks, then pivots and aligns them in pandas; a
 fourth fetches other metrics when the store has any. Columns are built as typed
 numpy arrays straight from the fetched rows; there is no per-point query and no
 per-point JSON decoding, which keeps 1e5 points around a second on SQLite.
+
+latest_epochs and trial_epochs read the ``epochs`` table (live progress of running
+trials); live_points turns running trials' latest epochs into provisional points.
 """
 
 import json
@@ -19,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Select, Text, cast, select
 
 from store.schema import (
-    INT_METRICS, POINT_METRICS, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial,
+    INT_METRICS, POINT_METRICS, Epoch, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial,
     join_metrics, known_metrics, metric_aliases,
 )
 
@@ -303,3 +306,79 @@ def list_trials(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
     for name in ("time_train_s", "sr", "cr", "ps"):
         trials[name] = pd.to_numeric(trials[name], errors="coerce").astype(np.float64)
     return trials.reindex(columns=TRIAL_COLUMNS)
+
+
+EPOCH_COLUMNS = ["key", "stage", "epoch", "stage_epochs", "val_score", "elapsed_s", "record",
+                 "recorded_at"]
+
+
+def _epoch_frame(store: "Store", stmt: Select) -> pd.DataFrame:
+    """Epoch rows with ``stage_epochs`` (the stage's length, from the record) as a column."""
+    epochs = _frame(store, stmt)
+    if epochs.empty:
+        return pd.DataFrame(columns=[*stmt.selected_columns.keys(), "stage_epochs"])
+    epochs["record"] = [r if isinstance(r, dict) else {} for r in epochs["record"]]
+    epochs["stage_epochs"] = pd.array([r.get("stage_epochs") for r in epochs["record"]],
+                                      dtype="Int64")
+    epochs["val_score"] = _floats(tuple(epochs["val_score"]))
+    epochs["elapsed_s"] = _floats(tuple(epochs["elapsed_s"]))
+    return epochs
+
+
+def trial_epochs(store: "Store", key: str) -> pd.DataFrame:
+    """Every stored epoch of the trial ``key`` in the order they were recorded
+    (EPOCH_COLUMNS); empty for an unknown key or a trial that stored none."""
+    stmt = (select(Trial.key, Epoch.stage, Epoch.epoch, Epoch.val_score, Epoch.elapsed_s,
+                   Epoch.record, Epoch.recorded_at)
+            .join_from(Epoch, Trial, Epoch.trial_id == Trial.id)
+            .where(Trial.key == key)
+            .order_by(Epoch.recorded_at, Epoch.epoch))
+    return _epoch_frame(store, stmt).reindex(columns=EPOCH_COLUMNS)
+
+
+def latest_epochs(store: "Store", flt: PointFilter | None = None,
+                  status: str | None = "running") -> pd.DataFrame:
+    """The last recorded epoch of each trial matching ``flt`` whose status is ``status``
+    (None: any), one row per trial: EPOCH_COLUMNS plus the trial's method, dataset,
+    arch, seed, preference, params and status. Trials without a stored epoch are absent."""
+    stmt = select(
+        Trial.key, Trial.method, Trial.dataset, Trial.arch, Trial.seed, Trial.preference,
+        Trial.params, Trial.status, Epoch.stage, Epoch.epoch, Epoch.val_score,
+        Epoch.elapsed_s, Epoch.record, Epoch.recorded_at,
+    ).join_from(Epoch, Trial, Epoch.trial_id == Trial.id)
+    if status is not None:
+        stmt = stmt.where(Trial.status == status)
+    stmt = _trial_filtered(stmt, flt or PointFilter()).order_by(Epoch.recorded_at, Epoch.epoch)
+    epochs = _epoch_frame(store, stmt)
+    return epochs.drop_duplicates("key", keep="last").reset_index(drop=True)
+
+
+def live_points(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
+    """One provisional validation point per running trial matching ``flt``: its latest
+    epoch's per-task validation loss and accuracy (``val_loss``/``val_acc`` of the
+    record) as load_points columns, plus ``stage`` and ``epoch``. Metrics an epoch does
+    not have (SR, CR, ...; per-task scores of a front learner) are NaN."""
+    epochs = latest_epochs(store, flt)
+    rows = []
+    for epoch in epochs.to_dict("records"):
+        record = epoch["record"]
+        losses, accs = record.get("val_loss") or {}, record.get("val_acc") or {}
+        row: dict[str, Any] = {name: epoch[name] for name in _TRIAL_FIELDS[1:]}
+        row |= {"trial": epoch["key"], "split": "val", "ray_index": 0,
+                "preference": epoch["preference"], "stage": epoch["stage"],
+                "epoch": int(epoch["epoch"])}
+        for task in sorted(losses):
+            acc = accs.get(task)
+            row |= {f"loss.{task}": losses[task], f"acc.{task}": acc,
+                    f"mcr.{task}": None if acc is None else 1.0 - acc}
+        rows.append(row)
+    live = pd.DataFrame(rows)
+    for name in POINT_COLUMNS:
+        if name not in live.columns:
+            live[name] = np.nan
+    tasks = sorted({c for c in live.columns if c.startswith(("loss.", "acc.", "mcr."))},
+                   key=lambda c: (("loss.", "acc.", "mcr.").index(c[:c.index(".") + 1]), c))
+    live = live.reindex(columns=[*POINT_COLUMNS, *tasks, "stage", "epoch"])
+    for name in tasks:
+        live[name] = pd.to_numeric(live[name], errors="coerce").astype(np.float64)
+    return live

@@ -2,10 +2,11 @@
 
 The orchestrator calls these in order: register_sweep, add_trials (to learn
 which trials are already done), then per trial mark_running (start_pack for the
-members of a pack) and either record_result, mark_failed or (the sweep was
-stopped) mark_interrupted.
-record_result replaces a trial's points wholesale, so a resumed or retried trial
-never leaves duplicate rows.
+members of a pack) and either record_result, mark_failed or (the sweep was stopped)
+mark_interrupted; while it trains, record_epochs with its finished epochs (clear_epochs
+when an attempt starts). record_result replaces a trial's points wholesale and
+record_epochs replaces its (stage, epoch) row, so a resumed or retried trial never
+leaves duplicate rows.
 """
 
 import re
@@ -23,12 +24,14 @@ from store.payload import (
     check_key,
     error_text,
     json_safe,
+    to_float,
+    to_int,
     point_rows,
     read_result,
     trial_result_fields,
     trial_row,
 )
-from store.schema import Point, PointMetric, PointTask, Sweep, SweepTrial, Trial
+from store.schema import Epoch, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial
 
 if TYPE_CHECKING:
     from store.db import Store
@@ -241,3 +244,61 @@ def record_result(store: "Store", key: str, result: dict[str, Any],
             .values(status="done", error=None, finished_at=_utcnow(), **fields)
         )
         store.ensure_flat_view(session.connection(), tasks, metrics)
+
+
+def _epoch_row(key: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``epochs`` row (without trial_id) of one epoch record: its ``stage``, ``epoch``,
+    ``val_score`` and ``elapsed_s``, and the whole record as JSON."""
+    where = f"epoch of trial {key}"
+    if not isinstance(record, Mapping):
+        raise StoreError(f"{where}: expected a mapping, got {type(record).__name__}")
+    stage, epoch = record.get("stage"), record.get("epoch")
+    if not isinstance(stage, str) or not stage or len(stage) > 32:
+        raise StoreError(f"{where}: stage must be a name of 1 to 32 characters, got {stage!r}")
+    number = to_int(epoch, f"{where}: epoch")
+    if number is None or number < 0:
+        raise StoreError(f"{where}: epoch must be a whole number >= 0, got {epoch!r}")
+    return {"stage": stage, "epoch": number,
+            "val_score": to_float(record.get("val_score"), f"{where}: val_score"),
+            "elapsed_s": to_float(record.get("elapsed_s"), f"{where}: elapsed_s"),
+            "record": json_safe(dict(record)), "recorded_at": _utcnow()}
+
+
+def record_epochs(store: "Store", key: str, records: Iterable[Mapping[str, Any]]) -> None:
+    """Store finished epochs of a running trial (live progress), in one transaction: each
+    record names its ``stage`` and ``epoch`` and may hold ``val_score``, ``elapsed_s``
+    (seconds since the attempt started), losses and the method state.
+
+    Idempotent on (trial, stage, epoch): writing an epoch again replaces its row.
+    """
+    check_key(key)
+    # one row per (stage, epoch), the last given
+    rows = list({(r["stage"], r["epoch"]): r
+                 for r in (_epoch_row(key, record) for record in records)}.values())
+    if not rows:
+        return
+    with store.write_session() as session:
+        trial_id = _trial_id(session, key)
+        for row in rows:
+            session.execute(delete(Epoch).where(
+                Epoch.trial_id == trial_id, Epoch.stage == row["stage"],
+                Epoch.epoch == row["epoch"]))
+        session.execute(insert(Epoch), [{"trial_id": trial_id, **row} for row in rows])
+
+
+def record_epoch(
+    store: "Store", key: str, stage: str, epoch: int, *, val_score: float | None = None,
+    elapsed_s: float | None = None, record: Mapping[str, Any] | None = None,
+) -> None:
+    """Store one finished epoch (see record_epochs); ``record`` holds the rest of it."""
+    given = {"val_score": val_score, "elapsed_s": elapsed_s}
+    record_epochs(store, key, [{**(record or {}), "stage": stage, "epoch": epoch,
+                                **{k: v for k, v in given.items() if v is not None}}])
+
+
+def clear_epochs(store: "Store", key: str) -> None:
+    """Forget a trial's stored epochs: a new attempt (a retry, a resumed sweep) starts
+    its progress afresh, so no epoch of an earlier attempt passes for its latest."""
+    with store.write_session() as session:
+        trial_id = _trial_id(session, key)
+        session.execute(delete(Epoch).where(Epoch.trial_id == trial_id))

@@ -257,7 +257,7 @@ def test_each_member_is_reported_and_recorded_as_its_own_trial(tmp_path, monkeyp
     assert [rows[m["key"]][:2] for m in members] == [("done", first), ("failed", first),
                                                       ("done", first)]
     assert "training diverged" in rows[members[1]["key"]][2]
-    assert (progress.done, progress.failed, progress.running) == (2, 1, set())
+    assert (progress.done, progress.failed, len(progress.running)) == (2, 1, 0)
     with sqlite3.connect(tmp_path / "store.db") as conn:
         per_trial = dict(conn.execute("SELECT t.key, COUNT(p.id) FROM trials t LEFT JOIN points p "
                                       "ON p.trial_id = t.id GROUP BY t.key"))

@@ -10,6 +10,11 @@ and checked once at the epoch's end, with the method's state (WC-AL's t, lambda,
 NaN or infinite value ends the trial with ``TrainingDiverged`` naming the stage, epoch
 and value, so it is recorded as failed and stores no point.
 
+Every epoch's record (stage, epoch, the stage's length, validation score, mean training
+loss, per-task validation loss and accuracy where validation is one model's, the hooks'
+figures, the method's state) goes to the history and to ``on_epoch`` (live progress);
+the time ``on_epoch`` takes is left out of the stage's training time.
+
 A *stage* is a run of epochs with its own optimiser, learning-rate schedule, checkpoint
 rule and hooks (after every step, after every epoch). The generic schedule, ``train``, is
 one stage; a method with its own schedule (WC-AL with sparsity: phase 1 with the GrOWL
@@ -310,6 +315,16 @@ def check_finite(stage: str, epoch: int, loss_sum: torch.Tensor, state: dict[str
                                f"method state {bad[0]} = {bad[1]}")
 
 
+def validation_tasks(scores: SplitScores | None, tasks: tuple[Task, ...]) -> dict[str, Any]:
+    """The epoch record's per-task validation loss and accuracy (``val_loss``, ``val_acc``:
+    task -> value), what a live front point is made of; empty when the validation pass was
+    not one model's (a front learner averages several rays)."""
+    if scores is None:
+        return {}
+    return {"val_loss": {t.name: loss for t, loss in zip(tasks, scores.losses)},
+            "val_acc": {t.name: acc for t, acc in zip(tasks, scores.accs)}}
+
+
 def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
               stage: Stage, generator: torch.Generator,
               on_epoch: Callable[[dict[str, Any]], None] | None = None) -> StageOutcome:
@@ -330,13 +345,18 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
             method.end_iteration()
             scheduler.step()
         check_finite(stage.name, epoch, loss_sum, method.state())
+        method.val_scores = None  # set again by a validation pass of one model
         val_score = method.validation_score(model, data.val, data.tasks,
                                             settings.eval_batch_size)
-        record = {"stage": stage.name, "epoch": epoch, "val_score": val_score,
-                  **figures, **method.state()}
+        record = {"stage": stage.name, "epoch": epoch, "stage_epochs": stage.epochs,
+                  "val_score": val_score, "train_loss": float(loss_sum) / max(n_batches, 1),
+                  **validation_tasks(method.val_scores, data.tasks), **figures,
+                  **method.state()}
         history.append(record)
         if on_epoch is not None:
+            reported = time.perf_counter()
             on_epoch(record)
+            start += time.perf_counter() - reported  # reporting progress is not training
         stage.checkpoint.consider(model, method, record)
     elapsed = time.perf_counter() - start
     info = stage.checkpoint.restore(model, method)

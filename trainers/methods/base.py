@@ -80,6 +80,9 @@ class Method(ABC):
     param_table: ClassVar[dict[str, Param]] = {}
     #: the table's defaults (derived: declare parameters in ``param_table`` only)
     default_params: ClassVar[dict[str, Any]] = {}
+    #: per-task scores of the last validation pass when it evaluated one model (the epoch
+    #: record's val_loss/val_acc); None after a front learner's pass over several rays
+    val_scores: loop.SplitScores | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -175,8 +178,10 @@ class Method(ABC):
     def validation_score(self, model: nn.Module, split: Split, tasks: tuple[Task, ...],
                          batch_size: int) -> float:
         """What the checkpoint rule maximises: the mean validation accuracy (or minus the
-        mean loss for tasks without accuracy)."""
-        return loop.evaluate(model, split, tasks, batch_size).selection_score
+        mean loss for tasks without accuracy). Keeps the per-task scores in ``val_scores``
+        for the epoch record."""
+        self.val_scores = loop.evaluate(model, split, tasks, batch_size)
+        return self.val_scores.selection_score
 
     def lr_scheduler(self, optimizer: torch.optim.Optimizer, settings) -> Any:
         """A stage's learning-rate schedule, stepped after every iteration: ``lr_decay``

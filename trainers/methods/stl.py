@@ -111,7 +111,7 @@ class SingleTask(ScalarisingMethod):
     def validation_score(self, model, split, tasks, batch_size) -> float:
         """Mean validation score; the per-task scores go to the epoch record (``state``)."""
         scores = loop.evaluate(model, split, tasks, batch_size)
-        self.val_task_scores = task_scores(scores)
+        self.val_task_scores, self.val_scores = task_scores(scores), scores
         return scores.selection_score
 
     def initialise(self, model, data: loop.TrainData, settings,
