@@ -255,6 +255,14 @@ def expand_objectives(patterns: str | Iterable[str], available_columns: Iterable
     return chosen
 
 
+def needed_metrics(patterns: str | Iterable[str]) -> list[str]:
+    """The point-level metrics a front over these objective patterns reads: those the
+    patterns can match, and the sr, cr and ps shown beside the objectives."""
+    names = [m.name for m in registry.registered("point")]
+    chosen = {name for p in _split_patterns(patterns) for name in registry.matching(p, names)}
+    return [name for name in names if name in chosen or name in _SUMMARY_FIELDS]
+
+
 def default_objectives(df: pd.DataFrame) -> list[str]:
     """``mcr.*`` when every task has accuracies, else ``loss.*``.
 
@@ -395,11 +403,13 @@ class FrontResult:
             "n_outside_ref": self.n_outside_ref,
         }
 
-    def rows(self) -> list[dict[str, Any]]:
-        """One dict per front point: the id fields, each objective in its own units under
-        its own name (``acc.left`` holds accuracy), sr/cr/ps unless objectives, outside_ref."""
+    def rows(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """One dict per front point (the first ``limit``): the id fields, each objective in
+        its own units under its own name (``acc.left`` holds accuracy), sr/cr/ps unless
+        objectives, outside_ref."""
         rows = []
-        for record in self.front_df.to_dict("records"):
+        frame = self.front_df if limit is None else self.front_df.iloc[:limit]
+        for record in frame.to_dict("records"):
             row = {k: record.get(k) for k in _ID_FIELDS}
             row |= dict(zip(self.objectives, record["values"], strict=True))
             row |= {k: record.get(k) for k in _SUMMARY_FIELDS if k not in self.objectives}
@@ -423,9 +433,9 @@ class FrontResult:
         summary = [k for k in _SUMMARY_FIELDS if k not in self.objectives]
         csv = fmt.columns([*_ID_FIELDS, *self.objectives, *summary, "outside_ref"])
         return fmt.View(
-            rows=self.rows(), columns=table, csv_columns=csv, table_rows=table_rows,
+            rows=_FrontRows(self), columns=table, csv_columns=csv, table_rows=table_rows,
             title=f"front: {self.n_front} of {self.n_candidates} points (eps {eps}){shown}",
-            caption=self.summary(), document=self.to_json_dict(),
+            caption=self.summary(), document=self.to_json_dict,
         )
 
     def to_csv(self) -> str:
@@ -433,6 +443,25 @@ class FrontResult:
         ``analysis.format.CSV_SIGNIFICANT_DIGITS``. The minimised values are in
         ``to_json_dict``, the hypervolume and reference point in ``summary``."""
         return fmt.to_csv(self.view())
+
+
+class _FrontRows(Sequence):
+    """A front's rows for the formatter, built for the slice asked: a table of the first
+    rows of a 1e5-point front builds those rows only."""
+
+    def __init__(self, result: FrontResult) -> None:
+        self._result = result
+
+    def __len__(self) -> int:
+        return self._result.n_front
+
+    def __iter__(self):
+        return iter(self._result.rows())
+
+    def __getitem__(self, index):
+        if isinstance(index, slice) and index.step is None and not index.start:
+            return self._result.rows(limit=index.stop)
+        return self._result.rows()[index]
 
 
 def _eps_json(eps: float | Sequence[float]) -> float | list[float]:

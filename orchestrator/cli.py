@@ -202,11 +202,12 @@ def front(
     store: StoreOpt = None,
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
-    from analysis.front import compute_front
+    from analysis.front import compute_front, needed_metrics
 
     margin = parse_eps(eps)
-    df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
-                              arch=arch, split=split)
+    wanted = needed_metrics(parse_list(objectives) or [])
+    df = load_filtered_points(store, fmt, metrics=wanted, dataset=dataset, sweep=sweep,
+                              method=method, arch=arch, split=split)
     names = chosen_objectives(objectives, df)
     if rows < 0:
         raise UserInputError(f"--rows: expected a whole number >= 0, got {rows}")
@@ -226,21 +227,25 @@ def chosen_objectives(text: Optional[str], df) -> list[str]:
     """``--objectives`` expanded over the loaded columns, or the default (mcr.* / loss.*);
     a pattern that matches nothing or is given twice is bad input."""
     from analysis.front import default_objectives, expand_objectives
+    from store.schema import POINT_METRICS
 
+    # metrics not loaded (no pattern could match them) are still named when none matches
+    available = [*df.columns, *[m for m in POINT_METRICS if m not in df.columns]]
     try:
-        return expand_objectives(parse_list(text), df.columns) if text else default_objectives(df)
+        return expand_objectives(parse_list(text), available) if text else default_objectives(df)
     except ValueError as exc:
         raise UserInputError(f"--objectives: {exc}") from None
 
 
-def load_filtered_points(store: Optional[str], fmt: str, **filters):
-    """The points a front or report reads; bad --split/--format or no match is bad input."""
+def load_filtered_points(store: Optional[str], fmt: str, metrics=None, **filters):
+    """The points a front or report reads (``metrics``: only these metric columns, None:
+    all); bad --split/--format or no match is bad input."""
     from store.queries import PointFilter, load_points
 
     if filters["split"] not in ("test", "val", "train"):
         raise UserInputError(f"--split: expected test, val or train, got {filters['split']!r}")
     checked_format(fmt)
-    df = load_points(open_existing_store(store), PointFilter(**filters))
+    df = load_points(open_existing_store(store), PointFilter(**filters), metrics=metrics)
     if df.empty:
         named = " ".join(f"--{k} {v}" for k, v in filters.items() if v is not None)
         raise UserInputError(f"no stored points match {named}")

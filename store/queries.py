@@ -1,29 +1,32 @@
 """Reading the store into pandas DataFrames for front, trials, report, plot, export.
 
-load_points runs three set-based queries: the matching points (joined to
-trials for filtering, and to point_metrics once per standard metric, so those
-come as columns as they did when they were point columns), those points'
-trials (once per trial, so the params JSON is decoded once per trial, not once
-per point) and their point_tasks, then pivots and aligns them in pandas; a
-fourth fetches other metrics when the store has any. Columns are built as typed
-numpy arrays straight from the fetched rows; there is no per-point query and no
-per-point JSON decoding, which keeps 1e5 points around a second on SQLite.
+load_points runs two set-based queries over the matching points, aligned by point id:
+one all-numeric row per point (the per-task rows of point_tasks and the metrics of
+point_metrics come as columns, each a key lookup, and only the metrics asked for are
+joined), fetched as the driver's tuples straight into one float64 array; and their split
+and preference text. Each trial's fields are read once and spread by index. There is no
+per-point query, no per-point Python object beyond the fetched tuples, no pivot.
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, Text, cast, select
+from sqlalchemy import Select, Text, and_, cast, select
+from sqlalchemy.orm import aliased
 
+from store.db import _flat_view_names
 from store.schema import (
-    INT_METRICS, POINT_METRICS, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial,
-    join_metrics, known_metrics, metric_aliases,
+    INT_METRICS, POINT_METRICS, Point, PointTask, Sweep, SweepTrial, Trial,
+    join_metrics, known_metrics, known_tasks, metric_aliases,
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from store.db import Store
 
 _TRIAL_FIELDS = ["trial", "method", "dataset", "arch", "seed", "params"]
@@ -104,11 +107,6 @@ def _frame(store: "Store", stmt: Select) -> pd.DataFrame:
     return pd.DataFrame({name: list(values) for name, values in columns.items()})
 
 
-def _floats(values: tuple) -> np.ndarray:
-    """float64 array; NULL becomes NaN."""
-    return np.array(values, dtype=np.float64)
-
-
 def _decode_json_texts(values: tuple) -> pd.Series:
     """Decode JSON texts, each distinct text once (identical values share one object)."""
     texts = pd.Series(values, dtype=object)
@@ -116,22 +114,6 @@ def _decode_json_texts(values: tuple) -> pd.Series:
     out = texts.map(decoded)
     out[texts.isna()] = None
     return out
-
-
-def _points_stmt(flt: PointFilter) -> Select:
-    """The matching points with their POINT_METRICS; preference comes as JSON text to be
-    decoded in bulk."""
-    metrics = metric_aliases(list(POINT_METRICS))
-    stmt = select(
-        Point.id.label("point_id"),
-        Point.trial_id,
-        Point.split,
-        Point.ray_index,
-        cast(Point.preference, Text).label("preference"),
-        *[alias.value.label(name) for name, alias in metrics.items()],
-        *[getattr(Point, n) for n in _TIME_VALUES],
-    ).join_from(Point, Trial, Point.trial_id == Trial.id)
-    return _point_filtered(join_metrics(stmt, metrics), flt).order_by(Point.id)
 
 
 def _trials_stmt(flt: PointFilter) -> Select:
@@ -148,100 +130,110 @@ def _trials_stmt(flt: PointFilter) -> Select:
     return _trial_filtered(stmt, flt)
 
 
-def _tasks_stmt(flt: PointFilter) -> Select:
-    """Per-task rows of exactly the points that _points_stmt selects."""
-    stmt = (
-        select(PointTask.point_id, PointTask.task, PointTask.loss, PointTask.acc)
-        .join(Point, Point.id == PointTask.point_id)
-        .join(Trial, Trial.id == Point.trial_id)
-    )
-    return _point_filtered(stmt, flt)
+def _stored_names(connection: "Connection") -> tuple[list[str], list[str]]:
+    """Task names and extra metric names a point may have, sorted: the columns of
+    ``points_flat``, which every write keeps covering them (a catalogue lookup, where
+    scanning the long tables costs a second per 1e6 points); the scans without the view."""
+    tasks, metrics = _flat_view_names(connection)
+    if not (tasks or metrics):
+        return known_tasks(connection), known_metrics(connection)
+    return sorted(tasks), sorted(metrics)
 
 
-def _extra_metrics_stmt(flt: PointFilter, names: list[str]) -> Select:
-    """Rows of the metrics ``names`` of exactly the points that _points_stmt selects."""
-    stmt = (
-        select(PointMetric.point_id, PointMetric.name, PointMetric.value)
-        .join(Point, Point.id == PointMetric.point_id)
-        .join(Trial, Trial.id == Point.trial_id)
-        .where(PointMetric.name.in_(names))
-    )
-    return _point_filtered(stmt, flt)
+def _numbers_stmt(flt: PointFilter, tasks: list[str], metrics: list[str]) -> Select:
+    """One all-numeric row per matching point, in id order: id, trial id, ray index, the
+    times, then per task (row present, loss, acc) and one value per metric, each a key
+    lookup in the long tables (only the tasks and metrics asked for are joined)."""
+    per_task = {task: aliased(PointTask, name=f"pt_{task}") for task in tasks}
+    per_metric = metric_aliases(metrics)
+    stmt = select(
+        Point.id, Point.trial_id, Point.ray_index, *[getattr(Point, n) for n in _TIME_VALUES],
+        *[c for a in per_task.values() for c in (a.point_id, a.loss, a.acc)],
+        *[a.value for a in per_metric.values()],
+    ).join_from(Point, Trial, Point.trial_id == Trial.id)
+    for task, alias in per_task.items():
+        stmt = stmt.outerjoin(alias, and_(alias.point_id == Point.id, alias.task == task))
+    return _point_filtered(join_metrics(stmt, per_metric), flt).order_by(Point.id)
 
 
-def _extra_metric_columns(cols: dict[str, tuple], point_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Pivot long metric rows onto ``point_ids`` (ascending): one float64 column per name
-    found, sorted by name, NaN where a point has none. Rows of points not in
-    ``point_ids`` (written between the queries) are ignored."""
-    ids = np.array(cols["point_id"], dtype=np.int64)
-    rows = np.searchsorted(point_ids, ids)
-    known = rows < len(point_ids)
-    known[known] = point_ids[rows[known]] == ids[known]
-    codes, names = pd.factorize(np.array(cols["name"], dtype=object)[known], sort=True)
-    grid = np.full((len(names), len(point_ids)), np.nan)
-    grid[codes, rows[known]] = _floats(cols["value"])[known]
-    return dict(zip(names, grid, strict=True))
+def _texts_stmt(flt: PointFilter) -> Select:
+    """Split and preference (JSON text, decoded in bulk) of the matching points, id order."""
+    stmt = select(Point.id, Point.split, cast(Point.preference, Text)).join_from(
+        Point, Trial, Point.trial_id == Trial.id)
+    return _point_filtered(stmt, flt).order_by(Point.id)
 
 
-def _points_frame(cols: dict[str, tuple], trials: pd.DataFrame) -> pd.DataFrame:
-    """Typed point columns with their trial's columns aligned by trial id."""
-    trial_ids = np.array(cols["trial_id"], dtype=np.int64)
-    per_point = trials.set_index("id").reindex(trial_ids)
-    data: dict[str, Any] = {"point_id": np.array(cols["point_id"], dtype=np.int64)}
-    for name in _TRIAL_FIELDS[:-1]:
-        data[name] = per_point[name].to_numpy()
-    data["seed"] = pd.array(per_point["seed"].to_numpy(), dtype="Int64")
-    data["split"] = np.array(cols["split"], dtype=object)
-    data["ray_index"] = np.array(cols["ray_index"], dtype=np.int64)
-    data["preference"] = _decode_json_texts(cols["preference"]).to_numpy()
-    data["params"] = per_point["params"].to_numpy()
-    for name in POINT_METRICS:  # stored as REAL: counts become Int64 again
-        values = _floats(cols[name])
-        data[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
-    for name in _TIME_VALUES:
-        data[name] = _floats(cols[name])
-    return pd.DataFrame(data, columns=POINT_COLUMNS)
+def _raw_rows(connection: "Connection", stmt: Select) -> list[tuple]:
+    """The DBAPI's own row tuples (the columns need no conversion: numbers and text)."""
+    return connection.execute(stmt).cursor.fetchall()
 
 
-def _task_wide(cols: dict[str, tuple]) -> pd.DataFrame:
-    """Pivot long per-task rows to ``loss.<t>``, ``acc.<t>``, ``mcr.<t>`` columns."""
-    tasks = pd.DataFrame(
-        {
-            "point_id": np.array(cols["point_id"], dtype=np.int64),
-            "task": np.array(cols["task"], dtype=object),
-            "loss": _floats(cols["loss"]),
-            "acc": _floats(cols["acc"]),
-        }
-    )
-    names = sorted(tasks["task"].unique())
-    wide = tasks.pivot(index="point_id", columns="task", values=["loss", "acc"])
-    out = {f"loss.{t}": wide[("loss", t)] for t in names}
-    out |= {f"acc.{t}": wide[("acc", t)] for t in names}
-    out |= {f"mcr.{t}": 1.0 - wide[("acc", t)] for t in names}
-    return pd.DataFrame(out, index=wide.index)
+def _positions(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Index of each of ``values`` in ``known`` (-1 where absent)."""
+    if not len(known):
+        return np.full(len(values), -1)
+    order = np.argsort(known, kind="stable")
+    at = order[np.minimum(np.searchsorted(known, values, sorter=order), len(known) - 1)]
+    return np.where(known[at] == values, at, -1)
 
 
-def load_points(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
+def _selected(names: list[str], wanted: set[str] | None) -> list[str]:
+    return list(names) if wanted is None else [n for n in names if n in wanted]
+
+
+def load_points(store: "Store", flt: PointFilter | None = None,
+                metrics: Iterable[str] | None = None) -> pd.DataFrame:
     """One wide row per point matching ``flt``: POINT_COLUMNS, then task columns, then
     any metric beyond POINT_METRICS (sorted by name).
 
+    ``metrics`` keeps the metric columns (of POINT_METRICS and the others) to those
+    named, which is what makes a front over many points cheap; None loads all.
     Task columns come grouped by kind, tasks sorted by name: all ``loss.*``,
-    then ``acc.*``, then ``mcr.*`` (= 1 - acc; NaN where accuracy is NULL).
-    Rows are in point-id (insertion) order; NULL metrics are NaN / <NA>.
+    then ``acc.*``, then ``mcr.*`` (= 1 - acc; NaN where accuracy is NULL), for the
+    tasks the matching points have. Rows are in point-id (insertion) order; NULL
+    metrics are NaN / <NA>. Values come as numpy arrays straight from the fetched rows.
     """
     flt = flt or PointFilter()
-    trials = _frame(store, _trials_stmt(flt))
+    wanted = None if metrics is None else set(metrics)
+    with store.read_connection() as connection:
+        tasks, extra = _stored_names(connection)
+        standard, extra = _selected(list(POINT_METRICS), wanted), _selected(extra, wanted)
+        stmt = _numbers_stmt(flt, tasks, [*standard, *extra])
+        numbers = np.array(_raw_rows(connection, stmt), dtype=np.float64)
+        texts = _raw_rows(connection, _texts_stmt(flt))
+        trials = _frame(store, _trials_stmt(flt))
+    numbers = numbers.reshape(-1, 5 + 3 * len(tasks) + len(standard) + len(extra))
     if trials.empty:
         trials = pd.DataFrame(columns=["id", *_TRIAL_FIELDS])
-    points = _points_frame(_fetch_columns(store, _points_stmt(flt)), trials)
-    wide = _task_wide(_fetch_columns(store, _tasks_stmt(flt)))
-    points = points.join(wide, on="point_id")
-    with store.read_connection() as connection:
-        names = known_metrics(connection)
-    if names:
-        extra = _fetch_columns(store, _extra_metrics_stmt(flt, names))
-        points = points.assign(**_extra_metric_columns(extra, points["point_id"].to_numpy()))
-    return points
+    # rows are aligned by point id: a point re-recorded between the queries is left out
+    at = _positions(numbers[:, 0].astype(np.int64), np.array([r[0] for r in texts], np.int64))
+    trial = _positions(numbers[:, 1].astype(np.int64), trials["id"].to_numpy(dtype=np.int64))
+    keep = (at >= 0) & (trial >= 0)
+    numbers, at, trial = numbers[keep], at[keep], trial[keep]
+    columns = iter(numbers.T)
+    data: dict[str, Any] = {"point_id": next(columns).astype(np.int64)}
+    next(columns)  # trial id, replaced by the trial's fields
+    for name in _TRIAL_FIELDS[:-1]:
+        data[name] = trials[name].to_numpy(dtype=object)[trial]
+    data["seed"] = pd.array(trials["seed"].to_numpy()[trial], dtype="Int64")
+    data["split"] = np.array([texts[i][1] for i in at], dtype=object)
+    data["ray_index"] = next(columns).astype(np.int64)
+    data["preference"] = _decode_json_texts(tuple(texts[i][2] for i in at)).to_numpy()
+    data["params"] = trials["params"].to_numpy(dtype=object)[trial]
+    data |= {name: next(columns) for name in _TIME_VALUES}
+    loss, acc = {}, {}
+    for task in tasks:
+        present, loss[task], acc[task] = next(columns), next(columns), next(columns)
+        if np.isnan(present).all():  # no matching point has this task
+            del loss[task], acc[task]
+    for name in standard:  # stored as REAL: counts become Int64 again
+        values = next(columns)
+        data[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
+    frame = pd.DataFrame(data, columns=[c for c in POINT_COLUMNS if c in data])
+    wide = {f"loss.{t}": v for t, v in loss.items()} | {f"acc.{t}": v for t, v in acc.items()}
+    wide |= {f"mcr.{t}": 1.0 - v for t, v in acc.items()}
+    wide |= {name: next(columns) for name in extra}
+    return pd.concat([frame, pd.DataFrame(wide, index=frame.index)], axis=1)
 
 
 def task_names(df: pd.DataFrame) -> list[str]:

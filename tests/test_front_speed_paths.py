@@ -65,3 +65,82 @@ def test_front_points_are_never_tested():
     # all points on the front: nothing off it, so nothing is compared and all survive
     points = np.random.default_rng(3).dirichlet(np.ones(3), size=2000)
     assert len(nondominated(points, 0.01)) == 2000
+
+
+def many_points_store(url: str, n_trials: int = 3, per_trial: int = 40) -> None:
+    """A store (through the store API) whose test points all lie on one front, with the
+    model-level metrics every real point has, an extra metric and a val split."""
+    from store.db import open_store
+
+    rng = np.random.default_rng(11)
+    db = open_store(url, create=True)
+    db.register_sweep("s", "name: s", {"name": "s"}, {})
+    trials = [{"key": f"{i:016x}", "dataset": {"name": "multidigits", "options": {}},
+               "arch": {"name": "hps", "options": {}}, "method": {"name": "phn_ls", "params": {}},
+               "preference": None, "seed": i, "train": {}} for i in range(n_trials)]
+    db.add_trials("s", trials)
+    for i, trial in enumerate(trials):
+        points = []
+        for split in ("test", "val"):
+            for k, left in enumerate(rng.permutation(np.linspace(0.5, 0.99, per_trial)) + i * 1e-4):
+                right = 1.49 - left  # all on the front
+                points.append({"split": split, "ray_index": k, "preference": [float(left), 1 - float(left)],
+                               "tasks": {"left": {"loss": 1 - left, "acc": float(left)},
+                                         "right": {"loss": 1 - right, "acc": float(right)}},
+                               "sparsity": 0.5, "n_params": 10 + k,
+                               "metrics": {"sr": 0.1 * k, "cr": 1.0 + k, "ps": 0.5, "flops": 7.0}})
+        db.record_result(trial["key"], {"points": points, "time_train_s": 1.0})
+    db.close()
+
+
+def test_load_points_with_chosen_metrics_is_the_full_load_restricted(tmp_path):
+    from store.db import open_store
+    from store.queries import PointFilter, load_points
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    many_points_store(url)
+    db = open_store(url, create=False, read_only=True)
+    full = load_points(db, PointFilter(dataset="multidigits"))
+    chosen = load_points(db, PointFilter(dataset="multidigits"), metrics=["cr", "flops"])
+    assert "flops" in full and "n_params" in full and "n_params" not in chosen and "sr" not in chosen
+    assert len(full) == 120 and full["split"].eq("test").all()
+    pd_cols = [c for c in full.columns if c in chosen.columns]
+    assert list(chosen.columns) == pd_cols
+    __import__("pandas").testing.assert_frame_equal(chosen, full[pd_cols])
+
+
+def test_front_cli_shows_the_first_rows_and_prints_every_row_as_before(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from analysis.front import compute_front
+    from orchestrator.cli import app
+    from store.db import open_store
+    from store.queries import PointFilter, load_points
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    many_points_store(url)
+    full = load_points(open_store(url, create=False, read_only=True), PointFilter(dataset="multidigits"))
+    expected = compute_front(full, ["mcr.left", "mcr.right"])
+    assert expected.n_front == 120
+
+    def front(*args):
+        result = CliRunner().invoke(app, ["front", "--dataset", "multidigits", "--store", url, *args])
+        assert result.exit_code == 0, result.stderr
+        return result.stdout
+
+    table = front()
+    assert "front: 120 of 120 points (eps 0), first 50 shown (--rows 0 for all)" in table
+    shown = [line for line in table.splitlines() if line.startswith("│ 0000")]
+    assert len(shown) == 50
+    assert [line.split("│")[1].strip() for line in shown] == expected.front_df["trial"][:50].tolist()
+    assert front("--format", "csv") == expected.to_csv()
+    document = json.loads(front("--format", "json"))
+    assert document == json.loads(json.dumps(__import__("analysis.format").format.plain(expected.to_json_dict())))
+    assert len(document["points"]) == 120 and document["points"][0]["sr"] is not None
+    # a point-level objective is loaded although the default front does not read it
+    with_metric = json.loads(front("--format", "json", "--objectives", "mcr.left,n_*"))
+    assert with_metric["objectives"] == ["mcr.left", "n_params"]
+    assert with_metric["points"][0]["values"][1] >= 10
