@@ -242,7 +242,8 @@ def load_filtered_points(store: Optional[str], fmt: str, metrics=None, **filters
     all); bad --split/--format or no match is bad input."""
     from store.queries import PointFilter, load_points
 
-    if filters["split"] not in ("test", "val", "train"):
+    splits = filters["split"] if isinstance(filters["split"], list) else [filters["split"]]
+    if any(split not in ("test", "val", "train") for split in splits):
         raise UserInputError(f"--split: expected test, val or train, got {filters['split']!r}")
     checked_format(fmt)
     df = load_points(open_existing_store(store), PointFilter(**filters), metrics=metrics)
@@ -272,16 +273,86 @@ def report(
     objectives: Optional[str] = typer.Option(None, "--objectives", help=objectives_help("comma list of objectives as for front")),
     ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective in its own units as for front, shared by every row"),
     fmt: FormatOpt = "table",
+    select_by: Optional[str] = typer.Option(None, "--select-by", help="val-hv: report each method's configuration (hyper-parameters) with the largest validation hypervolume, as `best` picks it"),
     store: StoreOpt = None,
 ) -> None:
     """Compare methods: hypervolume (mean and std over seeds), best point, SR/CR/PS, time."""
     from analysis.report import compare, report_view
 
-    df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
-                              arch=arch, split=split)
+    if select_by is not None and select_by != "val-hv":
+        raise UserInputError(f"--select-by: expected val-hv, got {select_by!r}")
+    df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method, arch=arch,
+                              split=sorted({split, "val"}) if select_by else split)
     names = chosen_objectives(objectives, df)
+    caption = None
+    if select_by:
+        selections, _ = select_configurations(store, df, names, dataset=dataset, sweep=sweep,
+                                              method=method, arch=arch)
+        from analysis.select import chosen_trials
+
+        df = df[(df["split"] == split) & df["trial"].isin(chosen_trials(selections))]
+        if df.empty:
+            raise UserInputError(f"the chosen configurations have no {split} points")
+        caption = "configurations chosen by validation hypervolume: " + "; ".join(
+            f"{s.method} {', '.join(f'{k}={v}' for k, v in s.varied.items()) or '(one configuration)'}"
+            for s in selections)
     table, ref = compare(df, names, checked_ref_flag(ref_point, names))
-    print_view(report_view(table, names, ref), fmt)
+    view = report_view(table, names, ref)
+    if caption:
+        view.caption = f"{view.caption}; {caption}"
+    print_view(view, fmt)
+
+
+def select_configurations(store: Optional[str], df, names: list[str], **filters):
+    """Each method's configuration by validation hypervolume over the loaded val points
+    (``df``), the trials' stored configs telling configurations apart."""
+    from analysis.select import select_by_val_hv
+    from store.queries import PointFilter, trial_configs
+
+    configs = trial_configs(open_existing_store(store), PointFilter(split=None, **filters))
+    try:
+        return select_by_val_hv(df.assign(config=df["trial"].map(configs)), names)
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------- best
+
+
+@app.command()
+@user_errors
+def best(
+    dataset: DatasetOpt,
+    sweep: SweepOpt = None,
+    method: MethodOpt = None,
+    arch: ArchOpt = None,
+    objectives: Optional[str] = typer.Option(None, "--objectives", help=objectives_help("comma list of objectives")),
+    eps: str = typer.Option("0", "--eps", metavar="E", help="epsilon-nondominance margin of the test fronts, a number >= 0"),
+    ref_point: Optional[str] = typer.Option(None, "--ref-point", help=REF_POINT_HELP + "; for the test fronts (selection uses the default over the val points)"),
+    fmt: FormatOpt = "table",
+    rows: int = typer.Option(50, "--rows", metavar="N", help="table format: show the first N points (0 = all); csv and json print all"),
+    store: StoreOpt = None,
+) -> None:
+    """Pick each method's hyper-parameters by validation hypervolume; print their test front.
+
+    A configuration is a trial's settings apart from preference and seed; its validation hypervolume is the mean over seeds of the hypervolume of its val points. The chosen one's test points give the front shown (selection on val, report on test).
+    """
+    from analysis.select import best_view, chosen_test_fronts
+
+    margin = parse_eps(eps)
+    if rows < 0:
+        raise UserInputError(f"--rows: expected a whole number >= 0, got {rows}")
+    df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
+                              arch=arch, split=["val", "test"])
+    names = chosen_objectives(objectives, df)
+    ref = checked_ref_flag(ref_point, names)
+    selections, val_ref = select_configurations(store, df, names, dataset=dataset, sweep=sweep,
+                                                method=method, arch=arch)
+    test = df[df["split"] == "test"]
+    if test.empty:
+        raise UserInputError("no test points: the chosen configurations need the test split")
+    fronts = chosen_test_fronts(selections, test, names, margin, ref)
+    print_view(best_view(selections, fronts, names, val_ref, rows or None), fmt)
 
 
 # ----------------------------------------------------------------------------- plot

@@ -236,6 +236,14 @@ def load_points(store: "Store", flt: PointFilter | None = None,
     return pd.concat([frame, pd.DataFrame(wide, index=frame.index)], axis=1)
 
 
+def trial_configs(store: "Store", flt: PointFilter | None = None) -> dict[str, dict[str, Any]]:
+    """The stored config of each trial matching ``flt``, by trial key (for grouping trials
+    into hyper-parameter configurations)."""
+    stmt = _trial_filtered(select(Trial.key, Trial.config), flt or PointFilter())
+    with store.read_connection() as connection:
+        return {key: config for key, config in connection.execute(stmt)}
+
+
 def task_names(df: pd.DataFrame) -> list[str]:
     """Task names present in a load_points frame, in column order."""
     return [c[len("loss.") :] for c in df.columns if c.startswith("loss.")]
