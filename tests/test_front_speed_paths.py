@@ -93,11 +93,18 @@ def many_points_store(url: str, n_trials: int = 3, per_trial: int = 40) -> None:
     db.close()
 
 
-def test_load_points_with_chosen_metrics_is_the_full_load_restricted(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 's.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+def test_load_points_with_chosen_metrics_is_the_full_load_restricted(store_url):
     from store.db import open_store
     from store.queries import PointFilter, load_points
 
-    url = f"sqlite:///{tmp_path / 's.db'}"
+    url = store_url
     many_points_store(url)
     db = open_store(url, create=False, read_only=True)
     full = load_points(db, PointFilter(dataset="multidigits"))
