@@ -255,12 +255,12 @@ def expand_objectives(patterns: str | Iterable[str], available_columns: Iterable
     return chosen
 
 
-def needed_metrics(patterns: str | Iterable[str]) -> list[str]:
-    """The point-level metrics a front over these objective patterns reads: those the
-    patterns can match, and the sr, cr and ps shown beside the objectives."""
+def objective_metrics(patterns: str | Iterable[str]) -> list[str]:
+    """The point-level metrics these objective patterns can match (what a front's bulk
+    load needs beside the task columns)."""
     names = [m.name for m in registry.registered("point")]
     chosen = {name for p in _split_patterns(patterns) for name in registry.matching(p, names)}
-    return [name for name in names if name in chosen or name in _SUMMARY_FIELDS]
+    return [name for name in names if name in chosen]
 
 
 def default_objectives(df: pd.DataFrame) -> list[str]:
@@ -342,6 +342,7 @@ def default_ref_point(objectives: Sequence[str], matrix: np.ndarray) -> list[flo
 
 _shown = fmt.shown
 _SUMMARY_FIELDS = ("sr", "cr", "ps")  # shown beside the objectives (the table: sr only)
+SHOWN_METRICS = _SUMMARY_FIELDS  # the metrics a front's rows show beside the objectives
 
 
 @dataclass

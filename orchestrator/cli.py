@@ -202,16 +202,23 @@ def front(
     store: StoreOpt = None,
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
-    from analysis.front import compute_front, needed_metrics
+    from analysis.front import SHOWN_METRICS, compute_front, objective_metrics
+    from store.queries import point_details
 
     margin = parse_eps(eps)
-    wanted = needed_metrics(parse_list(objectives) or [])
-    df = load_filtered_points(store, fmt, metrics=wanted, dataset=dataset, sweep=sweep,
-                              method=method, arch=arch, split=split)
-    names = chosen_objectives(objectives, df)
     if rows < 0:
         raise UserInputError(f"--rows: expected a whole number >= 0, got {rows}")
-    emit_front(compute_front(df, names, margin, checked_ref_flag(ref_point, names)), fmt, rows)
+    db = open_existing_store(store)
+    # the bulk load reads the objectives only; what the front's rows show comes after
+    df = load_filtered_points(db, fmt, metrics=objective_metrics(parse_list(objectives) or []),
+                              details=False, dataset=dataset, sweep=sweep, method=method,
+                              arch=arch, split=split)
+    names = chosen_objectives(objectives, df)
+    result = compute_front(df, names, margin, checked_ref_flag(ref_point, names))
+    shown = [m for m in SHOWN_METRICS if m not in result.front_df.columns]
+    details = point_details(db, result.front_df["point_id"], shown)
+    result.front_df = result.front_df.join(details, on="point_id")
+    emit_front(result, fmt, rows)
 
 
 def emit_front(result, fmt: str, rows: int = 0) -> None:
@@ -227,26 +234,29 @@ def chosen_objectives(text: Optional[str], df) -> list[str]:
     """``--objectives`` expanded over the loaded columns, or the default (mcr.* / loss.*);
     a pattern that matches nothing or is given twice is bad input."""
     from analysis.front import default_objectives, expand_objectives
-    from store.schema import POINT_METRICS
+    from store.queries import POINT_COLUMNS
 
     # metrics not loaded (no pattern could match them) are still named when none matches
-    available = [*df.columns, *[m for m in POINT_METRICS if m not in df.columns]]
+    available = [*df.columns, *[m for m in POINT_COLUMNS if m not in df.columns]]
     try:
         return expand_objectives(parse_list(text), available) if text else default_objectives(df)
     except ValueError as exc:
         raise UserInputError(f"--objectives: {exc}") from None
 
 
-def load_filtered_points(store: Optional[str], fmt: str, metrics=None, **filters):
-    """The points a front or report reads (``metrics``: only these metric columns, None:
-    all); bad --split/--format or no match is bad input."""
+def load_filtered_points(store, fmt: str, metrics=None, details: bool = True, **filters):
+    """The points a front or report reads from ``store`` (a URL or None, or an opened
+    Store); ``metrics``, ``details``: as for load_points. Bad --split/--format or no match
+    is bad input."""
+    from store.db import Store
     from store.queries import PointFilter, load_points
 
     splits = filters["split"] if isinstance(filters["split"], list) else [filters["split"]]
     if any(split not in ("test", "val", "train") for split in splits):
         raise UserInputError(f"--split: expected test, val or train, got {filters['split']!r}")
     checked_format(fmt)
-    df = load_points(open_existing_store(store), PointFilter(**filters), metrics=metrics)
+    db = store if isinstance(store, Store) else open_existing_store(store)
+    df = load_points(db, PointFilter(**filters), metrics=metrics, details=details)
     if df.empty:
         named = " ".join(f"--{k} {v}" for k, v in filters.items() if v is not None)
         raise UserInputError(f"no stored points match {named}")

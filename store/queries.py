@@ -107,7 +107,7 @@ def _frame(store: "Store", stmt: Select) -> pd.DataFrame:
     return pd.DataFrame({name: list(values) for name, values in columns.items()})
 
 
-def _decode_json_texts(values: tuple) -> pd.Series:
+def _decode_json_texts(values: Any) -> pd.Series:
     """Decode JSON texts, each distinct text once (identical values share one object)."""
     texts = pd.Series(values, dtype=object)
     decoded = {text: json.loads(text) for text in texts.dropna().unique()}
@@ -140,27 +140,29 @@ def _stored_names(connection: "Connection") -> tuple[list[str], list[str]]:
     return sorted(tasks), sorted(metrics)
 
 
-def _numbers_stmt(flt: PointFilter, tasks: list[str], metrics: list[str]) -> Select:
-    """One all-numeric row per matching point, in id order: id, trial id, ray index, the
-    times, then per task (row present, loss, acc) and one value per metric, each a key
-    lookup in the long tables (only the tasks and metrics asked for are joined)."""
+def _numbers_stmt(flt: PointFilter, tasks: list[str], point_columns: list[str],
+                  metrics: list[str]) -> Select:
+    """One all-numeric row per matching point: id, trial id, the ``point_columns`` (ray
+    index, times), then per task (row present, loss, acc) and one value per metric, each
+    a key lookup in the long tables (only the tasks and metrics asked for are joined).
+    Unordered: sorting a million ids in numpy is cheaper than SQL's sort."""
     per_task = {task: aliased(PointTask, name=f"pt_{task}") for task in tasks}
     per_metric = metric_aliases(metrics)
     stmt = select(
-        Point.id, Point.trial_id, Point.ray_index, *[getattr(Point, n) for n in _TIME_VALUES],
+        Point.id, Point.trial_id, *[getattr(Point, n) for n in point_columns],
         *[c for a in per_task.values() for c in (a.point_id, a.loss, a.acc)],
         *[a.value for a in per_metric.values()],
     ).join_from(Point, Trial, Point.trial_id == Trial.id)
     for task, alias in per_task.items():
         stmt = stmt.outerjoin(alias, and_(alias.point_id == Point.id, alias.task == task))
-    return _point_filtered(join_metrics(stmt, per_metric), flt).order_by(Point.id)
+    return _point_filtered(join_metrics(stmt, per_metric), flt)
 
 
 def _texts_stmt(flt: PointFilter) -> Select:
-    """Split and preference (JSON text, decoded in bulk) of the matching points, id order."""
+    """Id, split and preference (JSON text, decoded in bulk) of the matching points."""
     stmt = select(Point.id, Point.split, cast(Point.preference, Text)).join_from(
         Point, Trial, Point.trial_id == Trial.id)
-    return _point_filtered(stmt, flt).order_by(Point.id)
+    return _point_filtered(stmt, flt)
 
 
 def _raw_rows(connection: "Connection", stmt: Select) -> list[tuple]:
@@ -177,17 +179,19 @@ def _positions(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     return np.where(known[at] == values, at, -1)
 
 
-def _selected(names: list[str], wanted: set[str] | None) -> list[str]:
+def _selected(names: Iterable[str], wanted: set[str] | None) -> list[str]:
     return list(names) if wanted is None else [n for n in names if n in wanted]
 
 
 def load_points(store: "Store", flt: PointFilter | None = None,
-                metrics: Iterable[str] | None = None) -> pd.DataFrame:
+                metrics: Iterable[str] | None = None, details: bool = True) -> pd.DataFrame:
     """One wide row per point matching ``flt``: POINT_COLUMNS, then task columns, then
     any metric beyond POINT_METRICS (sorted by name).
 
-    ``metrics`` keeps the metric columns (of POINT_METRICS and the others) to those
-    named, which is what makes a front over many points cheap; None loads all.
+    ``metrics`` keeps the metric columns (POINT_METRICS, the times and the others) to
+    those named, which is what makes a front over many points cheap; None loads all.
+    ``details=False`` leaves out ``split``, ``ray_index`` and ``preference`` (a front
+    reads them for its own rows only, with ``point_details``).
     Task columns come grouped by kind, tasks sorted by name: all ``loss.*``,
     then ``acc.*``, then ``mcr.*`` (= 1 - acc; NaN where accuracy is NULL), for the
     tasks the matching points have. Rows are in point-id (insertion) order; NULL
@@ -197,43 +201,86 @@ def load_points(store: "Store", flt: PointFilter | None = None,
     wanted = None if metrics is None else set(metrics)
     with store.read_connection() as connection:
         tasks, extra = _stored_names(connection)
-        standard, extra = _selected(list(POINT_METRICS), wanted), _selected(extra, wanted)
-        stmt = _numbers_stmt(flt, tasks, [*standard, *extra])
+        standard, extra = _selected(POINT_METRICS, wanted), _selected(extra, wanted)
+        point_columns = ["ray_index"] * details + _selected(_TIME_VALUES, wanted)
+        stmt = _numbers_stmt(flt, tasks, point_columns, [*standard, *extra])
         numbers = np.array(_raw_rows(connection, stmt), dtype=np.float64)
-        texts = _raw_rows(connection, _texts_stmt(flt))
+        texts = np.array(_raw_rows(connection, _texts_stmt(flt)) if details else [],
+                         dtype=object).reshape(-1, 3)
         trials = _frame(store, _trials_stmt(flt))
-    numbers = numbers.reshape(-1, 5 + 3 * len(tasks) + len(standard) + len(extra))
+    width = 2 + len(point_columns) + 3 * len(tasks) + len(standard) + len(extra)
+    numbers = numbers.reshape(-1, width)
+    numbers = numbers[np.argsort(numbers[:, 0], kind="stable")]
     if trials.empty:
         trials = pd.DataFrame(columns=["id", *_TRIAL_FIELDS])
     # rows are aligned by point id: a point re-recorded between the queries is left out
-    at = _positions(numbers[:, 0].astype(np.int64), np.array([r[0] for r in texts], np.int64))
     trial = _positions(numbers[:, 1].astype(np.int64), trials["id"].to_numpy(dtype=np.int64))
-    keep = (at >= 0) & (trial >= 0)
-    numbers, at, trial = numbers[keep], at[keep], trial[keep]
+    keep = trial >= 0
+    if details:
+        at = _positions(numbers[:, 0].astype(np.int64), texts[:, 0].astype(np.int64))
+        keep &= at >= 0
+        texts = texts[at[keep]]
+    numbers, trial = numbers[keep], trial[keep]
     columns = iter(numbers.T)
     data: dict[str, Any] = {"point_id": next(columns).astype(np.int64)}
     next(columns)  # trial id, replaced by the trial's fields
     for name in _TRIAL_FIELDS[:-1]:
         data[name] = trials[name].to_numpy(dtype=object)[trial]
     data["seed"] = pd.array(trials["seed"].to_numpy()[trial], dtype="Int64")
-    data["split"] = np.array([texts[i][1] for i in at], dtype=object)
-    data["ray_index"] = next(columns).astype(np.int64)
-    data["preference"] = _decode_json_texts(tuple(texts[i][2] for i in at)).to_numpy()
     data["params"] = trials["params"].to_numpy(dtype=object)[trial]
-    data |= {name: next(columns) for name in _TIME_VALUES}
+    data |= {name: next(columns) for name in point_columns}
+    if details:
+        data["ray_index"] = data["ray_index"].astype(np.int64)
+        data["split"] = texts[:, 1]
+        data["preference"] = _decode_json_texts(texts[:, 2]).to_numpy()
     loss, acc = {}, {}
     for task in tasks:
         present, loss[task], acc[task] = next(columns), next(columns), next(columns)
         if np.isnan(present).all():  # no matching point has this task
             del loss[task], acc[task]
-    for name in standard:  # stored as REAL: counts become Int64 again
+    data |= _metric_columns(standard, columns)
+    data = {c: data[c] for c in POINT_COLUMNS if c in data}
+    data |= {f"loss.{t}": v for t, v in loss.items()} | {f"acc.{t}": v for t, v in acc.items()}
+    data |= {f"mcr.{t}": 1.0 - v for t, v in acc.items()}
+    data |= {name: next(columns) for name in extra}
+    return pd.DataFrame(data)
+
+
+def _metric_columns(names: list[str], columns: Iterable[np.ndarray]) -> dict[str, Any]:
+    """The next columns as the named metrics: stored as REAL, counts become Int64 again."""
+    columns = iter(columns)
+    out = {}
+    for name in names:
         values = next(columns)
-        data[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
-    frame = pd.DataFrame(data, columns=[c for c in POINT_COLUMNS if c in data])
-    wide = {f"loss.{t}": v for t, v in loss.items()} | {f"acc.{t}": v for t, v in acc.items()}
-    wide |= {f"mcr.{t}": 1.0 - v for t, v in acc.items()}
-    wide |= {name: next(columns) for name in extra}
-    return pd.concat([frame, pd.DataFrame(wide, index=frame.index)], axis=1)
+        out[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
+    return out
+
+
+_DETAIL_CHUNK = 5000  # point ids per IN list (SQLite allows 32766 bound values)
+
+
+def point_details(store: "Store", point_ids: Iterable[int], metrics: Iterable[str]) -> pd.DataFrame:
+    """``split``, ``ray_index``, ``preference`` and the named metrics (of POINT_METRICS or
+    the others) of the given points, indexed by point id: what ``load_points(...,
+    details=False)`` left out, read for the few rows a front shows."""
+    ids = np.unique(np.asarray(list(point_ids), dtype=np.int64))
+    with store.read_connection() as connection:
+        _, extra = _stored_names(connection)
+        names = [m for m in (*POINT_METRICS, *extra) if m in set(metrics)]
+        per_metric = metric_aliases(names)
+        rows = []
+        for start in range(0, len(ids), _DETAIL_CHUNK):
+            chunk = [int(i) for i in ids[start:start + _DETAIL_CHUNK]]
+            stmt = join_metrics(select(
+                Point.id, Point.ray_index, *[a.value for a in per_metric.values()],
+                Point.split, cast(Point.preference, Text)).where(Point.id.in_(chunk)), per_metric)
+            rows += _raw_rows(connection, stmt)
+    table = np.array(rows, dtype=object).reshape(-1, 4 + len(names))
+    numbers = table[:, :2 + len(names)].astype(np.float64).T
+    data = {"ray_index": numbers[1].astype(np.int64), "split": table[:, -2],
+            "preference": _decode_json_texts(table[:, -1]).to_numpy()}
+    data |= _metric_columns(names, numbers[2:])
+    return pd.DataFrame(data, index=pd.Index(numbers[0].astype(np.int64), name="point_id"))
 
 
 def trial_configs(store: "Store", flt: PointFilter | None = None) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,7 @@ points off the front, by a blocked search) on random data in 2, 3 and 4 objectiv
 ties, duplicates, large fronts and points just behind them."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis import front
@@ -102,7 +103,7 @@ def store_url(request, tmp_path):
 
 def test_load_points_with_chosen_metrics_is_the_full_load_restricted(store_url):
     from store.db import open_store
-    from store.queries import PointFilter, load_points
+    from store.queries import PointFilter, load_points, point_details
 
     url = store_url
     many_points_store(url)
@@ -113,7 +114,15 @@ def test_load_points_with_chosen_metrics_is_the_full_load_restricted(store_url):
     assert len(full) == 120 and full["split"].eq("test").all()
     pd_cols = [c for c in full.columns if c in chosen.columns]
     assert list(chosen.columns) == pd_cols
-    __import__("pandas").testing.assert_frame_equal(chosen, full[pd_cols])
+    pd.testing.assert_frame_equal(chosen, full[pd_cols])
+    # without details, then the details of some rows: the same values
+    bare = load_points(db, PointFilter(dataset="multidigits"), metrics=[], details=False)
+    assert not {"split", "ray_index", "preference", "sr"} & set(bare.columns)
+    pd.testing.assert_frame_equal(bare, full[[c for c in full.columns if c in bare.columns]])
+    some = full.iloc[[5, 0, 77]]
+    details = point_details(db, some["point_id"], ["sr", "n_params", "flops"])
+    expected = some.set_index("point_id")[["ray_index", "split", "preference", "sr", "n_params", "flops"]]
+    pd.testing.assert_frame_equal(details.loc[some["point_id"]], expected)
 
 
 def test_front_cli_shows_the_first_rows_and_prints_every_row_as_before(tmp_path, monkeypatch):
