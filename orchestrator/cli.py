@@ -294,23 +294,18 @@ def report(
     df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method, arch=arch,
                               split=sorted({split, "val"}) if select_by else split)
     names = chosen_objectives(objectives, df)
-    caption = None
+    selected = None
     if select_by:
-        selections, _ = select_configurations(store, df, names, dataset=dataset, sweep=sweep,
-                                              method=method, arch=arch)
         from analysis.select import chosen_trials
 
+        selections, _ = select_configurations(store, df, names, dataset=dataset, sweep=sweep,
+                                              method=method, arch=arch)
         df = df[(df["split"] == split) & df["trial"].isin(chosen_trials(selections))]
         if df.empty:
             raise UserInputError(f"the chosen configurations have no {split} points")
-        caption = "configurations chosen by validation hypervolume: " + "; ".join(
-            f"{s.method} {', '.join(f'{k}={v}' for k, v in s.varied.items()) or '(one configuration)'}"
-            for s in selections)
+        selected = {s.method: s.varied for s in selections}
     table, ref = compare(df, names, checked_ref_flag(ref_point, names))
-    view = report_view(table, names, ref)
-    if caption:
-        view.caption = f"{view.caption}; {caption}"
-    print_view(view, fmt)
+    print_view(report_view(table, names, ref, selected), fmt)
 
 
 def select_configurations(store: Optional[str], df, names: list[str], **filters):

@@ -4,8 +4,10 @@ load_points runs two set-based queries over the matching points, aligned by poin
 one all-numeric row per point (the per-task rows of point_tasks and the metrics of
 point_metrics come as columns, each a key lookup, and only the metrics asked for are
 joined), fetched as the driver's tuples straight into one float64 array; and their split
-and preference text. Each trial's fields are read once and spread by index. There is no
-per-point query, no per-point Python object beyond the fetched tuples, no pivot.
+and preference text (``details``). Each trial's fields are read once and spread by index.
+There is no per-point query, no per-point Python object beyond the fetched tuples, no
+pivot. A front loads without details and reads them, with the metrics it shows, for its
+own rows only (``point_details``).
 """
 
 import json

@@ -175,10 +175,20 @@ def test_best_prints_the_val_chosen_configuration_and_its_test_front(searched_st
 
     report = json.loads(CliRunner().invoke(app, ["report", "--dataset", "d", "--select-by", "val-hv",
                                                  "--format", "json"]).stdout)
+    assert report["selected"] == {"linear": {"train.lr": 0.01}, "mgda": {}}
     by_method = {row["method"]: row for row in report["rows"]}
     assert by_method["linear"]["trials"] == 2 and by_method["linear"]["hv"] == pytest.approx(0.16)
     plain = json.loads(CliRunner().invoke(app, ["report", "--dataset", "d", "--format", "json"]).stdout)
     assert {row["method"]: row for row in plain["rows"]}["linear"]["trials"] == 4
+
+
+def test_best_has_help():
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    result = CliRunner().invoke(app, ["best", "--help"])
+    assert result.exit_code == 0 and "validation hypervolume" in result.stdout
 
 
 def test_best_refuses_bad_input_in_one_line(searched_store):
