@@ -132,25 +132,13 @@ def _weakly_dominated_3d(front: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return dominated
 
 
-_SMALL_FRONT = 256  # up to this many front points, comparing all pairs in chunks is cheaper
-
-
-def _weakly_dominated_small(front: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Which targets some row of a small front is <= in every objective (all pairs, in
-    chunks of targets that keep the comparison array near 16 MB)."""
-    chunk = max(1, (1 << 24) // max(front.size, 1))
-    return np.concatenate([
-        (front[None, :, :] <= targets[i:i + chunk, None, :]).all(axis=2).any(axis=1)
-        for i in range(0, len(targets), chunk)] or [np.zeros(0, dtype=bool)])
-
-
 def _dominated_by(front: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Which targets some front point dominates (<= in all, < in one), any dimension.
 
     A target equal to a front point is never dominated (that point would be), so
-    strict dominance is weak dominance by the front, less the targets on it. A small
-    front: all pairs. Three objectives: the blocked search above. More: that search on
-    the first three is a necessary test; the targets it leaves go through one nondominance pass over
+    strict dominance is weak dominance by the front, less the targets on it. Three
+    objectives: the blocked search above. More: that search on the first three is a
+    necessary test; the few targets it leaves go through one nondominance pass over
     front + targets, each target given two extra coordinates (i, n - i) and each front
     point (-1, -1), so that no two targets are comparable and only front points beat one.
     """
@@ -158,11 +146,8 @@ def _dominated_by(front: np.ndarray, targets: np.ndarray) -> np.ndarray:
         return targets[:, 0] > front[:, 0].min()
     if front.shape[1] == 2:
         return _dominated_by_2d(front, targets)
-    if len(front) <= _SMALL_FRONT:
-        weakly = _weakly_dominated_small(front, targets)
-    else:
-        weakly = _weakly_dominated_3d(front, targets)
-    if front.shape[1] > 3 and len(front) > _SMALL_FRONT and weakly.any():
+    weakly = _weakly_dominated_3d(front, targets)
+    if front.shape[1] > 3 and weakly.any():
         asked = np.flatnonzero(weakly)
         n = len(asked)
         index = np.arange(n, dtype=float)

@@ -34,34 +34,18 @@ def near_front(seed: int, n: int, d: int, grid: int | None) -> np.ndarray:
     return rng.permutation(points)
 
 
-@pytest.fixture(params=["all pairs", "blocked"])
-def search(request, monkeypatch):
-    """Both ways of testing points against the front: all pairs (small fronts) and the
-    blocked search (large ones), whatever the front's size."""
-    monkeypatch.setattr(front, "_SMALL_FRONT", 10**9 if request.param == "all pairs" else 0)
-    return request.param
-
-
 @pytest.mark.parametrize("d", [2, 3, 4])
 @pytest.mark.parametrize("grid", [None, 10, 40])
 @pytest.mark.parametrize("seed", range(4))
-def test_eps_filter_matches_brute_force_near_large_fronts(d, grid, seed, search):
+def test_eps_filter_matches_brute_force_near_large_fronts(d, grid, seed):
     points = near_front(seed, 400, d, grid)
     for eps in (0.0, 0.025, 0.1, [0.05, 0.0, 0.1, 0.02][:d]):
         np.testing.assert_array_equal(nondominated(points, eps), brute_eps(points, eps))
 
 
-@pytest.mark.parametrize("d", [3, 4])
-def test_eps_filter_with_the_default_switch_on_a_front_past_it(d):
-    points = near_front(9, 1500, d, None)
-    assert len(nondominated(points)) > front._SMALL_FRONT
-    for eps in (0.01, 0.05):
-        np.testing.assert_array_equal(nondominated(points, eps), brute_eps(points, eps))
-
-
 @pytest.mark.parametrize("d", [2, 3, 4])
 @pytest.mark.parametrize("seed", range(4))
-def test_eps_filter_matches_brute_force_on_uniform_ties(d, seed, search):
+def test_eps_filter_matches_brute_force_on_uniform_ties(d, seed):
     rng = np.random.default_rng(50 + seed)
     points = rng.integers(0, 4, size=(300, d)).astype(float)
     for eps in (0.0, 1.0, 2.0, [1.0] + [0.0] * (d - 1)):
