@@ -270,14 +270,19 @@ def point_details(store: "Store", point_ids: Iterable[int], metrics: Iterable[st
         _, extra = _stored_names(connection)
         names = [m for m in (*POINT_METRICS, *extra) if m in set(metrics)]
         per_metric = metric_aliases(names)
+        stmt = join_metrics(select(
+            Point.id, Point.ray_index, *[a.value for a in per_metric.values()],
+            Point.split, cast(Point.preference, Text)), per_metric)
         rows = []
         for start in range(0, len(ids), _DETAIL_CHUNK):
-            chunk = [int(i) for i in ids[start:start + _DETAIL_CHUNK]]
-            stmt = join_metrics(select(
-                Point.id, Point.ray_index, *[a.value for a in per_metric.values()],
-                Point.split, cast(Point.preference, Text)).where(Point.id.in_(chunk)), per_metric)
-            rows += _raw_rows(connection, stmt)
+            chunk = ids[start:start + _DETAIL_CHUNK]
+            low, high = int(chunk[0]), int(chunk[-1])
+            if high - low < 2 * len(chunk):  # dense ids (a large front): a range, no IN list
+                rows += _raw_rows(connection, stmt.where(Point.id.between(low, high)))
+            else:
+                rows += _raw_rows(connection, stmt.where(Point.id.in_([int(i) for i in chunk])))
     table = np.array(rows, dtype=object).reshape(-1, 4 + len(names))
+    table = table[np.isin(table[:, 0].astype(np.int64), ids)]  # a range brings others too
     numbers = table[:, :2 + len(names)].astype(np.float64).T
     data = {"ray_index": numbers[1].astype(np.int64), "split": table[:, -2],
             "preference": _decode_json_texts(table[:, -1]).to_numpy()}
