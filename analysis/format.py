@@ -121,14 +121,16 @@ def records(rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[dict[str, 
 class View:
     """What a read command shows. ``columns`` are the table's, ``csv_columns`` the CSV's
     (default: the same); ``table_rows`` keeps the table to the first rows (CSV and JSON
-    show all); ``document`` is the JSON object (default ``{"rows": rows}``)."""
+    show all); ``document`` is the JSON object (default ``{"rows": rows}``). Large views
+    may pass ``rows`` as a sequence that builds only the slice asked for, and
+    ``document`` as a function, so a table of the first rows never builds the rest."""
 
-    rows: list[dict[str, Any]]
+    rows: Sequence[dict[str, Any]]
     columns: list[Column]
     title: str | None = None
     caption: str | None = None
     csv_columns: list[Column] | None = None
-    document: dict[str, Any] | None = None
+    document: dict[str, Any] | Callable[[], dict[str, Any]] | None = None
     table_rows: int | None = None
 
 
@@ -158,7 +160,8 @@ def to_csv(view: View) -> str:
 
 def to_json(view: View) -> str:
     """The view's document (or ``{"rows": rows}``) as one line of JSON, no NaN in it."""
-    document = view.document if view.document is not None else {"rows": view.rows}
+    document = view.document() if callable(view.document) else view.document
+    document = document if document is not None else {"rows": list(view.rows)}
     return json.dumps(plain(document), allow_nan=False) + "\n"
 
 

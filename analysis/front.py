@@ -6,7 +6,8 @@ rate, enter complemented (1 - value), so "smaller is better" holds for every
 column of the matrices passed to ``nondominated`` and ``hypervolume``. What
 is shown to people (values, reference point) is in each objective's own units.
 Exact nondominance and the hypervolume come from moocore (the C library behind
-pymoo's indicators); the eps rule is one more nondominance pass against the exact front.
+pymoo's indicators); the eps rule tests only the points off the exact front, each against
+the front by a blocked search (never every point against every front point).
 """
 
 import math
@@ -69,39 +70,112 @@ def _dominated_by_2d(front: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return strict_first | strict_second
 
 
-def _dominated_by(front: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Which targets some front point dominates, for any number of objectives.
+def _rows_in(targets: np.ndarray, front: np.ndarray) -> np.ndarray:
+    """Which target rows equal some front row; only targets whose first value some front
+    row shares are compared as whole rows (+0.0 makes -0.0 and 0.0 the same bytes)."""
+    def as_keys(rows: np.ndarray) -> np.ndarray:
+        rows = np.ascontiguousarray(rows + 0.0)
+        return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
 
-    One nondominance pass over front + targets, each target given two extra coordinates
-    (i, n - i) and each front point (-1, -1): a target is then beaten by every front point
-    that is <= it and by nothing else (no two targets are comparable, no target beats a
-    front point). That is weak dominance; it is strict unless the target equals a front
-    point, which no front point can beat.
+    maybe = np.isin(targets[:, 0], front[:, 0])
+    equal = np.zeros(len(targets), dtype=bool)
+    if maybe.any():
+        sharing = front[np.isin(front[:, 0], targets[maybe, 0])]
+        equal[maybe] = np.isin(as_keys(targets[maybe]), as_keys(sharing))
+    return equal
+
+
+def _weakly_dominated_3d(front: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Which targets some front row is <= in all of the first three objectives.
+
+    The front is sorted by objective 1, so the rows that can be <= a target t form a
+    prefix, which splits into at most log2(n) aligned blocks (as in a Fenwick tree).
+    Each level of blocks is kept sorted by objective 2 with the running minimum of
+    objective 3, so one binary search per target and level answers "is some row of
+    this block <= t in objectives 2 and 3". O((n + m) log^2 n) in numpy, never n x m.
+    """
+    n_front = len(front)
+    dominated = np.zeros(len(targets), dtype=bool)
+    if not (n_front and len(targets)):
+        return dominated
+    order = np.argsort(front[:, 0], kind="stable")
+    first, second, third = front[order, 0], front[order, 1], front[order, 2]
+    prefix = np.searchsorted(first, targets[:, 0], side="right")
+    sorted_second = np.sort(second)
+    # ranks compare like the values: second <= t1  <=>  rank <= target_rank
+    rank = np.searchsorted(sorted_second, second, side="right")
+    target_rank = np.searchsorted(sorted_second, targets[:, 1], side="right")
+    size = 1 << max(n_front - 1, 0).bit_length()  # blocks of every level tile [0, size)
+    rank = np.concatenate([rank, np.full(size - n_front, n_front + 1)])  # padding: never <=
+    third = np.concatenate([third, np.full(size - n_front, np.inf)])
+    stride = n_front + 2  # rank + block * stride grows along the flattened blocks
+    for level in range(size.bit_length()):
+        width = 1 << level
+        blocks = rank.reshape(-1, width)
+        if level:  # each block is two sorted halves: a stable sort merges them in O(width)
+            merge = np.argsort(blocks, axis=1, kind="stable")
+            rank = np.take_along_axis(blocks, merge, axis=1).ravel()
+            third = np.take_along_axis(third.reshape(-1, width), merge, axis=1).ravel()
+        lowest_third = np.minimum.accumulate(third.reshape(-1, width), axis=1).ravel()
+        asked = np.flatnonzero(~dominated & ((prefix >> level) & 1).astype(bool))
+        if not len(asked):
+            continue
+        block = (prefix[asked] >> level) - 1
+        wanted = block * stride + target_rank[asked]
+        by_key = np.argsort(wanted)  # sorted needles: each search starts where the last ended
+        asked, block, wanted = asked[by_key], block[by_key], wanted[by_key]
+        keys = rank + np.repeat(np.arange(size // width, dtype=np.int64) * stride, width)
+        end = np.searchsorted(keys, wanted, side="right")
+        found = end > block * width
+        lowest = lowest_third[np.maximum(end - 1, 0)]
+        dominated[asked] = found & (lowest <= targets[asked, 2])
+    return dominated
+
+
+def _dominated_by(front: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Which targets some front point dominates (<= in all, < in one), any dimension.
+
+    A target equal to a front point is never dominated (that point would be), so
+    strict dominance is weak dominance by the front, less the targets on it. Three
+    objectives: the blocked search above. More: that search on the first three is a
+    necessary test; the few targets it leaves go through one nondominance pass over
+    front + targets, each target given two extra coordinates (i, n - i) and each front
+    point (-1, -1), so that no two targets are comparable and only front points beat one.
     """
     if front.shape[1] == 1:
         return targets[:, 0] > front[:, 0].min()
     if front.shape[1] == 2:
         return _dominated_by_2d(front, targets)
-    n = len(targets)
-    index = np.arange(n, dtype=float)
-    union = np.vstack([np.hstack([front, np.full((len(front), 2), -1.0)]),
-                       np.hstack([targets, np.column_stack([index, n - index])])])
-    weakly = ~moocore.is_nondominated(union, keep_weakly=True)[len(front):]
-    on_front = {row.tobytes() for row in front}
-    for i in np.flatnonzero(weakly):
-        # equal to a front point: no front point is strictly better than another one
-        weakly[i] = targets[i].tobytes() not in on_front
+    weakly = _weakly_dominated_3d(front, targets)
+    if front.shape[1] > 3 and weakly.any():
+        asked = np.flatnonzero(weakly)
+        n = len(asked)
+        index = np.arange(n, dtype=float)
+        union = np.vstack([np.hstack([front, np.full((len(front), 2), -1.0)]),
+                           np.hstack([targets[asked], np.column_stack([index, n - index])])])
+        weakly[asked] = ~moocore.is_nondominated(union, keep_weakly=True)[len(front):]
+    if weakly.any():
+        weakly[weakly] = ~_rows_in(targets[weakly], front)
     return weakly
 
 
 def _eps_survivors(matrix: np.ndarray, front: np.ndarray, eps: np.ndarray) -> np.ndarray:
     """Indices of points that no exact-front point beats by eps in every objective.
 
-    Testing against the exact front suffices: any q that eps-dominates p is
-    weakly dominated by some front point f, and f then eps-dominates p too. And
-    q eps-dominates p exactly when q dominates the shifted point p - eps.
+    ``front`` holds the exact front's indices. Testing against the exact front
+    suffices: any q that eps-dominates p is weakly dominated by some front point f,
+    and f then eps-dominates p too; and q eps-dominates p exactly when q dominates
+    the shifted point p - eps. Front points all survive (whatever beats one by eps
+    >= 0 would dominate it), so only the points off the front are tested.
     """
-    return np.flatnonzero(~_dominated_by(front, matrix - eps))
+    off = np.ones(len(matrix), dtype=bool)
+    off[front] = False
+    off = np.flatnonzero(off)
+    beaten = _dominated_by(matrix[front], matrix[off] - eps)
+    kept = np.zeros(len(matrix), dtype=bool)
+    kept[front] = True
+    kept[off[~beaten]] = True
+    return np.flatnonzero(kept)
 
 
 def nondominated(points: Any, eps: float | Sequence[float] = 0.0) -> np.ndarray:
@@ -118,7 +192,7 @@ def nondominated(points: Any, eps: float | Sequence[float] = 0.0) -> np.ndarray:
     front = _exact_front(matrix)
     if not tolerance.any():
         return front
-    return _eps_survivors(matrix, matrix[front], tolerance)
+    return _eps_survivors(matrix, front, tolerance)
 
 
 def hypervolume(points: Any, ref_point: Sequence[float]) -> float:
@@ -179,6 +253,14 @@ def expand_objectives(patterns: str | Iterable[str], available_columns: Iterable
     if not chosen:
         raise ValueError("no objectives given")
     return chosen
+
+
+def objective_metrics(patterns: str | Iterable[str]) -> list[str]:
+    """The point-level metrics these objective patterns can match (what a front's bulk
+    load needs beside the task columns)."""
+    names = [m.name for m in registry.registered("point")]
+    chosen = {name for p in _split_patterns(patterns) for name in registry.matching(p, names)}
+    return [name for name in names if name in chosen]
 
 
 def default_objectives(df: pd.DataFrame) -> list[str]:
@@ -260,6 +342,7 @@ def default_ref_point(objectives: Sequence[str], matrix: np.ndarray) -> list[flo
 
 _shown = fmt.shown
 _SUMMARY_FIELDS = ("sr", "cr", "ps")  # shown beside the objectives (the table: sr only)
+SHOWN_METRICS = _SUMMARY_FIELDS  # the metrics a front's rows show beside the objectives
 
 
 @dataclass
@@ -332,11 +415,13 @@ class FrontResult:
         """``fields`` and, with live points among the candidates, ``live``."""
         return [*fields, "live"] if self.has_live else list(fields)
 
-    def rows(self) -> list[dict[str, Any]]:
-        """One dict per front point: the id fields, each objective in its own units under
-        its own name (``acc.left`` holds accuracy), sr/cr/ps unless objectives, outside_ref."""
+    def rows(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """One dict per front point (the first ``limit``): the id fields, each objective in
+        its own units under its own name (``acc.left`` holds accuracy), sr/cr/ps unless
+        objectives, outside_ref."""
         rows = []
-        for record in self.front_df.to_dict("records"):
+        frame = self.front_df if limit is None else self.front_df.iloc[:limit]
+        for record in frame.to_dict("records"):
             row = {k: record.get(k) for k in _ID_FIELDS}
             row |= dict(zip(self.objectives, record["values"], strict=True))
             row |= {k: record.get(k) for k in _SUMMARY_FIELDS if k not in self.objectives}
@@ -365,9 +450,9 @@ class FrontResult:
         summary = [k for k in _SUMMARY_FIELDS if k not in self.objectives]
         csv = fmt.columns(self._marks([*_ID_FIELDS, *self.objectives, *summary, "outside_ref"]))
         return fmt.View(
-            rows=self.rows(), columns=table, csv_columns=csv, table_rows=table_rows,
+            rows=_FrontRows(self), columns=table, csv_columns=csv, table_rows=table_rows,
             title=f"front: {self.n_front} of {self.n_candidates} points (eps {eps}){shown}",
-            caption=self.summary(), document=self.to_json_dict(),
+            caption=self.summary(), document=self.to_json_dict,
         )
 
     def to_csv(self) -> str:
@@ -375,6 +460,25 @@ class FrontResult:
         ``analysis.format.CSV_SIGNIFICANT_DIGITS``. The minimised values are in
         ``to_json_dict``, the hypervolume and reference point in ``summary``."""
         return fmt.to_csv(self.view())
+
+
+class _FrontRows(Sequence):
+    """A front's rows for the formatter, built for the slice asked: a table of the first
+    rows of a 1e5-point front builds those rows only."""
+
+    def __init__(self, result: FrontResult) -> None:
+        self._result = result
+
+    def __len__(self) -> int:
+        return self._result.n_front
+
+    def __iter__(self):
+        return iter(self._result.rows())
+
+    def __getitem__(self, index):
+        if isinstance(index, slice) and index.step is None and not index.start:
+            return self._result.rows(limit=index.stop)
+        return self._result.rows()[index]
 
 
 def _eps_json(eps: float | Sequence[float]) -> float | list[float]:

@@ -18,7 +18,8 @@ carries both:
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -102,21 +103,29 @@ def compare(df: pd.DataFrame, objectives: Sequence[str],
     return table.reset_index(drop=True), own_ref
 
 
-def report_view(table: pd.DataFrame, objectives: Sequence[str], ref: Sequence[float]) -> fmt.View:
+def report_view(table: pd.DataFrame, objectives: Sequence[str], ref: Sequence[float],
+                selected: Mapping[str, Mapping[str, Any]] | None = None) -> fmt.View:
     """The report for the formatter: the table shows ids, counts, hv, each task's best
     accuracy, the best point's metrics and the time; CSV and JSON rows carry every
-    column of ``compare``'s table, JSON with the objectives and reference point."""
+    column of ``compare``'s table, JSON with the objectives and reference point.
+    ``selected``: each method's settings chosen by validation hypervolume (the rows then
+    cover those configurations only), named in the caption and in JSON."""
     rows = [{k: fmt.plain(v) for k, v in r.items()} for r in fmt.records(table)]
     tasks = registry.task_names(table.columns)
     acc = registry.ACC.name
     shown = ["method", "arch", "seeds", "trials", "points", "hv", "hv_std",
              *[f"{acc}.{t}" for t in tasks], *point_metrics_shown(objectives), "train_s"]
+    caption = (f"hv: hypervolume of each seed's points w.r.t. ref point {fmt.table_cell(list(ref))}, "
+               "mean and std over seeds; best: the point with the best mean accuracy (or loss); "
+               "train_s: one seed's trials summed")
+    document = {"objectives": list(objectives), "ref_point": list(ref), "rows": rows}
+    if selected is not None:
+        caption += "; configurations chosen by validation hypervolume: " + "; ".join(
+            f"{method} {', '.join(f'{k}={v}' for k, v in settings.items()) or '(its only one)'}"
+            for method, settings in selected.items())
+        document["selected"] = {method: dict(settings) for method, settings in selected.items()}
     return fmt.View(
         rows=rows, columns=fmt.columns(shown, left=GROUP),
         csv_columns=fmt.columns(table.columns),
-        title=f"methods compared on {', '.join(objectives)}",
-        caption=f"hv: hypervolume of each seed's points w.r.t. ref point {fmt.table_cell(list(ref))}, "
-                "mean and std over seeds; best: the point with the best mean accuracy (or loss); "
-                "train_s: one seed's trials summed",
-        document={"objectives": list(objectives), "ref_point": list(ref), "rows": rows},
+        title=f"methods compared on {', '.join(objectives)}", caption=caption, document=document,
     )

@@ -1,12 +1,17 @@
-"""Front speed: nondominance, the eps filter and the hypervolume on 1e5 and 1e6 points
-(random points, a few on the front; and points all on the front), then `paretoctl front`
-end to end on a stored 1e5-point SQLite store (subprocess, median of 3 runs).
+"""Front speed: nondominance, the eps filter and the hypervolume on 1e5 and 1e6 points in
+2 and 3 objectives with several shares of the points on the front, then `paretoctl front`
+end to end on stored SQLite stores of those sizes and shares (subprocess, median of runs).
 
-    python -m benchmarks.front_speed [--sizes 100000,1000000] [--store-points 100000]
+    python -m benchmarks.front_speed [--sizes 100000,1000000] [--shares 0,0.5,1]
+        [--store-points 100000,1000000] [--repeats 3]
+
+A share of 0 means uniform random points (a front of a few hundred at most); otherwise
+that share lies on one front (a simplex) and the rest just behind it.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -26,66 +31,91 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
     return time.perf_counter() - start, value
 
 
-def point_sets(n: int, d: int, rng) -> dict[str, np.ndarray]:
-    return {"random": rng.random((n, d)), "all on front": rng.dirichlet(np.ones(d), size=n)}
+SHARES = (0.0, 0.5, 1.0)
 
 
-def in_memory(sizes: list[int]) -> None:
+def share_label(share: float) -> str:
+    return {0.0: "random", 1.0: "all on front"}.get(share, f"{share:.0%} on front")
+
+
+def points_with_share(n: int, d: int, share: float, rng) -> np.ndarray:
+    """n points in [0, 1]^d (minimised): ``share`` of them on the simplex (mutually
+    nondominated), the rest that far scaled back (u in [1.01, 1.5]); share 0: uniform."""
+    if share == 0:
+        return rng.random((n, d))
+    on = int(round(n * share))
+    front = rng.dirichlet(np.ones(d), size=n)
+    front[on:] *= rng.uniform(1.01, 1.5, size=(n - on, 1))
+    return rng.permutation(front)
+
+
+def in_memory(sizes: list[int], shares: tuple[float, ...] = SHARES) -> None:
     rng = np.random.default_rng(0)
     print(f"{'points':>9} {'d':>2} {'set':<13} {'front':>8} {'exact s':>8} {'eps=0.01 s':>10} {'hv s':>7}")
     for n in sizes:
         for d in (2, 3):
-            for name, points in point_sets(n, d, rng).items():
+            for share in shares:
+                points = points_with_share(n, d, share, rng)
                 t_exact, front = timed(nondominated, points)
                 t_eps, _ = timed(nondominated, points, 0.01)
                 t_hv, _ = timed(hypervolume, points[front], [1.1] * d)
-                print(f"{n:>9} {d:>2} {name:<13} {len(front):>8} {t_exact:>8.3f} {t_eps:>10.3f} {t_hv:>7.3f}")
+                print(f"{n:>9} {d:>2} {share_label(share):<13} {len(front):>8} {t_exact:>8.3f} "
+                      f"{t_eps:>10.3f} {t_hv:>7.3f}", flush=True)
 
 
-def build_store(path: Path, n_points: int, all_on_front: bool) -> None:
+def build_store(path: Path, n_points: int, share: float) -> None:
+    """``n_points`` test points of 1000-point trials; mcr of the two tasks as in
+    ``points_with_share`` (2 objectives), every point with sr, cr and ps as real ones have."""
     rng = np.random.default_rng(1)
     per_trial, n_trials = 1000, max(1, n_points // 1000)
+    mcr = points_with_share(per_trial * n_trials, 2, share, rng).clip(0, 1)
     with open_store(f"sqlite:///{path}", create=True) as store:
         store.register_sweep("speed", "", {}, {})
         trials = [{"key": f"{i:016x}", "dataset": {"name": "speed", "options": {}},
                    "arch": {"name": "hps", "options": {}}, "method": {"name": "linear", "params": {}},
                    "preference": None, "seed": 0, "train": {}} for i in range(n_trials)]
         store.add_trials("speed", trials)
-        for trial in trials:
-            acc = rng.dirichlet([1, 1], size=per_trial) if all_on_front else rng.random((per_trial, 2))
-            points = [{"split": "test", "ray_index": k, "preference": None, "metrics": {},
-                       "tasks": {"left": {"loss": 1.0, "acc": float(acc[k, 0])},
-                                 "right": {"loss": 1.0, "acc": float(acc[k, 1])}}}
-                      for k in range(per_trial)]
+        for t, trial in enumerate(trials):
+            block = mcr[t * per_trial:(t + 1) * per_trial]
+            points = [{"split": "test", "ray_index": k, "preference": None,
+                       "metrics": {"sr": 0.0, "cr": 1.0, "ps": 1.0},
+                       "tasks": {"left": {"loss": 1.0, "acc": float(1 - a)},
+                                 "right": {"loss": 1.0, "acc": float(1 - b)}}}
+                      for k, (a, b) in enumerate(block)]
             store.record_result(trial["key"], {"points": points})
 
 
-def end_to_end(n_points: int) -> None:
+def end_to_end(sizes: int | list[int], shares: tuple[float, ...] = SHARES, repeats: int = 3) -> None:
     exe = str(Path(sys.executable).with_name("paretoctl"))
-    for all_on_front in (False, True):
-        folder = Path(tempfile.mkdtemp())
-        build_store(folder / "s.db", n_points, all_on_front)
-        walls = []
-        for _ in range(3):
-            start = time.perf_counter()
-            done = subprocess.run([exe, "front", "--dataset", "speed", "--store",
-                                   f"sqlite:///{folder / 's.db'}"], capture_output=True, text=True)
-            walls.append(time.perf_counter() - start)
-            assert done.returncode == 0, done.stderr
-        title = next(line for line in done.stdout.splitlines() if "front:" in line).strip()
-        label = "all on front" if all_on_front else "random"
-        print(f"paretoctl front, {n_points} stored points ({label}): median {statistics.median(walls):.2f} s "
-              f"of {', '.join(f'{w:.2f}' for w in walls)}; {title}")
+    for n_points in [sizes] if isinstance(sizes, int) else sizes:
+        for share in shares:
+            folder = Path(tempfile.mkdtemp())
+            build_store(folder / "s.db", n_points, share)
+            walls = []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                done = subprocess.run([exe, "front", "--dataset", "speed", "--store",
+                                       f"sqlite:///{folder / 's.db'}"], capture_output=True, text=True)
+                walls.append(time.perf_counter() - start)
+                assert done.returncode == 0, done.stderr
+            title = next(line for line in done.stdout.splitlines() if "front:" in line).strip()
+            print(f"paretoctl front, {n_points} stored points ({share_label(share)}): median "
+                  f"{statistics.median(walls):.2f} s of {', '.join(f'{w:.2f}' for w in walls)}; "
+                  f"{title} (load {os.getloadavg()[0]:.1f})", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--store-points", type=int, default=100000)
+    parser.add_argument("--shares", default="0,0.5,1")
+    parser.add_argument("--store-points", default="100000,1000000")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {Path('/proc/cpuinfo').read_text().split('model name')[1].split(':')[1].splitlines()[0].strip()}")
-    in_memory([int(v) for v in args.sizes.split(",")])
-    end_to_end(args.store_points)
+    print(f"machine: {Path('/proc/cpuinfo').read_text().split('model name')[1].split(':')[1].splitlines()[0].strip()}"
+          f"; load average {os.getloadavg()[0]:.1f}")
+    shares = [float(v) for v in args.shares.split(",")]
+    in_memory([int(v) for v in args.sizes.split(",")], shares)
+    end_to_end([int(v) for v in args.store_points.split(",") if v], shares, args.repeats)
 
 
 if __name__ == "__main__":

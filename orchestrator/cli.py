@@ -205,17 +205,28 @@ def front(
     live: bool = typer.Option(False, "--live", help="add a provisional point for every running trial: its latest stored epoch's validation scores, marked live"),
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
-    from analysis.front import compute_front
+    from analysis.front import SHOWN_METRICS, compute_front, objective_metrics
+    from store.queries import point_details
 
     margin = parse_eps(eps)
-    df = load_filtered_points(store, fmt, live=live, dataset=dataset, sweep=sweep,
-                              method=method, arch=arch, split=split)
+    if rows < 0:
+        raise UserInputError(f"--rows: expected a whole number >= 0, got {rows}")
+    db = open_existing_store(store)
+    # the bulk load reads the objectives only; what the front's rows show comes after (a
+    # live front reads everything: its provisional points have no stored rows to look up)
+    df = load_filtered_points(db, fmt, live=live,
+                              metrics=None if live else objective_metrics(parse_list(objectives) or []),
+                              details=live, dataset=dataset, sweep=sweep, method=method,
+                              arch=arch, split=split)
     names = chosen_objectives(objectives, df)
     if live:
         df = drop_incomplete_live(df, names)
-    if rows < 0:
-        raise UserInputError(f"--rows: expected a whole number >= 0, got {rows}")
-    emit_front(compute_front(df, names, margin, checked_ref_flag(ref_point, names)), fmt, rows)
+    result = compute_front(df, names, margin, checked_ref_flag(ref_point, names))
+    if not live:
+        shown = [m for m in SHOWN_METRICS if m not in result.front_df.columns]
+        details = point_details(db, result.front_df["point_id"], shown)
+        result.front_df = result.front_df.join(details, on="point_id")
+    emit_front(result, fmt, rows)
 
 
 def emit_front(result, fmt: str, rows: int = 0) -> None:
@@ -231,23 +242,31 @@ def chosen_objectives(text: Optional[str], df) -> list[str]:
     """``--objectives`` expanded over the loaded columns, or the default (mcr.* / loss.*);
     a pattern that matches nothing or is given twice is bad input."""
     from analysis.front import default_objectives, expand_objectives
+    from store.queries import POINT_COLUMNS
 
+    # metrics not loaded (no pattern could match them) are still named when none matches
+    available = [*df.columns, *[m for m in POINT_COLUMNS if m not in df.columns]]
     try:
-        return expand_objectives(parse_list(text), df.columns) if text else default_objectives(df)
+        return expand_objectives(parse_list(text), available) if text else default_objectives(df)
     except ValueError as exc:
         raise UserInputError(f"--objectives: {exc}") from None
 
 
-def load_filtered_points(store: Optional[str], fmt: str, live: bool = False, **filters):
-    """The points a front or report reads; bad --split/--format or no match is bad input.
-    ``live`` adds running trials' provisional points (a ``live`` column marks them)."""
+def load_filtered_points(store, fmt: str, live: bool = False, metrics=None, details: bool = True,
+                         **filters):
+    """The points a front or report reads from ``store`` (a URL or None, or an opened
+    Store); ``metrics``, ``details``: as for load_points; ``live`` adds running trials'
+    provisional points (a ``live`` column marks them). Bad --split/--format or no match
+    is bad input."""
+    from store.db import Store
     from store.queries import PointFilter, load_points
 
-    if filters["split"] not in ("test", "val", "train"):
+    splits = filters["split"] if isinstance(filters["split"], list) else [filters["split"]]
+    if any(split not in ("test", "val", "train") for split in splits):
         raise UserInputError(f"--split: expected test, val or train, got {filters['split']!r}")
     checked_format(fmt)
-    db = open_existing_store(store)
-    df = load_points(db, PointFilter(**filters))
+    db = store if isinstance(store, Store) else open_existing_store(store)
+    df = load_points(db, PointFilter(**filters), metrics=metrics, details=details)
     if live:
         df = with_live_points(db, df, PointFilter(**filters))
     if df.empty:
@@ -305,16 +324,81 @@ def report(
     objectives: Optional[str] = typer.Option(None, "--objectives", help=objectives_help("comma list of objectives as for front")),
     ref_point: Optional[str] = typer.Option(None, "--ref-point", help="comma list, one per objective in its own units as for front, shared by every row"),
     fmt: FormatOpt = "table",
+    select_by: Optional[str] = typer.Option(None, "--select-by", help="val-hv: report each method's configuration (hyper-parameters) with the largest validation hypervolume, as `best` picks it"),
     store: StoreOpt = None,
 ) -> None:
     """Compare methods: hypervolume (mean and std over seeds), best point, SR/CR/PS, time."""
     from analysis.report import compare, report_view
 
-    df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
-                              arch=arch, split=split)
+    if select_by is not None and select_by != "val-hv":
+        raise UserInputError(f"--select-by: expected val-hv, got {select_by!r}")
+    df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method, arch=arch,
+                              split=sorted({split, "val"}) if select_by else split)
     names = chosen_objectives(objectives, df)
+    selected = None
+    if select_by:
+        from analysis.select import chosen_trials
+
+        selections, _ = select_configurations(store, df, names, dataset=dataset, sweep=sweep,
+                                              method=method, arch=arch)
+        df = df[(df["split"] == split) & df["trial"].isin(chosen_trials(selections))]
+        if df.empty:
+            raise UserInputError(f"the chosen configurations have no {split} points")
+        selected = {s.method: s.varied for s in selections}
     table, ref = compare(df, names, checked_ref_flag(ref_point, names))
-    print_view(report_view(table, names, ref), fmt)
+    print_view(report_view(table, names, ref, selected), fmt)
+
+
+def select_configurations(store: Optional[str], df, names: list[str], **filters):
+    """Each method's configuration by validation hypervolume over the loaded val points
+    (``df``), the trials' stored configs telling configurations apart."""
+    from analysis.select import select_by_val_hv
+    from store.queries import PointFilter, trial_configs
+
+    configs = trial_configs(open_existing_store(store), PointFilter(split=None, **filters))
+    try:
+        return select_by_val_hv(df.assign(config=df["trial"].map(configs)), names)
+    except ValueError as exc:
+        raise UserInputError(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------- best
+
+
+@app.command()
+@user_errors
+def best(
+    dataset: DatasetOpt,
+    sweep: SweepOpt = None,
+    method: MethodOpt = None,
+    arch: ArchOpt = None,
+    objectives: Optional[str] = typer.Option(None, "--objectives", help=objectives_help("comma list of objectives")),
+    eps: str = typer.Option("0", "--eps", metavar="E", help="epsilon-nondominance margin of the test fronts, a number >= 0"),
+    ref_point: Optional[str] = typer.Option(None, "--ref-point", help=REF_POINT_HELP + "; for the test fronts (selection uses the default over the val points)"),
+    fmt: FormatOpt = "table",
+    rows: int = typer.Option(50, "--rows", metavar="N", help="table format: show the first N points (0 = all); csv and json print all"),
+    store: StoreOpt = None,
+) -> None:
+    """Pick each method's hyper-parameters by validation hypervolume; print their test front.
+
+    A configuration is a trial's settings apart from preference and seed; its validation hypervolume is the mean over seeds of the hypervolume of its val points. The chosen one's test points give the front shown (selection on val, report on test).
+    """
+    from analysis.select import best_view, chosen_test_fronts
+
+    margin = parse_eps(eps)
+    if rows < 0:
+        raise UserInputError(f"--rows: expected a whole number >= 0, got {rows}")
+    df = load_filtered_points(store, fmt, dataset=dataset, sweep=sweep, method=method,
+                              arch=arch, split=["val", "test"])
+    names = chosen_objectives(objectives, df)
+    ref = checked_ref_flag(ref_point, names)
+    selections, val_ref = select_configurations(store, df, names, dataset=dataset, sweep=sweep,
+                                                method=method, arch=arch)
+    test = df[df["split"] == "test"]
+    if test.empty:
+        raise UserInputError("no test points: the chosen configurations need the test split")
+    fronts = chosen_test_fronts(selections, test, names, margin, ref)
+    print_view(best_view(selections, fronts, names, val_ref, rows or None), fmt)
 
 
 # ----------------------------------------------------------------------------- plot

@@ -228,14 +228,80 @@ def _check_axis_values(key: str, section: str, name: str, values: list[Any]) -> 
                 raise FieldValueError(f"{key}.{i}", _describe(exc.errors()[0])[1]) from None
 
 
+DISTRIBUTIONS = ("uniform", "loguniform", "int")
+DRAWN_DIGITS = 6  # drawn floats are rounded to this many significant digits (readable keys)
+
+
+def _bound(key: str, kind: str, value: Any) -> float | int:
+    """One bound of a distribution: a finite number, a whole one for ``int``."""
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if kind == "int" and not whole:
+        raise FieldValueError(f"{key}.{kind}", f"bounds must be whole numbers, got {value!r}")
+    if not (whole or isinstance(value, float)) or not math.isfinite(value):
+        raise FieldValueError(f"{key}.{kind}", f"bounds must be finite numbers, got {value!r}")
+    return value
+
+
+def _draw_axis(key: str, axis: dict[str, Any], seed: int) -> list[Any]:
+    """The values of a distribution axis ``{uniform|loguniform|int: [lo, hi], samples: N}``:
+    N draws from [lo, hi] (int: N distinct integers, both ends included), sorted. The
+    generator is seeded by the search seed and the axis name alone, so the same file
+    always gives the same values, hence the same trial keys."""
+    unknown = [k for k in axis if k not in (*DISTRIBUTIONS, "samples")]
+    if unknown:
+        raise FieldValueError(f"{key}.{unknown[0]}", "unknown key (a distribution axis is "
+                              "{uniform|loguniform|int: [lo, hi], samples: N})")
+    kinds = [k for k in DISTRIBUTIONS if k in axis]
+    if len(kinds) != 1:
+        raise FieldValueError(key, "expected a list of values or one distribution: "
+                              "{uniform|loguniform|int: [lo, hi], samples: N}")
+    kind, bounds, samples = kinds[0], axis[kinds[0]], axis.get("samples")
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise FieldValueError(f"{key}.{kind}", f"expected [lo, hi], got {bounds!r}")
+    lo, hi = (_bound(key, kind, b) for b in bounds)
+    if not lo < hi:
+        raise FieldValueError(f"{key}.{kind}", f"expected lo < hi, got [{lo!r}, {hi!r}]")
+    if kind == "loguniform" and lo <= 0:
+        raise FieldValueError(f"{key}.{kind}", f"loguniform needs lo > 0, got {lo!r}")
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= MAX_AXIS_VALUES:
+        raise FieldValueError(f"{key}.samples", f"expected a whole number of draws in "
+                              f"1..{MAX_AXIS_VALUES}, got {samples!r}")
+    rng = random.Random(f"{seed}/{key}")  # str seeds hash with SHA-512: stable across runs
+    if kind == "int":
+        if samples > hi - lo + 1:
+            raise FieldValueError(f"{key}.samples", f"{samples} distinct whole numbers do not "
+                                  f"fit in [{lo}, {hi}]")
+        return sorted(rng.sample(range(lo, hi + 1), samples))
+    if kind == "uniform":
+        drawn = [rng.uniform(lo, hi) for _ in range(samples)]
+    else:
+        drawn = [math.exp(rng.uniform(math.log(lo), math.log(hi))) for _ in range(samples)]
+    values = sorted(min(max(float(f"{v:.{DRAWN_DIGITS}g}"), lo), hi) for v in drawn)
+    if len(set(values)) < samples:
+        raise FieldValueError(f"{key}.samples", f"{samples} draws repeat a value at "
+                              f"{DRAWN_DIGITS} digits; draw fewer or widen [{lo!r}, {hi!r}]")
+    return values
+
+
 class SearchConfig(_Strict):
-    """Hyper-parameter axes: a grid over all combinations, or seeded random draws."""
+    """Hyper-parameter axes: a grid over all combinations, or seeded random draws. An axis
+    is a list of values or a distribution, which becomes the list of its seeded draws."""
 
     mode: Literal["grid", "random"] = "grid"
+    # before space: the distributions are drawn with it
+    seed: NonNegativeInt = 0
     space: dict[str, Annotated[list[Any], Field(max_length=MAX_AXIS_VALUES)]] = Field(
         max_length=MAX_SEARCH_AXES)
     num_samples: Annotated[int, Field(ge=1, le=MAX_GRID_POINTS)] | None = None
-    seed: NonNegativeInt = 0
+
+    @field_validator("space", mode="before")
+    @classmethod
+    def _draw_distributions(cls, space: Any, info: ValidationInfo) -> Any:
+        if not isinstance(space, dict):
+            return space
+        seed = info.data.get("seed", 0)
+        return {key: _draw_axis(key, axis, seed) if isinstance(axis, dict) else axis
+                for key, axis in space.items()}
 
     @field_validator("space")
     @classmethod

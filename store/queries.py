@@ -1,32 +1,37 @@
 """Reading the store into pandas DataFrames for front, trials, report, plot, export.
 
-load_points runs three set-based queries: the matching points (joined to
-trials for filtering, and to point_metrics once per standard metric, so those
-come as columns as they did when they were point columns), those points'
-trials (once per trial, so the params JSON is decoded once per trial, not once
-per point) and their point_tasks, then pivots and aligns them in pandas; a
-fourth fetches other metrics when the store has any. Columns are built as typed
-numpy arrays straight from the fetched rows; there is no per-point query and no
-per-point JSON decoding, which keeps 1e5 points around a second on SQLite.
+load_points runs two set-based queries over the matching points, aligned by point id:
+one all-numeric row per point (the per-task rows of point_tasks and the metrics of
+point_metrics come as columns, each a key lookup, and only the metrics asked for are
+joined), fetched as the driver's tuples straight into one float64 array; and their split
+and preference text (``details``). Each trial's fields are read once and spread by index.
+There is no per-point query, no per-point Python object beyond the fetched tuples, no
+pivot. A front loads without details and reads them, with the metrics it shows, for its
+own rows only (``point_details``).
 
 latest_epochs and trial_epochs read the ``epochs`` table (live progress of running
 trials); live_points turns running trials' latest epochs into provisional points.
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Select, Text, cast, select
+from sqlalchemy import Select, Text, and_, cast, select
+from sqlalchemy.orm import aliased
 
+from store.db import _flat_view_names
 from store.schema import (
     INT_METRICS, POINT_METRICS, Epoch, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial,
-    join_metrics, known_metrics, metric_aliases,
+    join_metrics, known_metrics, known_tasks, metric_aliases,
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from store.db import Store
 
 _TRIAL_FIELDS = ["trial", "method", "dataset", "arch", "seed", "params"]
@@ -107,34 +112,13 @@ def _frame(store: "Store", stmt: Select) -> pd.DataFrame:
     return pd.DataFrame({name: list(values) for name, values in columns.items()})
 
 
-def _floats(values: tuple) -> np.ndarray:
-    """float64 array; NULL becomes NaN."""
-    return np.array(values, dtype=np.float64)
-
-
-def _decode_json_texts(values: tuple) -> pd.Series:
+def _decode_json_texts(values: Any) -> pd.Series:
     """Decode JSON texts, each distinct text once (identical values share one object)."""
     texts = pd.Series(values, dtype=object)
     decoded = {text: json.loads(text) for text in texts.dropna().unique()}
     out = texts.map(decoded)
     out[texts.isna()] = None
     return out
-
-
-def _points_stmt(flt: PointFilter) -> Select:
-    """The matching points with their POINT_METRICS; preference comes as JSON text to be
-    decoded in bulk."""
-    metrics = metric_aliases(list(POINT_METRICS))
-    stmt = select(
-        Point.id.label("point_id"),
-        Point.trial_id,
-        Point.split,
-        Point.ray_index,
-        cast(Point.preference, Text).label("preference"),
-        *[alias.value.label(name) for name, alias in metrics.items()],
-        *[getattr(Point, n) for n in _TIME_VALUES],
-    ).join_from(Point, Trial, Point.trial_id == Trial.id)
-    return _point_filtered(join_metrics(stmt, metrics), flt).order_by(Point.id)
 
 
 def _trials_stmt(flt: PointFilter) -> Select:
@@ -151,100 +135,170 @@ def _trials_stmt(flt: PointFilter) -> Select:
     return _trial_filtered(stmt, flt)
 
 
-def _tasks_stmt(flt: PointFilter) -> Select:
-    """Per-task rows of exactly the points that _points_stmt selects."""
-    stmt = (
-        select(PointTask.point_id, PointTask.task, PointTask.loss, PointTask.acc)
-        .join(Point, Point.id == PointTask.point_id)
-        .join(Trial, Trial.id == Point.trial_id)
-    )
+def _stored_names(connection: "Connection") -> tuple[list[str], list[str]]:
+    """Task names and extra metric names a point may have, sorted: the columns of
+    ``points_flat``, which every write keeps covering them (a catalogue lookup, where
+    scanning the long tables costs a second per 1e6 points); the scans without the view."""
+    tasks, metrics = _flat_view_names(connection)
+    if not (tasks or metrics):
+        return known_tasks(connection), known_metrics(connection)
+    return sorted(tasks), sorted(metrics)
+
+
+def _numbers_stmt(flt: PointFilter, tasks: list[str], point_columns: list[str],
+                  metrics: list[str]) -> Select:
+    """One all-numeric row per matching point: id, trial id, the ``point_columns`` (ray
+    index, times), then per task (row present, loss, acc) and one value per metric, each
+    a key lookup in the long tables (only the tasks and metrics asked for are joined).
+    Unordered: sorting a million ids in numpy is cheaper than SQL's sort."""
+    per_task = {task: aliased(PointTask, name=f"pt_{task}") for task in tasks}
+    per_metric = metric_aliases(metrics)
+    stmt = select(
+        Point.id, Point.trial_id, *[getattr(Point, n) for n in point_columns],
+        *[c for a in per_task.values() for c in (a.point_id, a.loss, a.acc)],
+        *[a.value for a in per_metric.values()],
+    ).join_from(Point, Trial, Point.trial_id == Trial.id)
+    for task, alias in per_task.items():
+        stmt = stmt.outerjoin(alias, and_(alias.point_id == Point.id, alias.task == task))
+    return _point_filtered(join_metrics(stmt, per_metric), flt)
+
+
+def _texts_stmt(flt: PointFilter) -> Select:
+    """Id, split and preference (JSON text, decoded in bulk) of the matching points."""
+    stmt = select(Point.id, Point.split, cast(Point.preference, Text)).join_from(
+        Point, Trial, Point.trial_id == Trial.id)
     return _point_filtered(stmt, flt)
 
 
-def _extra_metrics_stmt(flt: PointFilter, names: list[str]) -> Select:
-    """Rows of the metrics ``names`` of exactly the points that _points_stmt selects."""
-    stmt = (
-        select(PointMetric.point_id, PointMetric.name, PointMetric.value)
-        .join(Point, Point.id == PointMetric.point_id)
-        .join(Trial, Trial.id == Point.trial_id)
-        .where(PointMetric.name.in_(names))
-    )
-    return _point_filtered(stmt, flt)
+def _raw_rows(connection: "Connection", stmt: Select) -> list[tuple]:
+    """The DBAPI's own row tuples (the columns need no conversion: numbers and text)."""
+    return connection.execute(stmt).cursor.fetchall()
 
 
-def _extra_metric_columns(cols: dict[str, tuple], point_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Pivot long metric rows onto ``point_ids`` (ascending): one float64 column per name
-    found, sorted by name, NaN where a point has none. Rows of points not in
-    ``point_ids`` (written between the queries) are ignored."""
-    ids = np.array(cols["point_id"], dtype=np.int64)
-    rows = np.searchsorted(point_ids, ids)
-    known = rows < len(point_ids)
-    known[known] = point_ids[rows[known]] == ids[known]
-    codes, names = pd.factorize(np.array(cols["name"], dtype=object)[known], sort=True)
-    grid = np.full((len(names), len(point_ids)), np.nan)
-    grid[codes, rows[known]] = _floats(cols["value"])[known]
-    return dict(zip(names, grid, strict=True))
+def _positions(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Index of each of ``values`` in ``known`` (-1 where absent)."""
+    if not len(known):
+        return np.full(len(values), -1)
+    order = np.argsort(known, kind="stable")
+    at = order[np.minimum(np.searchsorted(known, values, sorter=order), len(known) - 1)]
+    return np.where(known[at] == values, at, -1)
 
 
-def _points_frame(cols: dict[str, tuple], trials: pd.DataFrame) -> pd.DataFrame:
-    """Typed point columns with their trial's columns aligned by trial id."""
-    trial_ids = np.array(cols["trial_id"], dtype=np.int64)
-    per_point = trials.set_index("id").reindex(trial_ids)
-    data: dict[str, Any] = {"point_id": np.array(cols["point_id"], dtype=np.int64)}
-    for name in _TRIAL_FIELDS[:-1]:
-        data[name] = per_point[name].to_numpy()
-    data["seed"] = pd.array(per_point["seed"].to_numpy(), dtype="Int64")
-    data["split"] = np.array(cols["split"], dtype=object)
-    data["ray_index"] = np.array(cols["ray_index"], dtype=np.int64)
-    data["preference"] = _decode_json_texts(cols["preference"]).to_numpy()
-    data["params"] = per_point["params"].to_numpy()
-    for name in POINT_METRICS:  # stored as REAL: counts become Int64 again
-        values = _floats(cols[name])
-        data[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
-    for name in _TIME_VALUES:
-        data[name] = _floats(cols[name])
-    return pd.DataFrame(data, columns=POINT_COLUMNS)
+def _selected(names: Iterable[str], wanted: set[str] | None) -> list[str]:
+    return list(names) if wanted is None else [n for n in names if n in wanted]
 
 
-def _task_wide(cols: dict[str, tuple]) -> pd.DataFrame:
-    """Pivot long per-task rows to ``loss.<t>``, ``acc.<t>``, ``mcr.<t>`` columns."""
-    tasks = pd.DataFrame(
-        {
-            "point_id": np.array(cols["point_id"], dtype=np.int64),
-            "task": np.array(cols["task"], dtype=object),
-            "loss": _floats(cols["loss"]),
-            "acc": _floats(cols["acc"]),
-        }
-    )
-    names = sorted(tasks["task"].unique())
-    wide = tasks.pivot(index="point_id", columns="task", values=["loss", "acc"])
-    out = {f"loss.{t}": wide[("loss", t)] for t in names}
-    out |= {f"acc.{t}": wide[("acc", t)] for t in names}
-    out |= {f"mcr.{t}": 1.0 - wide[("acc", t)] for t in names}
-    return pd.DataFrame(out, index=wide.index)
-
-
-def load_points(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
+def load_points(store: "Store", flt: PointFilter | None = None,
+                metrics: Iterable[str] | None = None, details: bool = True) -> pd.DataFrame:
     """One wide row per point matching ``flt``: POINT_COLUMNS, then task columns, then
     any metric beyond POINT_METRICS (sorted by name).
 
+    ``metrics`` keeps the metric columns (POINT_METRICS, the times and the others) to
+    those named, which is what makes a front over many points cheap; None loads all.
+    ``details=False`` leaves out ``split``, ``ray_index`` and ``preference`` (a front
+    reads them for its own rows only, with ``point_details``).
     Task columns come grouped by kind, tasks sorted by name: all ``loss.*``,
-    then ``acc.*``, then ``mcr.*`` (= 1 - acc; NaN where accuracy is NULL).
-    Rows are in point-id (insertion) order; NULL metrics are NaN / <NA>.
+    then ``acc.*``, then ``mcr.*`` (= 1 - acc; NaN where accuracy is NULL), for the
+    tasks the matching points have. Rows are in point-id (insertion) order; NULL
+    metrics are NaN / <NA>. Values come as numpy arrays straight from the fetched rows.
     """
     flt = flt or PointFilter()
-    trials = _frame(store, _trials_stmt(flt))
+    wanted = None if metrics is None else set(metrics)
+    with store.read_connection() as connection:
+        tasks, extra = _stored_names(connection)
+        standard, extra = _selected(POINT_METRICS, wanted), _selected(extra, wanted)
+        point_columns = ["ray_index"] * details + _selected(_TIME_VALUES, wanted)
+        stmt = _numbers_stmt(flt, tasks, point_columns, [*standard, *extra])
+        numbers = np.array(_raw_rows(connection, stmt), dtype=np.float64)
+        texts = np.array(_raw_rows(connection, _texts_stmt(flt)) if details else [],
+                         dtype=object).reshape(-1, 3)
+        trials = _frame(store, _trials_stmt(flt))
+    width = 2 + len(point_columns) + 3 * len(tasks) + len(standard) + len(extra)
+    numbers = numbers.reshape(-1, width)
+    numbers = numbers[np.argsort(numbers[:, 0], kind="stable")]
     if trials.empty:
         trials = pd.DataFrame(columns=["id", *_TRIAL_FIELDS])
-    points = _points_frame(_fetch_columns(store, _points_stmt(flt)), trials)
-    wide = _task_wide(_fetch_columns(store, _tasks_stmt(flt)))
-    points = points.join(wide, on="point_id")
+    # rows are aligned by point id: a point re-recorded between the queries is left out
+    trial = _positions(numbers[:, 1].astype(np.int64), trials["id"].to_numpy(dtype=np.int64))
+    keep = trial >= 0
+    if details:
+        at = _positions(numbers[:, 0].astype(np.int64), texts[:, 0].astype(np.int64))
+        keep &= at >= 0
+        texts = texts[at[keep]]
+    numbers, trial = numbers[keep], trial[keep]
+    columns = iter(numbers.T)
+    data: dict[str, Any] = {"point_id": next(columns).astype(np.int64)}
+    next(columns)  # trial id, replaced by the trial's fields
+    for name in _TRIAL_FIELDS[:-1]:
+        data[name] = trials[name].to_numpy(dtype=object)[trial]
+    data["seed"] = pd.array(trials["seed"].to_numpy()[trial], dtype="Int64")
+    data["params"] = trials["params"].to_numpy(dtype=object)[trial]
+    data |= {name: next(columns) for name in point_columns}
+    if details:
+        data["ray_index"] = data["ray_index"].astype(np.int64)
+        data["split"] = texts[:, 1]
+        data["preference"] = _decode_json_texts(texts[:, 2]).to_numpy()
+    loss, acc = {}, {}
+    for task in tasks:
+        present, loss[task], acc[task] = next(columns), next(columns), next(columns)
+        if np.isnan(present).all():  # no matching point has this task
+            del loss[task], acc[task]
+    data |= _metric_columns(standard, columns)
+    data = {c: data[c] for c in POINT_COLUMNS if c in data}
+    data |= {f"loss.{t}": v for t, v in loss.items()} | {f"acc.{t}": v for t, v in acc.items()}
+    data |= {f"mcr.{t}": 1.0 - v for t, v in acc.items()}
+    data |= {name: next(columns) for name in extra}
+    return pd.DataFrame(data)
+
+
+def _metric_columns(names: list[str], columns: Iterable[np.ndarray]) -> dict[str, Any]:
+    """The next columns as the named metrics: stored as REAL, counts become Int64 again."""
+    columns = iter(columns)
+    out = {}
+    for name in names:
+        values = next(columns)
+        out[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
+    return out
+
+
+_DETAIL_CHUNK = 5000  # point ids per IN list (SQLite allows 32766 bound values)
+
+
+def point_details(store: "Store", point_ids: Iterable[int], metrics: Iterable[str]) -> pd.DataFrame:
+    """``split``, ``ray_index``, ``preference`` and the named metrics (of POINT_METRICS or
+    the others) of the given points, indexed by point id: what ``load_points(...,
+    details=False)`` left out, read for the few rows a front shows."""
+    ids = np.unique(np.asarray(list(point_ids), dtype=np.int64))
     with store.read_connection() as connection:
-        names = known_metrics(connection)
-    if names:
-        extra = _fetch_columns(store, _extra_metrics_stmt(flt, names))
-        points = points.assign(**_extra_metric_columns(extra, points["point_id"].to_numpy()))
-    return points
+        _, extra = _stored_names(connection)
+        names = [m for m in (*POINT_METRICS, *extra) if m in set(metrics)]
+        per_metric = metric_aliases(names)
+        stmt = join_metrics(select(
+            Point.id, Point.ray_index, *[a.value for a in per_metric.values()],
+            Point.split, cast(Point.preference, Text)), per_metric)
+        rows = []
+        for start in range(0, len(ids), _DETAIL_CHUNK):
+            chunk = ids[start:start + _DETAIL_CHUNK]
+            low, high = int(chunk[0]), int(chunk[-1])
+            if high - low < 2 * len(chunk):  # dense ids (a large front): a range, no IN list
+                rows += _raw_rows(connection, stmt.where(Point.id.between(low, high)))
+            else:
+                rows += _raw_rows(connection, stmt.where(Point.id.in_([int(i) for i in chunk])))
+    table = np.array(rows, dtype=object).reshape(-1, 4 + len(names))
+    table = table[np.isin(table[:, 0].astype(np.int64), ids)]  # a range brings others too
+    numbers = table[:, :2 + len(names)].astype(np.float64).T
+    data = {"ray_index": numbers[1].astype(np.int64), "split": table[:, -2],
+            "preference": _decode_json_texts(table[:, -1]).to_numpy()}
+    data |= _metric_columns(names, numbers[2:])
+    return pd.DataFrame(data, index=pd.Index(numbers[0].astype(np.int64), name="point_id"))
+
+
+def trial_configs(store: "Store", flt: PointFilter | None = None) -> dict[str, dict[str, Any]]:
+    """The stored config of each trial matching ``flt``, by trial key (for grouping trials
+    into hyper-parameter configurations)."""
+    stmt = _trial_filtered(select(Trial.key, Trial.config), flt or PointFilter())
+    with store.read_connection() as connection:
+        return {key: config for key, config in connection.execute(stmt)}
 
 
 def task_names(df: pd.DataFrame) -> list[str]:
@@ -320,8 +374,8 @@ def _epoch_frame(store: "Store", stmt: Select) -> pd.DataFrame:
     epochs["record"] = [r if isinstance(r, dict) else {} for r in epochs["record"]]
     epochs["stage_epochs"] = pd.array([r.get("stage_epochs") for r in epochs["record"]],
                                       dtype="Int64")
-    epochs["val_score"] = _floats(tuple(epochs["val_score"]))
-    epochs["elapsed_s"] = _floats(tuple(epochs["elapsed_s"]))
+    epochs["val_score"] = np.array(tuple(epochs["val_score"]), dtype=np.float64)  # NULL: NaN
+    epochs["elapsed_s"] = np.array(tuple(epochs["elapsed_s"]), dtype=np.float64)
     return epochs
 
 
