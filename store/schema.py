@@ -40,12 +40,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, rela
 from contract.result import SPLITS  # noqa: F401 - re-exported: the store's splits
 from store.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The schema these tables describe: the number of the head Alembic revision
 (store/migrations/versions/NNNN_*.py, revision id "NNNN"). Older stores are refused
 until ``paretoctl db upgrade``; newer ones are refused. 1: the first schema; 2: trial
 status 'interrupted', table sweep_leases; 3: metrics in the long table point_metrics;
-4: a trial's node, precision, attempts, pack and saved model, and the table epochs."""
+4: a trial's node, precision, attempts, pack and saved model, and the table epochs;
+5: the sparsity weights only in the params (and keys) of the methods that train L0."""
 HEAD_REVISION = f"{SCHEMA_VERSION:04d}"
 
 FLAT_VIEW = "points_flat"
