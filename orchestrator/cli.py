@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from contract.result import SPLITS
+from contract.trial import TrialConfig
 from orchestrator.cli_common import err, user_errors
 from orchestrator.errors import UserInputError
 
@@ -63,7 +65,7 @@ DatasetOpt = Annotated[str, typer.Option("--dataset", help="dataset name (e.g. m
 SweepOpt = Annotated[Optional[str], typer.Option("--sweep", help="only points of this sweep")]
 MethodOpt = Annotated[Optional[str], typer.Option("--method", help="only this method")]
 ArchOpt = Annotated[Optional[str], typer.Option("--arch", help="only this architecture")]
-SplitOpt = Annotated[str, typer.Option("--split", help="test | val | train")]
+SplitOpt = Annotated[str, typer.Option("--split", help=" | ".join(SPLITS))]
 FormatOpt = Annotated[str, typer.Option("--format", help="table | csv | json")]
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help=STORE_HELP)]
 
@@ -72,13 +74,14 @@ StoreOpt = Annotated[Optional[str], typer.Option("--store", help=STORE_HELP)]
 
 
 def dry_run_table(trials: list[dict]) -> Table:
+    """The expanded trials (plain ``TrialConfig``s), one row each."""
     table = Table(title=f"{len(trials)} trials", show_lines=False)
     for column in ("key", "dataset", "arch", "method", "preference", "seed", "epochs"):
         table.add_column(column)
-    for t in trials:
-        pref = "-" if t["preference"] is None else "(" + ", ".join(f"{v:g}" for v in t["preference"]) + ")"
-        table.add_row(t["key"], t["dataset"]["name"], t["arch"]["name"], t["method"]["name"],
-                      pref, str(t["seed"]), str(t["train"]["epochs"]))
+    for t in map(TrialConfig.from_plain, trials):
+        pref = "-" if t.preference is None else "(" + ", ".join(f"{v:g}" for v in t.preference) + ")"
+        table.add_row(t.key, t.dataset.name, t.arch.name, t.method.name, pref, str(t.seed),
+                      str(t.train.epochs))
     return table
 
 
@@ -237,8 +240,9 @@ def load_filtered_points(store: Optional[str], fmt: str, **filters):
     """The points a front or report reads; bad --split/--format or no match is bad input."""
     from store.queries import PointFilter, load_points
 
-    if filters["split"] not in ("test", "val", "train"):
-        raise UserInputError(f"--split: expected test, val or train, got {filters['split']!r}")
+    if filters["split"] not in SPLITS:
+        raise UserInputError(f"--split: expected {', '.join(SPLITS[:-1])} or {SPLITS[-1]}, "
+                             f"got {filters['split']!r}")
     checked_format(fmt)
     df = load_points(open_existing_store(store), PointFilter(**filters))
     if df.empty:

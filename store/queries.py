@@ -19,15 +19,15 @@ import pandas as pd
 from sqlalchemy import Select, Text, cast, select
 
 from store.schema import (
-    INT_METRICS, POINT_METRICS, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial,
-    join_metrics, known_metrics, metric_aliases,
+    INT_METRICS, POINT_METRICS, POINT_TIMES, Point, PointMetric, PointTask, Sweep, SweepTrial,
+    Trial, join_metrics, known_metrics, metric_aliases,
 )
 
 if TYPE_CHECKING:
     from store.db import Store
 
 _TRIAL_FIELDS = ["trial", "method", "dataset", "arch", "seed", "params"]
-_TIME_VALUES = ["time_train_s", "time_eval_s"]
+_TIME_VALUES = list(POINT_TIMES)
 POINT_COLUMNS = [
     "point_id", "trial", "method", "dataset", "arch", "seed", "split", "ray_index",
     "preference", "params", *POINT_METRICS, *_TIME_VALUES,
