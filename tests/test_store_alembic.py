@@ -279,11 +279,12 @@ def test_after_upgrading_the_v2_fixture_a_rerun_of_its_sweep_finds_every_trial_d
     assert path.read_bytes() == snapshot
 
 
-def v3_with_a_twin(folder: Path, status: str, twin_status: str) -> Path:
-    """The v3 fixture at schema 4 with a twin of its cosmos trial (4): trial 5, beta1 = 0.5,
-    key TWIN_KEY, a copy of trial 4's points (ids + 100) and an epoch, in a second sweep
-    'other'. Trial 4 gets ``status``; trials 1 and 2 say they trained in the twin's pack
-    and in trial 4's."""
+def v3_with_a_twin(folder: Path, status: str, twin_status: str, weights: bool = True) -> Path:
+    """The v3 fixture at schema 4 with a twin of its cosmos trial (4): trial 5, beta1 = 0.5
+    and key TWIN_KEY (without ``weights``: no beta1/beta2 and the key of schema 5, as if
+    written by today's paretoctl), a copy of trial 4's points (ids + 100) and an epoch, in
+    a second sweep 'other'. Trial 4 gets ``status``; trials 1 and 2 say they trained in
+    the twin's pack and in trial 4's."""
     path = copy(V3_STORE, folder)
     engine = create_engine(f"sqlite:///{path}")
     with engine.begin() as conn:
@@ -294,8 +295,12 @@ def v3_with_a_twin(folder: Path, status: str, twin_status: str) -> Path:
             "SELECT params, config FROM trials WHERE id = 4").fetchone())
         params["beta1"] = config["method"]["params"]["beta1"] = 0.5
         config["key"] = TWIN_KEY
-        given = {"id": 5, "key": TWIN_KEY, "status": twin_status, "params": json.dumps(params),
-                 "config": json.dumps(config)}
+        if not weights:
+            for name in ("beta1", "beta2"):
+                del params[name], config["method"]["params"][name]
+            config["key"] = COSMOS_KEY
+        given = {"id": 5, "key": config["key"], "status": twin_status,
+                 "params": json.dumps(params), "config": json.dumps(config)}
         columns = [r[1] for r in conn.execute("PRAGMA table_info(trials)")]
         conn.execute(f"INSERT INTO trials ({', '.join(columns)}) SELECT "
                      f"{', '.join('?' if c in given else c for c in columns)} FROM trials WHERE id = 4",
@@ -311,18 +316,20 @@ def v3_with_a_twin(folder: Path, status: str, twin_status: str) -> Path:
         conn.execute("INSERT INTO sweeps SELECT 2, 'other', spec_yaml, spec, created_at, "
                      "updated_at, paretoctl_version, versions FROM sweeps WHERE id = 1")
         conn.execute("INSERT INTO sweep_trials VALUES (2, 5)")
-        conn.execute("UPDATE trials SET pack = ? WHERE id = 1", (TWIN_KEY,))
+        conn.execute("UPDATE trials SET pack = ? WHERE id = 1", (config["key"],))
         conn.execute("UPDATE trials SET pack = ? WHERE id = 2", (OLD_COSMOS_KEY,))
     return path
 
 
-TWINS = [("done", "done", 4), ("failed", "done", 5), ("failed", "interrupted", 4)]
+# (trial 4's status, the twin's, whether the twin has the weights, the trial kept)
+TWINS = [("done", "done", True, 4), ("failed", "done", True, 5),
+         ("failed", "interrupted", True, 4), ("failed", "done", False, 5)]
 
 
-@pytest.mark.parametrize("status, twin_status, kept", TWINS)
+@pytest.mark.parametrize("status, twin_status, weights, kept", TWINS)
 def test_twins_that_differed_only_in_the_sparsity_weights_become_one_trial(
-        tmp_path, status, twin_status, kept):
-    path = v3_with_a_twin(tmp_path, status, twin_status)
+        tmp_path, status, twin_status, weights, kept):
+    path = v3_with_a_twin(tmp_path, status, twin_status, weights)
     point_tasks = dict(rows(path, "SELECT p.trial_id, COUNT(*) FROM point_tasks t JOIN points p "
                                   "ON p.id = t.point_id GROUP BY p.trial_id"))
     upgrade_store(f"sqlite:///{path}")

@@ -47,6 +47,8 @@ TRAIN_DEFAULTS = {"epochs": 10, "batch_size": 128, "eval_batch_size": 1024, "lr"
                   "momentum": 0.9, "checkpoint": "best_val", "device": "auto"}
 #: settings that say where a trial runs, not what it is (not in the key)
 RUNTIME = ("device",)
+#: trials deleted per statement
+CHUNK = 500
 
 trials = sa.table("trials", sa.column("id", sa.Integer), sa.column("key", sa.String),
                   sa.column("method", sa.String), sa.column("status", sa.String),
@@ -123,10 +125,14 @@ def upgrade() -> None:
         change = rewritten(row)
         if change is not None:
             changes[row.id] = (row, change)
-    if not changes:
-        op.execute("""UPDATE meta SET value = '5' WHERE "key" = 'schema_version'""")
-        return
+    if changes:
+        rewrite(conn, changes)
+    op.execute("""UPDATE meta SET value = '5' WHERE "key" = 'schema_version'""")
 
+
+def rewrite(conn, changes: dict[int, tuple]) -> None:
+    """Give the trials in ``changes`` (id -> (row, (key, params, config))) their new
+    values; of trials that now share a key, keep one and delete the others."""
     everyone = conn.execute(sa.select(trials.c.id, trials.c.key, trials.c.status,
                                       trials.c.params)).all()
     groups: dict[str, list] = {}
@@ -149,32 +155,42 @@ def upgrade() -> None:
                  if link.trial_id in losers} - linked
         if moved:
             conn.execute(sweep_trials.insert(), [{"sweep_id": s, "trial_id": t} for s, t in sorted(moved)])
-        gone = sorted(losers)
-        point_ids = sa.select(points.c.id).where(points.c.trial_id.in_(gone)).scalar_subquery()
-        for name in ("point_metrics", "point_tasks"):  # SQLite migrates with foreign keys off
-            table = sa.table(name, sa.column("point_id", sa.Integer))
-            conn.execute(table.delete().where(table.c.point_id.in_(point_ids)))
-        conn.execute(points.delete().where(points.c.trial_id.in_(gone)))
-        for name in ("epochs", "sweep_trials"):
-            table = sa.table(name, sa.column("trial_id", sa.Integer))
-            conn.execute(table.delete().where(table.c.trial_id.in_(gone)))
-        conn.execute(trials.delete().where(trials.c.id.in_(gone)))
+        ids = sorted(losers)
+        for start in range(0, len(ids), CHUNK):  # SQLite bounds the parameters of a statement
+            delete_trials(conn, ids[start:start + CHUNK])
 
     kept = [(row, change) for trial_id, (row, change) in changes.items() if trial_id not in losers]
+    kept_keys(conn, kept, renamed)
+
+
+def delete_trials(conn, gone: list[int]) -> None:
+    """Delete trials with their points, task scores, metrics, epochs and sweep links."""
+    point_ids = sa.select(points.c.id).where(points.c.trial_id.in_(gone)).scalar_subquery()
+    for name in ("point_metrics", "point_tasks"):  # SQLite migrates with foreign keys off
+        table = sa.table(name, sa.column("point_id", sa.Integer))
+        conn.execute(table.delete().where(table.c.point_id.in_(point_ids)))
+    conn.execute(points.delete().where(points.c.trial_id.in_(gone)))
+    for name in ("epochs", "sweep_trials"):
+        table = sa.table(name, sa.column("trial_id", sa.Integer))
+        conn.execute(table.delete().where(table.c.trial_id.in_(gone)))
+    conn.execute(trials.delete().where(trials.c.id.in_(gone)))
+
+
+def kept_keys(conn, kept: list, renamed: dict[str, str]) -> None:
+    """Write the kept trials' keys, params and configs; point packs at the new keys."""
     by_id = sa.bindparam("b_id")
-    # through placeholders first, so no two rows ever hold one key (trials.key is unique)
-    conn.execute(trials.update().where(trials.c.id == by_id).values(key=sa.bindparam("b_key")),
-                 [{"b_id": row.id, "b_key": f"~{row.id:015x}"} for row, _ in kept])
-    conn.execute(trials.update().where(trials.c.id == by_id).values(
-        key=sa.bindparam("b_key"), params=sa.bindparam("b_params", type_=sa.JSON),
-        config=sa.bindparam("b_config", type_=sa.JSON)),
-        [{"b_id": row.id, "b_key": key, "b_params": params, "b_config": config}
-         for row, (key, params, config) in kept])
+    if kept:  # through placeholders first, so no two rows ever hold one key (it is unique)
+        conn.execute(trials.update().where(trials.c.id == by_id).values(key=sa.bindparam("b_key")),
+                     [{"b_id": row.id, "b_key": f"~{row.id:015x}"} for row, _ in kept])
+        conn.execute(trials.update().where(trials.c.id == by_id).values(
+            key=sa.bindparam("b_key"), params=sa.bindparam("b_params", type_=sa.JSON),
+            config=sa.bindparam("b_config", type_=sa.JSON)),
+            [{"b_id": row.id, "b_key": key, "b_params": params, "b_config": config}
+             for row, (key, params, config) in kept])
     if renamed:
         conn.execute(trials.update().where(trials.c.pack == sa.bindparam("b_old"))
                      .values(pack=sa.bindparam("b_new")),
                      [{"b_old": old, "b_new": new} for old, new in renamed.items()])
-    op.execute("""UPDATE meta SET value = '5' WHERE "key" = 'schema_version'""")
 
 
 def downgrade() -> None:
