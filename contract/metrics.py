@@ -31,7 +31,8 @@ RESERVED = frozenset({"point_id", "trial", "key", "method", "dataset", "arch", "
 class Metric:
     """One metric: its ``name``, which ``direction`` is better, whether it is a ``rate`` in
     [0, 1], its ``level`` (one value per point, or one per task as ``<name>.<task>``), its
-    ``unit`` and a one-line ``description``."""
+    ``unit``, a one-line ``description`` and whether its values are whole numbers
+    (``integer``: counts, which the store refuses as fractions)."""
 
     name: str
     direction: Direction
@@ -39,6 +40,7 @@ class Metric:
     level: Level
     unit: str
     description: str
+    integer: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or len(self.name) > NAME_MAX or not NAME_RE.fullmatch(self.name):
@@ -170,17 +172,24 @@ for _metric in (
            "cr over scalar weights: total weights / stored weights"),
     Metric("ps_scalar", "maximise", False, "point", "ratio",
            "ps over scalar weights: non-zero weights / stored weights"),
-    Metric("rows_total", "minimise", False, "point", "rows", "rows of the weight tensors"),
-    Metric("rows_zero", "maximise", False, "point", "rows", "rows whose entries are all 0"),
-    Metric("rows_unique", "minimise", False, "point", "rows", "distinct rows per layer, summed"),
+    Metric("rows_total", "minimise", False, "point", "rows", "rows of the weight tensors", True),
+    Metric("rows_zero", "maximise", False, "point", "rows", "rows whose entries are all 0", True),
+    Metric("rows_unique", "minimise", False, "point", "rows", "distinct rows per layer, summed",
+           True),
     Metric("weights_total", "minimise", False, "point", "weights",
-           "scalar weights of the tensors that have rows"),
-    Metric("weights_zero", "maximise", False, "point", "weights", "scalar weights equal to 0"),
+           "scalar weights of the tensors that have rows", True),
+    Metric("weights_zero", "maximise", False, "point", "weights", "scalar weights equal to 0",
+           True),
     Metric("weights_unique", "minimise", False, "point", "weights",
-           "scalar weights of the unique non-zero rows (what a pruned, tied layer keeps)"),
-    Metric("n_params", "minimise", False, "point", "parameters", "trainable scalar parameters"),
+           "scalar weights of the unique non-zero rows (what a pruned, tied layer keeps)", True),
+    Metric("n_params", "minimise", False, "point", "parameters", "trainable scalar parameters",
+           True),
     Metric("time_train_s", "minimise", False, "point", "s", "training time of the point's trial"),
     Metric("time_eval_s", "minimise", False, "point", "s", "time to evaluate the point"),
 ):
     register(_metric)
 del _metric
+
+#: the point-level metrics every trial reports, in order (metrics registered later, by
+#: other modules or fixtures, are not among them)
+STANDARD: tuple[str, ...] = tuple(m.name for m in registered("point"))

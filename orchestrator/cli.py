@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from contract.result import SPLITS
+from contract.trial import TrialConfig
 from orchestrator.cli_common import err, user_errors
 from orchestrator.errors import UserInputError
 
@@ -63,7 +65,7 @@ DatasetOpt = Annotated[str, typer.Option("--dataset", help="dataset name (e.g. m
 SweepOpt = Annotated[Optional[str], typer.Option("--sweep", help="only points of this sweep")]
 MethodOpt = Annotated[Optional[str], typer.Option("--method", help="only this method")]
 ArchOpt = Annotated[Optional[str], typer.Option("--arch", help="only this architecture")]
-SplitOpt = Annotated[str, typer.Option("--split", help="test | val | train")]
+SplitOpt = Annotated[str, typer.Option("--split", help=" | ".join(SPLITS))]
 FormatOpt = Annotated[str, typer.Option("--format", help="table | csv | json")]
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help=STORE_HELP)]
 
@@ -72,13 +74,14 @@ StoreOpt = Annotated[Optional[str], typer.Option("--store", help=STORE_HELP)]
 
 
 def dry_run_table(trials: list[dict]) -> Table:
+    """The expanded trials (plain ``TrialConfig``s), one row each."""
     table = Table(title=f"{len(trials)} trials", show_lines=False)
     for column in ("key", "dataset", "arch", "method", "preference", "seed", "epochs"):
         table.add_column(column)
-    for t in trials:
-        pref = "-" if t["preference"] is None else "(" + ", ".join(f"{v:g}" for v in t["preference"]) + ")"
-        table.add_row(t["key"], t["dataset"]["name"], t["arch"]["name"], t["method"]["name"],
-                      pref, str(t["seed"]), str(t["train"]["epochs"]))
+    for t in map(TrialConfig.from_plain, trials):
+        pref = "-" if t.preference is None else "(" + ", ".join(f"{v:g}" for v in t.preference) + ")"
+        table.add_row(t.key, t.dataset.name, t.arch.name, t.method.name, pref, str(t.seed),
+                      str(t.train.epochs))
     return table
 
 
@@ -262,8 +265,9 @@ def load_filtered_points(store, fmt: str, live: bool = False, metrics=None, deta
     from store.queries import PointFilter, load_points
 
     splits = filters["split"] if isinstance(filters["split"], list) else [filters["split"]]
-    if any(split not in ("test", "val", "train") for split in splits):
-        raise UserInputError(f"--split: expected test, val or train, got {filters['split']!r}")
+    if any(split not in SPLITS for split in splits):
+        raise UserInputError(f"--split: expected {', '.join(SPLITS[:-1])} or {SPLITS[-1]}, "
+                             f"got {filters['split']!r}")
     checked_format(fmt)
     db = store if isinstance(store, Store) else open_existing_store(store)
     df = load_points(db, PointFilter(**filters), metrics=metrics, details=details)

@@ -1,7 +1,8 @@
-"""Checking and converting trainer/orchestrator dicts into table rows.
+"""Converting the contract's trial configs and results into table rows.
 
-The shapes come from the contract (``contract.result``, ``contract.trial``); this module
-checks the values: numbers where numbers belong, valid task and metric names.
+The shapes are the contract's (``contract.trial.TrialConfig``, ``contract.result``): a
+payload is read into its class, and a wrong shape is a StoreError naming the field. This
+module only checks the values: numbers where numbers belong, valid task and metric names.
 
 Everything is validated before a transaction opens, so a malformed payload
 leaves the store untouched and fails with a message naming the field. NaN
@@ -18,6 +19,7 @@ import numpy as np
 
 from contract.plain import ContractError
 from contract.result import TOP_LEVEL_METRICS, Point, TrialResult
+from contract.trial import TrialConfig
 from store.errors import StoreError
 from store.schema import INT_METRICS, validate_metric_name, validate_task_name
 
@@ -83,34 +85,34 @@ def to_preference(value: Any, field: str) -> list[float] | None:
     return [to_float(v, f"{field}[{i}]") for i, v in enumerate(value)]
 
 
-def _component_name(trial: Mapping[str, Any], field: str, key: str) -> str:
-    """``trial[field]['name']`` (a bare string is accepted as the name)."""
-    part = trial.get(field)
-    name = part.get("name") if isinstance(part, Mapping) else part
-    if not isinstance(name, str) or not name:
-        raise StoreError(f"trial {key}: field '{field}' needs a 'name'")
-    return name
-
-
-def trial_row(trial: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``trials`` row for one expanded trial dict from the orchestrator."""
+def read_config(trial: Any) -> TrialConfig:
+    """An expanded trial in its class; a wrong shape is a StoreError naming the field."""
     if not isinstance(trial, Mapping):
         raise StoreError(f"trial: expected a mapping, got {type(trial).__name__}")
     key = check_key(trial.get("key"))
-    method = trial.get("method")
-    params = method.get("params") if isinstance(method, Mapping) else None
-    seed = to_int(trial.get("seed"), f"trial {key}: seed")
+    try:
+        return TrialConfig.from_plain(trial)
+    except ContractError as exc:
+        raise StoreError(f"trial {key}: {exc}") from None
+
+
+def trial_row(trial: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``trials`` row for one expanded trial from the orchestrator (its plain
+    ``TrialConfig``); the config is stored in its full plain form."""
+    config = read_config(trial)
+    where = f"trial {config.key}"
+    seed = to_int(config.seed, f"{where}: seed")
     if seed is None:
-        raise StoreError(f"trial {key}: field 'seed' is required")
+        raise StoreError(f"{where}: seed: required")
     return {
-        "key": key,
-        "method": _component_name(trial, "method", key),
-        "dataset": _component_name(trial, "dataset", key),
-        "arch": _component_name(trial, "arch", key),
+        "key": config.key,
+        "method": config.method.name,
+        "dataset": config.dataset.name,
+        "arch": config.arch.name,
         "seed": seed,
-        "preference": to_preference(trial.get("preference"), f"trial {key}: preference"),
-        "params": json_safe(params or {}),
-        "config": json_safe(dict(trial)),
+        "preference": to_preference(config.preference, f"{where}: preference"),
+        "params": json_safe(config.method.options),
+        "config": json_safe(config.to_plain()),
         "status": "pending",
     }
 

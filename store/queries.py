@@ -25,8 +25,8 @@ from sqlalchemy.orm import aliased
 
 from store.db import _flat_view_names
 from store.schema import (
-    INT_METRICS, POINT_METRICS, Epoch, Point, PointMetric, PointTask, Sweep, SweepTrial, Trial,
-    join_metrics, known_metrics, known_tasks, metric_aliases,
+    INT_METRICS, POINT_METRICS, POINT_TIMES, Epoch, Point, PointMetric, PointTask, Sweep,
+    SweepTrial, Trial, join_metrics, known_metrics, known_tasks, metric_aliases,
 )
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from store.db import Store
 
 _TRIAL_FIELDS = ["trial", "method", "dataset", "arch", "seed", "params"]
-_TIME_VALUES = ["time_train_s", "time_eval_s"]
+_TIME_VALUES = list(POINT_TIMES)
 POINT_COLUMNS = [
     "point_id", "trial", "method", "dataset", "arch", "seed", "split", "ray_index",
     "preference", "params", *POINT_METRICS, *_TIME_VALUES,

@@ -10,7 +10,6 @@ metric); the view is regenerated whenever a write brings a name it does not know
 All types are generic SQLAlchemy types so the same schema runs on SQLite and PostgreSQL.
 """
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -37,15 +36,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, mapped_column, relationship
 
-from contract.result import SPLITS  # noqa: F401 - re-exported: the store's splits
+from contract import metrics as registry
+from contract.result import SPLITS
 from store.errors import StoreError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """The schema these tables describe: the number of the head Alembic revision
 (store/migrations/versions/NNNN_*.py, revision id "NNNN"). Older stores are refused
 until ``paretoctl db upgrade``; newer ones are refused. 1: the first schema; 2: trial
 status 'interrupted', table sweep_leases; 3: metrics in the long table point_metrics;
-4: a trial's node, precision, attempts, pack and saved model, and the table epochs."""
+4: a trial's node, precision, attempts, pack and saved model, and the table epochs;
+5: the sparsity weights only in the params (and keys) of the methods that train L0."""
 HEAD_REVISION = f"{SCHEMA_VERSION:04d}"
 
 FLAT_VIEW = "points_flat"
@@ -54,18 +55,16 @@ TRIAL_STATUSES = ("pending", "running", "done", "failed", "interrupted")
 TRIAL_STATUS_CHECK = "status IN (" + ", ".join(f"'{s}'" for s in TRIAL_STATUSES) + ")"
 
 # Task and metric names become SQL column names of the view, so they must be plain
-# identifiers; 50 characters keeps ``loss_<task>`` under PostgreSQL's 63.
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_NAME_MAX = 50
+# identifiers (the registry's rule); 50 characters keeps ``loss_<task>`` under PostgreSQL's 63.
+_NAME_RE, _NAME_MAX = registry.NAME_RE, registry.NAME_MAX
 
-# The metrics every trial reports, in the view's (and load_points') column order; counts
-# are integers (stored as REAL, exact below 2**53, shown as BIGINT by the view).
-POINT_METRICS = (
-    "sparsity", "sr", "cr", "ps", "sr_scalar", "cr_scalar", "ps_scalar",
-    "rows_total", "rows_zero", "rows_unique", "weights_total", "weights_zero",
-    "weights_unique", "n_params",
-)  # fmt: skip
-INT_METRICS = frozenset(POINT_METRICS[7:])
+# The point-level figures that are columns of ``points``: how a point was computed.
+POINT_TIMES = ("time_train_s", "time_eval_s")
+# The other metrics every trial reports (the registry's standard ones), in the view's (and
+# load_points') column order; counts are integers (stored as REAL, exact below 2**53, shown
+# as BIGINT by the view).
+POINT_METRICS = tuple(name for name in registry.STANDARD if name not in POINT_TIMES)
+INT_METRICS = frozenset(name for name in POINT_METRICS if registry.get(name).integer)
 # The view's other columns (and load_points' ``params``): a metric may not take their
 # names, nor a task column's prefix.
 _RESERVED_NAMES = frozenset({
@@ -239,7 +238,8 @@ class Point(Base):
 
     __table_args__ = (
         UniqueConstraint("trial_id", "split", "ray_index", name="uq_points_trial_split_ray"),
-        CheckConstraint("split IN ('train', 'val', 'test')", name="ck_points_split"),
+        CheckConstraint("split IN (" + ", ".join(f"'{s}'" for s in SPLITS) + ")",
+                        name="ck_points_split"),
         Index("ix_points_trial_id", "trial_id"),
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
@@ -24,14 +25,14 @@ NUMERIC = ("real", "int")
 def declared():
     """(method, parameter name, Param) for every parameter of every method."""
     return [(m, name, p) for m in METHODS.names()
-            for name, p in METHODS.get(m).full_table().items()]
+            for name, p in METHODS.get(m).param_table.items()]
 
 
 def test_every_parameter_is_declared_with_a_kind_and_its_defaults_and_presets_pass():
     for method in METHODS.names():
         cls = METHODS.get(method)
         assert set(cls.default_params) == set(cls.param_table), method
-        for name, param in cls.full_table().items():
+        for name, param in cls.param_table.items():
             assert param.kind in ("real", "int", "bool", "word"), (method, name)
             assert param.accepts(param.default), (method, name, param.default)
         for dataset in DATASETS.names():   # every preset value is itself valid
@@ -117,3 +118,53 @@ def test_the_cli_refuses_a_negative_rho_with_exit_2_and_writes_nothing(workdir, 
     message = result.stderr.strip()
     assert len(message.splitlines()) == 1 and "methods.0.params.rho: rho must be" in message
     assert not (workdir / "paretoctl.db").exists()
+
+
+# ------------------------------------------------ the sparsity weights: only where L0 trains
+
+
+def test_only_the_methods_that_train_sparsity_take_its_weights():
+    from trainers.methods.base import SPARSITY_TABLE
+
+    takes = {m for m in METHODS.names() if "beta1" in METHODS.get(m).param_table}
+    assert takes == {"linear", "wc_al"}
+    for method in takes:  # declared once, shared
+        table = METHODS.get(method).param_table
+        assert {name: table[name] for name in SPARSITY_TABLE} == SPARSITY_TABLE
+    for method in set(METHODS.names()) - takes:
+        assert not SPARSITY_TABLE.keys() & METHODS.get(method).param_table.keys(), method
+
+
+def test_a_method_without_sparsity_refuses_its_weights_and_k0():
+    spec = parse_spec({"name": "p", "datasets": ["multidigits"],
+                       "methods": [{"name": "cosmos", "params": {"beta1": 0.5}}]}, "s.yaml")
+    with pytest.raises(SpecError, match=r"s\.yaml: methods\.0\.params\.beta1: unknown parameter "
+                                        r"of 'cosmos'"):
+        expand_sweep(spec)
+    loose = type("Dense", (Method,), {"name": "dense", "batch_loss": lambda s, *a: None})
+    loose.check_preference([0.0, 0.5, 0.5])
+    with pytest.raises(ValueError, match="dense has no sparsity objective: the preference's k0 "
+                                         "must be 0"):
+        loose.check_preference([0.1, 0.45, 0.45])
+
+
+@pytest.mark.parametrize("method, params, betas", [("uniform", {}, (0.8, 0.2)),
+                                                   ("linear", {"beta1": 0.5}, (0.5, 0.2))])
+def test_the_sparsity_metric_uses_the_methods_weights_or_the_papers(method, params, betas):
+    from contract.trial import TrialConfig
+    from trainers.sparsity import growl_value
+    from trainers.trial import build_model, evaluate_points, load_dataset
+
+    config = TrialConfig.from_plain({
+        "dataset": {"name": "multidigits", "options": {"n_train": 40, "n_val": 20, "n_test": 20}},
+        "arch": {"name": "hps", "options": {"width": 0.5}}, "seed": 0,
+        "method": {"name": method, "params": METHODS.get(method).resolve_params(params, "multidigits")},
+        "preference": None if method == "uniform" else [0.0, 0.5, 0.5]})
+    bundle = load_dataset(config)
+    trained = METHODS.get(method)(config.preference and list(config.preference),
+                                  config.method.options, len(bundle.tasks))
+    model = build_model(config, bundle, trained)
+    points = evaluate_points(model, trained, bundle, config, config.train, 0.0)
+    with torch.no_grad():
+        expected = float(growl_value([w for _, w in model.eligible_weights()], *betas))
+    assert [p.metrics["sparsity"] for p in points] == [expected] * 3

@@ -231,6 +231,28 @@ def test_add_trials_validates_before_writing(store, db_path):
     assert raw(db_path, "SELECT COUNT(*) FROM trials") == [(0,)]
 
 
+def test_trials_and_metrics_are_read_through_the_contract(store, db_path):
+    import json
+
+    from contract import metrics
+    from contract.trial import TrialConfig
+    from store.schema import INT_METRICS, POINT_METRICS, POINT_TIMES
+
+    store.add_trials("sweep_a", [make_trial(1)])
+    (config,) = raw(db_path, "SELECT config FROM trials")[0]
+    # stored in the contract's full plain form: the partial train is filled with defaults
+    assert json.loads(config) == TrialConfig.from_plain(make_trial(1)).to_plain()
+    assert json.loads(config)["train"]["batch_size"] == 128
+    with pytest.raises(StoreError, match=r"trial 0000000000000002: train\.epoch: unknown training"):
+        store.add_trials("sweep_a", [{**make_trial(2), "train": {"epoch": 1}}])
+    with pytest.raises(StoreError, match=r"trial 0000000000000003: method\.name: required"):
+        store.add_trials("sweep_a", [{**make_trial(3), "method": {"params": {}}}])
+    # the store's standard metric columns are the registry's, counts as its integers
+    assert (*POINT_METRICS, *POINT_TIMES) == metrics.STANDARD
+    assert INT_METRICS == {m.name for m in metrics.registered("point") if m.integer}
+    assert len(INT_METRICS) == 7
+
+
 def test_mark_running_and_failed(store):
     store.add_trials("sweep_a", [make_trial(1)])
     key = make_trial(1)["key"]

@@ -1,8 +1,10 @@
 """Versioned schema with Alembic: a new store is created at the head revision, older stores
 are refused on open with the upgrade command to run, and ``paretoctl db upgrade`` upgrades
-them in place keeping every row, trial key and status.
+them in place keeping every row and status. Trial keys change only where revision 0005
+rewrites them: trials of methods that do not train sparsity lose beta1/beta2 and take the
+key today's expansion gives them (twins that differed only there become one trial).
 
-Fixtures, both written before Alembic:
+Fixtures:
 - ``tests/data/store_v1.db``: schema 1, written through the store API (commit 4c6dfcd):
   sweep 'old' (spec ``name: old``) with hand-made keys 0000000000000001..4; trials 1 and
   2 done (three points each, two tasks per point), 3 failed, 4 pending. Its spec cannot
@@ -11,6 +13,7 @@ Fixtures, both written before Alembic:
   the spec stored in it (main at 5c011ee): linear x 2, wc_al, cosmos with 3 test rays on
   a small multidigits, all done. Its spec is expanded to check a rerun finds every trial
   done.
+- ``tests/data/store_v3.db``: schema 3 (Alembic 0003), the same sweep run on 8acb5c8.
 """
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ from sqlalchemy import MetaData, Table, create_engine, insert, inspect, text
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
+from orchestrator.expand import expand_sweep
+from orchestrator.spec import parse_spec
 from store import migrate
 from store.db import open_store, upgrade_store
 from store.errors import StoreError, StoreNotFound, StoreOutdated
@@ -38,6 +43,9 @@ from store.schema import FLAT_VIEW, HEAD_REVISION, POINT_METRICS, SCHEMA_VERSION
 
 DATA = Path(__file__).parent / "data"
 V1_STORE, V2_STORE, V3_STORE = DATA / "store_v1.db", DATA / "store_v2.db", DATA / "store_v3.db"
+# the cosmos trial of the v2 and v3 fixtures before and after 0005 (beta1/beta2 leave its
+# params); a twin differing only in beta1 = 0.5, by the key algorithm of schema 4
+OLD_COSMOS_KEY, COSMOS_KEY, TWIN_KEY = "4823dc54d7f9a0d7", "44b8c49391320b4d", "de6f40be0f311b96"
 TABLES = ("sweeps", "trials", "sweep_trials", "points", "point_tasks")
 runner = CliRunner()
 
@@ -163,8 +171,8 @@ def test_db_upgrade_of_the_v1_fixture_keeps_every_row_and_the_view(tmp_path):
     result = invoke("db", "upgrade", "--store", url)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == (f"store {url} upgraded from schema 1 (no Alembic revision, "
-                                     f"stamped 0001) to schema 4 (Alembic revision 0004)")
-    assert version_rows(url) == ([("0004",)], [("schema_version", "4")])
+                                     f"stamped 0001) to schema 5 (Alembic revision 0005)")
+    assert version_rows(url) == ([("0005",)], [("schema_version", "5")])
     for table in ("sweeps", "trials", "sweep_trials", "point_tasks"):  # ids, keys, statuses
         old = len(before[table][0])  # schema 4 appends columns to trials, NULL here
         assert [r[:old] for r in rows(path, f"SELECT * FROM {table} ORDER BY 1, 2")] == before[table]
@@ -195,13 +203,18 @@ def test_db_upgrade_is_idempotent_and_writes_nothing_the_second_time(tmp_path):
     url = f"sqlite:///{path}"
     first = invoke("db", "upgrade", "--store", url)
     assert first.exit_code == 0, first.stderr
-    assert "from schema 2 (no Alembic revision, stamped 0002) to schema 4" in first.stdout
+    assert "from schema 2 (no Alembic revision, stamped 0002) to schema 5" in first.stdout
     snapshot = path.read_bytes()
     again = invoke("db", "upgrade", "--store", url)
     assert again.exit_code == 0, again.stderr
-    assert again.stdout.strip() == (f"store {url} is already at head: schema 4 "
-                                    f"(Alembic revision 0004), nothing to do")
+    assert again.stdout.strip() == (f"store {url} is already at head: schema 5 "
+                                    f"(Alembic revision 0005), nothing to do")
     assert path.read_bytes() == snapshot
+
+
+def renamed(found: list[tuple]) -> list[tuple]:
+    """Rows as they read before 0005, the cosmos trial under its new key."""
+    return [tuple(COSMOS_KEY if v == OLD_COSMOS_KEY else v for v in row) for row in found]
 
 
 def test_after_upgrading_the_v3_fixture_a_rerun_finds_every_trial_done_with_no_run_facts(
@@ -209,10 +222,19 @@ def test_after_upgrading_the_v3_fixture_a_rerun_finds_every_trial_done_with_no_r
     path = copy(V3_STORE, tmp_path)
     url = f"sqlite:///{path}"
     keys_before = rows(path, "SELECT id, key, status FROM trials ORDER BY id")
+    params_before = rows(path, "SELECT id, params, config FROM trials ORDER BY id")
     view_before = view_rows(path)
     assert invoke("db", "upgrade", "--store", url).exit_code == 0
-    assert rows(path, "SELECT id, key, status FROM trials ORDER BY id") == keys_before
-    assert view_rows(path) == view_before
+    # 0005: only the cosmos trial loses beta1/beta2 and takes the key expanding gives it now
+    assert rows(path, "SELECT id, key, status FROM trials ORDER BY id") == renamed(keys_before)
+    assert view_rows(path) == (view_before[0], renamed(view_before[1]))
+    params_after = rows(path, "SELECT id, params, config FROM trials ORDER BY id")
+    assert params_after[:3] == params_before[:3]  # linear and wc_al keep their weights
+    params, config = json.loads(params_before[3][1]), json.loads(params_before[3][2])
+    del params["beta1"], params["beta2"]
+    config["method"]["params"] = params
+    config["key"] = COSMOS_KEY
+    assert (json.loads(params_after[3][1]), json.loads(params_after[3][2])) == (params, config)
     assert rows(path, "SELECT node, precision, attempts, pack, artifact_path, artifact_bytes, "
                       "artifact_sha256 FROM trials") == [(None,) * 7] * 4
     assert rows(path, "SELECT COUNT(*) FROM epochs") == [(0,)]
@@ -227,17 +249,14 @@ def test_after_upgrading_the_v3_fixture_a_rerun_finds_every_trial_done_with_no_r
 
 def test_after_upgrading_the_v2_fixture_a_rerun_of_its_sweep_finds_every_trial_done(
         tmp_path, workdir):
-    from orchestrator.expand import expand_sweep
-    from orchestrator.spec import parse_spec
-
     path = copy(V2_STORE, tmp_path)
     url = f"sqlite:///{path}"
     keys_before = rows(path, "SELECT id, key, status FROM trials ORDER BY id")
     old_columns, old_view = view_rows(path)
     old_frame = load_points_v2_columns(path)
     upgrade_store(url)
-    assert rows(path, "SELECT id, key, status FROM trials ORDER BY id") == keys_before
-    assert view_rows(path) == (old_columns, old_view)
+    assert rows(path, "SELECT id, key, status FROM trials ORDER BY id") == renamed(keys_before)
+    assert view_rows(path) == (old_columns, renamed(old_view))
 
     ((spec_yaml,),) = rows(path, "SELECT spec_yaml FROM sweeps")
     expanded = expand_sweep(parse_spec(yaml.safe_load(spec_yaml)))
@@ -260,6 +279,80 @@ def test_after_upgrading_the_v2_fixture_a_rerun_of_its_sweep_finds_every_trial_d
     assert path.read_bytes() == snapshot
 
 
+def v3_with_a_twin(folder: Path, status: str, twin_status: str, weights: bool = True) -> Path:
+    """The v3 fixture at schema 4 with a twin of its cosmos trial (4): trial 5, beta1 = 0.5
+    and key TWIN_KEY (without ``weights``: no beta1/beta2 and the key of schema 5, as if
+    written by today's paretoctl), a copy of trial 4's points (ids + 100) and an epoch, in
+    a second sweep 'other'. Trial 4 gets ``status``; trials 1 and 2 say they trained in
+    the twin's pack and in trial 4's."""
+    path = copy(V3_STORE, folder)
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        migrate.upgrade_to(conn, "0004")
+    engine.dispose()
+    with sqlite3.connect(path) as conn:
+        params, config = (json.loads(v) for v in conn.execute(
+            "SELECT params, config FROM trials WHERE id = 4").fetchone())
+        params["beta1"] = config["method"]["params"]["beta1"] = 0.5
+        config["key"] = TWIN_KEY
+        if not weights:
+            for name in ("beta1", "beta2"):
+                del params[name], config["method"]["params"][name]
+            config["key"] = COSMOS_KEY
+        given = {"id": 5, "key": config["key"], "status": twin_status,
+                 "params": json.dumps(params), "config": json.dumps(config)}
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(trials)")]
+        conn.execute(f"INSERT INTO trials ({', '.join(columns)}) SELECT "
+                     f"{', '.join('?' if c in given else c for c in columns)} FROM trials WHERE id = 4",
+                     [given[c] for c in columns if c in given])
+        conn.execute("UPDATE trials SET status = ? WHERE id = 4", (status,))
+        conn.execute("INSERT INTO points SELECT id + 100, 5, split, ray_index, preference, "
+                     "time_train_s, time_eval_s FROM points WHERE trial_id = 4")
+        for table, values in (("point_tasks", "task, loss, acc"), ("point_metrics", "name, value")):
+            conn.execute(f"INSERT INTO {table} SELECT point_id + 100, {values} FROM {table} "
+                         f"WHERE point_id IN (SELECT id FROM points WHERE trial_id = 4)")
+        conn.execute("INSERT INTO epochs VALUES (5, 'train', 0, 0.5, 1.0, NULL, "
+                     "'2026-01-01 00:00:00.000000')")
+        conn.execute("INSERT INTO sweeps SELECT 2, 'other', spec_yaml, spec, created_at, "
+                     "updated_at, paretoctl_version, versions FROM sweeps WHERE id = 1")
+        conn.execute("INSERT INTO sweep_trials VALUES (2, 5)")
+        conn.execute("UPDATE trials SET pack = ? WHERE id = 1", (config["key"],))
+        conn.execute("UPDATE trials SET pack = ? WHERE id = 2", (OLD_COSMOS_KEY,))
+    return path
+
+
+# (trial 4's status, the twin's, whether the twin has the weights, the trial kept)
+TWINS = [("done", "done", True, 4), ("failed", "done", True, 5),
+         ("failed", "interrupted", True, 4), ("failed", "done", False, 5)]
+
+
+@pytest.mark.parametrize("status, twin_status, weights, kept", TWINS)
+def test_twins_that_differed_only_in_the_sparsity_weights_become_one_trial(
+        tmp_path, status, twin_status, weights, kept):
+    path = v3_with_a_twin(tmp_path, status, twin_status, weights)
+    point_tasks = dict(rows(path, "SELECT p.trial_id, COUNT(*) FROM point_tasks t JOIN points p "
+                                  "ON p.id = t.point_id GROUP BY p.trial_id"))
+    upgrade_store(f"sqlite:///{path}")
+    # a done one is kept, then the one with the paper's weights (trial 4); the other goes
+    # with its points, task scores, metrics and epochs, and its sweeps link to the kept one
+    assert rows(path, "SELECT id, key, status FROM trials WHERE method = 'cosmos'") == [
+        (kept, COSMOS_KEY, {4: status, 5: twin_status}[kept])]
+    assert rows(path, "SELECT * FROM sweep_trials ORDER BY 1, 2") == [
+        (1, 1), (1, 2), (1, 3), (1, kept), (2, kept)]
+    assert rows(path, "SELECT DISTINCT trial_id FROM points ORDER BY 1") == [(1,), (2,), (3,), (kept,)]
+    assert rows(path, "SELECT COUNT(*) FROM point_tasks") == [(sum(point_tasks.values()) - 9 * 2,)]
+    assert rows(path, "SELECT COUNT(*) FROM point_metrics WHERE point_id NOT IN "
+                      "(SELECT id FROM points)") == [(0,)]
+    assert rows(path, "SELECT trial_id FROM epochs") == ([(5,)] if kept == 5 else [])
+    assert rows(path, "SELECT id, pack FROM trials WHERE pack IS NOT NULL") == [
+        (1, COSMOS_KEY), (2, COSMOS_KEY)]  # the pack references follow the keys
+    assert rows(path, "PRAGMA foreign_key_check") == []
+    assert "beta1" not in rows(path, f"SELECT params FROM trials WHERE id = {kept}")[0][0]
+    ((spec_yaml,),) = rows(path, "SELECT spec_yaml FROM sweeps WHERE id = 1")
+    expanded = expand_sweep(parse_spec(yaml.safe_load(spec_yaml)))
+    assert {t["key"] for t in expanded} == {k for (k,) in rows(path, "SELECT key FROM trials")}
+
+
 def load_points_v2_columns(path: Path):
     """What load_points returned for a schema-2 store: the metric columns of points."""
     import pandas as pd
@@ -276,7 +369,7 @@ def test_processes_upgrading_one_old_store_at_once_all_succeed(tmp_path):
     path = copy(V1_STORE, tmp_path)
     with ProcessPoolExecutor(3) as pool:
         found = sorted(pool.map(_upgrade_from, [f"sqlite:///{path}"] * 3))
-    assert found == [1, 4, 4]  # one upgraded, the others found it done
+    assert found == [1, SCHEMA_VERSION, SCHEMA_VERSION]  # one upgraded, the others found it done
     assert rows(path, "SELECT COUNT(*) FROM trials") == [(4,)]
     assert rows(path, "SELECT COUNT(*) FROM points") == [(6,)]
 
@@ -299,7 +392,7 @@ def test_every_command_refuses_an_old_store_in_one_line_and_writes_nothing(
     files, snapshot = sorted(tmp_path.iterdir()), path.read_bytes()
     result = invoke(*command, "--store", url)
     assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stderr.strip() == (f"error: store {url} is at schema 1, this paretoctl needs 4: "
+    assert result.stderr.strip() == (f"error: store {url} is at schema 1, this paretoctl needs 5: "
                                      f"run paretoctl db upgrade --store {url}")
     assert path.read_bytes() == snapshot and sorted(tmp_path.iterdir()) == files
 
@@ -308,20 +401,20 @@ def test_opening_an_old_store_never_upgrades_it(tmp_path):
     path = copy(V2_STORE, tmp_path)
     snapshot = path.read_bytes()
     for kwargs in ({"create": True}, {"create": False}, {"create": False, "read_only": True}):
-        with pytest.raises(StoreOutdated, match="is at schema 2, this paretoctl needs 4"):
+        with pytest.raises(StoreOutdated, match="is at schema 2, this paretoctl needs 5"):
             open_store(f"sqlite:///{path}", **kwargs)
     assert path.read_bytes() == snapshot
 
 
-@pytest.mark.parametrize("revision, shown", [("0005", "is at schema 5, newer than this paretoctl "
-                                                       "understands (4): upgrade paretoctl"),
+@pytest.mark.parametrize("revision, shown", [("0006", "is at schema 6, newer than this paretoctl "
+                                                       "understands (5): upgrade paretoctl"),
                                              ("f00dcafe", "is at Alembic revision 'f00dcafe'")])
 def test_a_newer_store_is_refused_naming_its_version(tmp_path, revision, shown):
     path = tmp_path / "new.db"
     open_store(f"sqlite:///{path}", create=True).close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = ?", (revision,))
-        conn.execute("UPDATE meta SET value = '4'")
+        conn.execute("UPDATE meta SET value = '5'")
     snapshot = path.read_bytes()
     for kwargs in ({"create": True}, {"create": False, "read_only": True}):
         with pytest.raises(StoreError, match=re.escape(shown)):
@@ -365,7 +458,7 @@ def test_the_console_script_upgrades(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "upgraded from schema 1" in done.stdout
-    assert rows(path, "SELECT version_num FROM alembic_version") == [("0004",)]
+    assert rows(path, "SELECT version_num FROM alembic_version") == [("0005",)]
 
 
 # --- PostgreSQL ----------------------------------------------------------------
@@ -419,12 +512,49 @@ def test_postgres_store_at_schema_1_is_upgraded(pg_url, tmp_path, written_before
             assert read(pg).astype(str).equals(read(lite).astype(str))
 
 
-def copy_fixture_rows(fixture: Path, engine) -> None:
-    """The fixture's rows into the (schema-1) PostgreSQL tables, ids included."""
+@pytest.mark.postgres
+def test_postgres_rewrites_keys_and_twins_as_sqlite_does(pg_url, tmp_path):
+    lite = v3_with_a_twin(tmp_path / "lite", "failed", "done")
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        migrate.upgrade_to(conn, "0004")
+    copy_fixture_rows(v3_with_a_twin(tmp_path / "pg", "failed", "done"), engine,
+                      (*TABLES, "point_metrics", "epochs"))
+    engine.dispose()
+    for url in (pg_url, f"sqlite:///{lite}"):
+        assert upgrade_store(url).after == SCHEMA_VERSION
+    pg, sqlite = stored_trials(pg_url), stored_trials(f"sqlite:///{lite}")
+    assert pg == sqlite
+    assert [r[:3] for r in pg[:4]][3] == (5, COSMOS_KEY, "done")  # the done twin was kept
+    assert pg[4:] == [(1, 1), (1, 2), (1, 3), (1, 5), (2, 5), (5, "train", 0), pg[-1]]
+    with open_store(pg_url, create=False, read_only=True) as pg_store, \
+            open_store(f"sqlite:///{lite}", create=False, read_only=True) as lite_store:
+        for read in (lambda s: load_points(s, PointFilter(split=None)),
+                     lambda s: list_trials(s, PointFilter(split=None))):
+            assert read(pg_store).astype(str).equals(read(lite_store).astype(str))
+
+
+def stored_trials(url: str) -> list[tuple]:
+    """Trials (JSON decoded), sweep links, epochs and the point count of a store."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        trials = [tuple(json.loads(v) if isinstance(v, str) and v[:1] == "{" else v for v in r)
+                  for r in conn.execute(text("SELECT id, key, status, params, config, pack "
+                                             "FROM trials ORDER BY id"))]
+        links = conn.execute(text("SELECT * FROM sweep_trials ORDER BY 1, 2")).all()
+        epochs = conn.execute(text("SELECT trial_id, stage, epoch FROM epochs")).all()
+        counts = conn.execute(text("SELECT (SELECT COUNT(*) FROM points), (SELECT COUNT(*) FROM "
+                                   "point_tasks), (SELECT COUNT(*) FROM point_metrics)")).one()
+    engine.dispose()
+    return [*trials, *map(tuple, links), *map(tuple, epochs), tuple(counts)]
+
+
+def copy_fixture_rows(fixture: Path, engine, tables: tuple[str, ...] = TABLES) -> None:
+    """The fixture's rows into the PostgreSQL tables (of the fixture's schema), ids included."""
     source = create_engine(f"sqlite:///{fixture}")
     lite, pg = MetaData(), MetaData()
     with source.connect() as src, engine.begin() as dst:
-        for name in TABLES:
+        for name in tables:
             table = Table(name, lite, autoload_with=src)
             values = [dict(r._mapping) for r in src.execute(table.select())]
             for row in values:  # SQLite keeps naive UTC timestamps

@@ -28,6 +28,7 @@ from contract.trial import TrialConfig
 from trainers.datasets import DATASETS, SPLITS, DatasetBundle
 from trainers.loop import TrainData, TrainingDiverged, evaluate, sparsity_objective
 from trainers.methods import METHODS, Method
+from trainers.methods.base import SPARSITY_PARAMS
 from trainers.metrics import count_parameters, sparsity_metrics
 from trainers.models import ARCHITECTURES, MultiTaskNet
 from trainers.reproducibility import reproducible
@@ -73,8 +74,8 @@ def evaluate_points(model: MultiTaskNet, method: Method, bundle: DatasetBundle,
                     time_train_s: float) -> list[Point]:
     """One point per split and evaluation ray (one ray unless the method learns a front):
     per-task loss/accuracy plus the model-level sparsity figures."""
-    with torch.no_grad():
-        l0 = float(sparsity_objective(model, method.params))
+    with torch.no_grad():  # at the paper's betas unless the method takes its own
+        l0 = float(sparsity_objective(model, {**SPARSITY_PARAMS, **method.params}))
     metrics = {k: finite(v) if isinstance(v, float) else v
                for k, v in sparsity_metrics(model).items()}
     metrics |= {"sparsity": finite(l0), "n_params": count_parameters(model)}

@@ -62,7 +62,10 @@ from trainers.methods.task_gradients import combined_loss
 __all__ = ["GradientCombiningMethod", "Method", "Param", "ParamError", "SPARSITY_PARAMS", "SPARSITY_TABLE",
            "ScalarisingMethod"]
 
-#: GrOWL spike weights of the sparsity objective L0, shared by every method (paper values)
+#: GrOWL spike weights of the sparsity objective L0 (paper values): parameters of the
+#: methods that train L0 (``linear``, ``wc_al``: a preference with k0 > 0), which merge this
+#: table into their ``param_table``, so they enter only those methods' trial keys. The
+#: ``sparsity`` metric of a method without them is L0 at these defaults.
 SPARSITY_TABLE: dict[str, Param] = {"beta1": real(0.8, 0.0), "beta2": real(0.2, 0.0)}
 SPARSITY_PARAMS: dict[str, Any] = defaults(SPARSITY_TABLE)
 
@@ -108,7 +111,7 @@ class Method(ABC):
         """Defaults, the presets, then ``params``; unknown keys raise KeyError, values
         outside their declaration (or refused by ``check_params``) ParamError."""
         params = dict(params or {})
-        table = cls.full_table()
+        table = cls.param_table
         unknown = sorted(set(params) - set(table))
         if unknown:
             raise KeyError(unknown[0])
@@ -120,11 +123,6 @@ class Method(ABC):
         return resolved
 
     @classmethod
-    def full_table(cls) -> dict[str, Param]:
-        """The method's parameters plus the sparsity weights every method takes."""
-        return {**SPARSITY_TABLE, **cls.param_table}
-
-    @classmethod
     def check_params(cls, params: dict[str, Any]) -> None:
         """Rules across parameters that a table cannot state; raise ParamError (checked
         before any run, after every value passed its own declaration)."""
@@ -132,7 +130,10 @@ class Method(ABC):
     @classmethod
     def check_preference(cls, preference: list[float]) -> None:
         """Raise ValueError for a preference vector the method cannot use (checked when a
-        sweep is expanded, so the sweep fails before anything runs)."""
+        sweep is expanded, so the sweep fails before anything runs): k0 > 0 trains L0,
+        which needs the sparsity weights in the method's table."""
+        if preference[0] > 0 and not SPARSITY_TABLE.keys() <= cls.param_table.keys():
+            raise ValueError(f"{cls.name} has no sparsity objective: the preference's k0 must be 0")
 
     @classmethod
     def train_preset(cls, dataset: str, arch: str | None = None) -> dict[str, Any]:

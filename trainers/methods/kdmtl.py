@@ -45,7 +45,7 @@ from torch import nn
 
 from trainers import loop
 from trainers.methods import METHODS
-from trainers.methods.base import SPARSITY_PARAMS, Method
+from trainers.methods.base import Method
 from trainers.methods.mdmtn_baselines import initialise, require, task_weights, weight_vector
 from trainers.methods.params import Param, flag, integer, real
 from trainers.methods.stl import SingleTask, fit_per_task
@@ -142,7 +142,7 @@ class KnowledgeDistillation(Method):
                      on_epoch) -> loop.StageOutcome:
         """Train (and freeze) one single-task teacher per task, as ``stl`` would."""
         teachers = make_teachers(model, data.tasks)
-        stl = SingleTask(None, {**SPARSITY_PARAMS, "lsuv": self.params["lsuv"]}, self.n_tasks)
+        stl = SingleTask(None, {"lsuv": self.params["lsuv"]}, self.n_tasks)
         t_settings = self.teacher_settings(settings)
         time_lsuv = initialise(teachers, data, t_settings, generator, self.params["lsuv"])
         stage = fit_per_task(teachers, stl, data, t_settings, generator, on_epoch, "teachers")

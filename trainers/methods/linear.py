@@ -10,13 +10,15 @@ from __future__ import annotations
 import torch
 
 from trainers.methods import METHODS
-from trainers.methods.base import ScalarisingMethod
+from trainers.methods.base import SPARSITY_TABLE, ScalarisingMethod
+from trainers.methods.params import Param
 
 
 @METHODS.register("linear")
 class Linear(ScalarisingMethod):
     name = "linear"
     description = "weighted sum of the objectives (k0 weights sparsity)"
+    param_table: dict[str, Param] = {**SPARSITY_TABLE}   # the GrOWL weights of L0
 
     def loss(self, objectives: torch.Tensor) -> torch.Tensor:
         return torch.dot(self.k, objectives)

@@ -77,7 +77,7 @@ from torch import nn
 from trainers import loop
 from trainers.lsuv import lsuv_
 from trainers.methods import METHODS
-from trainers.methods.base import ScalarisingMethod
+from trainers.methods.base import SPARSITY_TABLE, ScalarisingMethod
 from trainers.methods.params import Param, integer, real, word
 from trainers.methods.two_phase import PROX_STEPS, fit_two_phase
 
@@ -94,6 +94,7 @@ class WeightedChebyshevAL(ScalarisingMethod):
     name = "wc_al"
     description = "modified weighted Chebyshev + augmented Lagrangian (MDMTN paper)"
     param_table: dict[str, Param] = {
+        **SPARSITY_TABLE,   # the GrOWL weights of L0 (beta1, beta2)
         # initial penalty; the paper's MultiMNIST value is 2.5e-8
         "mu0": real(0.5, 0.0, open_low=True),
         # penalty growth per iteration (1 keeps it constant; below 1 it would shrink)
