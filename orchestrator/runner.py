@@ -14,8 +14,11 @@ import ipaddress
 import json
 import logging
 import os
+import socket
+import sys
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from orchestrator import paths
@@ -23,25 +26,43 @@ from orchestrator.progress import SweepProgress
 
 RESULT_KEY = "paretoctl_result"
 ERROR_KEY = "paretoctl_error"
+NODE_KEY = "paretoctl_node"
 # Ray reads this once, when it is first imported: "0" makes a local Ray pick the loopback
 # address as its node address, so every server it starts binds 127.0.0.1 only
 _RAY_LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+_AUTH_MODE = "RAY_AUTH_MODE"
+# a Ray head answers at once; no answer in this time means nothing listens there
+_PROBE_TIMEOUT_S = 10.0
 
 
 def trial_trainable(config: dict[str, Any]) -> None:
-    """Tune entry point (runs in a Ray worker): one trial, one report."""
+    """Tune entry point (runs in a Ray worker): one trial, one report, naming the node."""
     from ray import tune
 
+    from trainers.errors import DataError
     from trainers.trial import run_trial
 
     trial = config["trial"]
+    node = worker_node()
     try:
         result = run_trial(trial)
     except Exception as exc:  # recorded as a failed trial; the sweep goes on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        tune.report({ERROR_KEY: detail, "trial_key": trial["key"]})
+        if isinstance(exc, DataError) and node:  # data present on the driver, not here
+            detail += f" (on node {node})"
+        tune.report({ERROR_KEY: detail, NODE_KEY: node, "trial_key": trial["key"]})
         return
-    tune.report({RESULT_KEY: json.dumps(result), "trial_key": trial["key"]})
+    tune.report({RESULT_KEY: json.dumps(result), NODE_KEY: node, "trial_key": trial["key"]})
+
+
+def worker_node() -> str | None:
+    """``IP/NODE_ID`` of the Ray node this process runs on (None outside Ray). The id tells
+    apart nodes that share an address (several nodes on one machine)."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    return f"{ray.util.get_node_ip_address()}/{ray.get_runtime_context().get_node_id()}"
 
 
 @dataclass
@@ -67,10 +88,13 @@ def init_ray(address: str | None, num_cpus: float | None = None,
 
     Quiet either way: no dashboard, worker output kept out of the terminal. A local Ray
     never joins a cluster found through ``RAY_ADDRESS`` or an earlier session: clusters
-    are joined only with an explicit ``address``.
+    are joined only with an explicit ``address``. A cluster that cannot be reached is a
+    ``UserInputError`` naming the address (one line, exit 2), raised before any write.
     """
     if not address:
         os.environ[_RAY_LOCAL_ONLY] = "0"  # before the first `import ray` (and for its workers)
+    else:
+        use_token_if_available()
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -83,7 +107,7 @@ def init_ray(address: str | None, num_cpus: float | None = None,
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
                                   logging_level=logging.ERROR, configure_logging=True)
     if address:
-        ray.init(address=address, **kwargs)
+        _join_cluster(ray, address, kwargs)
     else:
         temp = paths.ray_temp_dir()
         temp.mkdir(parents=True, exist_ok=True)
@@ -92,6 +116,62 @@ def init_ray(address: str | None, num_cpus: float | None = None,
         _check_loopback(ray)
     for name in ("ray", "ray.tune", "ray.train", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def ray_token_available() -> bool:
+    """Whether this process has a Ray authentication token where Ray looks for one:
+    ``RAY_AUTH_TOKEN``, else the file at ``RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token``."""
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return True
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    try:
+        return bool(path.expanduser().read_text().strip())
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def use_token_if_available() -> None:
+    """Join a cluster with token authentication when a token is available and
+    ``RAY_AUTH_MODE`` is unset, as `ray start --head` decides for itself: Ray 2.60's driver
+    leaves authentication off for an explicit address, and a head that turned it on
+    (because ``~/.ray/auth_token`` exists) then refuses it with a ConnectionError after
+    a long wait. A head without authentication accepts a driver that sends a token."""
+    if os.environ.get(_AUTH_MODE) is None and ray_token_available():
+        os.environ[_AUTH_MODE] = "token"
+        if "ray" in sys.modules:  # Ray caches its config when first imported: reread it
+            from ray._raylet import Config
+
+            Config.initialize("")
+
+
+def _join_cluster(ray, address: str, kwargs: dict[str, Any]) -> None:
+    """``ray.init`` on the cluster at ``address``; an unreachable or refusing cluster is
+    one line (Ray would retry an unreachable one for minutes, then print a traceback)."""
+    from orchestrator.errors import UserInputError
+
+    hint = ("; is the Ray head running there (`ray start --head`), and does this machine "
+            "have its token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)?")
+    host_port = _host_port(address)
+    if host_port is not None:
+        try:
+            socket.create_connection(host_port, timeout=_PROBE_TIMEOUT_S).close()
+        except OSError as exc:
+            raise UserInputError(f"--address {address}: no Ray cluster answers there "
+                                 f"({exc.strerror or exc}){hint}") from None
+    try:
+        ray.init(address=address, **kwargs)
+    except (ConnectionError, TimeoutError, ray.exceptions.RayError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise UserInputError(f"--address {address}: cannot join the Ray cluster: "
+                             f"{first}{hint}") from None
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``HOST:PORT`` address; None for other forms (``ray://``, auto)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "/" in address or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
 
 
 def _check_loopback(ray) -> None:

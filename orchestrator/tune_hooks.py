@@ -13,7 +13,8 @@ from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from orchestrator.progress import SweepProgress
-from orchestrator.runner import ERROR_KEY, RESULT_KEY, SweepOutcome
+from orchestrator.runner import ERROR_KEY, NODE_KEY, RESULT_KEY, SweepOutcome
+from store.writes import record_run
 
 
 class StoreWriter(Callback):
@@ -41,6 +42,7 @@ class StoreWriter(Callback):
             return
         key = self._key(trial)
         self.store.mark_running(key)
+        record_run(self.store, key, attempts=attempts(trial))
         if key not in self.outcome.started:  # a retried trial starts again
             self.outcome.started.append(key)
         self.progress.started(key)
@@ -49,6 +51,8 @@ class StoreWriter(Callback):
         if self.paused():
             return
         key = self._key(trial)
+        if ERROR_KEY in result or RESULT_KEY in result:  # first: a done row names its node
+            record_run(self.store, key, node=result.get(NODE_KEY), attempts=attempts(trial))
         if ERROR_KEY in result:
             self._fail(key, result[ERROR_KEY])
         elif RESULT_KEY in result:
@@ -61,6 +65,7 @@ class StoreWriter(Callback):
         key = self._key(trial)
         if key not in self.outcome.failed and not self.paused():
             retries = max(trial.num_failures - 1, 0)
+            record_run(self.store, key, attempts=max(trial.num_failures, 1))
             self._fail(key, f"{describe_crash(trial)} after {retries} "
                             f"{'retry' if retries == 1 else 'retries'} (see {trial.local_path})")
 
@@ -68,6 +73,11 @@ class StoreWriter(Callback):
         self.store.mark_failed(key, message)
         self.outcome.failed[key] = message
         self.progress.finished(key, ok=False)
+
+
+def attempts(trial) -> int:
+    """How many times Tune has started ``trial``: its failures so far, plus this start."""
+    return int(getattr(trial, "num_failures", 0) or 0) + 1
 
 
 def describe_crash(trial) -> str:

@@ -2,7 +2,8 @@
 
 The orchestrator calls these in order: register_sweep, add_trials (to learn
 which trials are already done), then per trial mark_running and either
-record_result, mark_failed or (the sweep was stopped) mark_interrupted.
+record_result, mark_failed or (the sweep was stopped) mark_interrupted, and
+record_run (the node it ran on, its attempts).
 record_result replaces a trial's points wholesale, so a resumed or retried trial
 never leaves duplicate rows.
 """
@@ -138,10 +139,11 @@ def _update_trial(session: Session, key: str, **values: Any) -> None:
 
 
 def mark_running(store: "Store", key: str) -> None:
-    """Record that a trial started (clears any earlier error and finish time)."""
+    """Record that a trial started (clears any earlier error, finish time and node)."""
     with store.write_session() as session:
         _update_trial(
-            session, key, status="running", started_at=_utcnow(), finished_at=None, error=None
+            session, key, status="running", started_at=_utcnow(), finished_at=None, error=None,
+            node=None,
         )
 
 
@@ -156,6 +158,23 @@ def mark_interrupted(store: "Store", key: str) -> None:
     sweep runs it again, like a failed one."""
     with store.write_session() as session:
         _update_trial(session, key, status="interrupted", error=None, finished_at=_utcnow())
+
+
+def record_run(store: "Store", key: str, *, node: str | None = None,
+               attempts: int | None = None) -> None:
+    """Record where a trial ran (the Ray node it reported from) and how many times it
+    was started (retries included); a value left None is kept as it was."""
+    values: dict[str, Any] = {}
+    if node is not None:
+        values["node"] = str(node)[:255]
+    if attempts is not None:
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise StoreError(f"trial {key!r}: attempts must be an integer >= 1, not {attempts!r}")
+        values["attempts"] = attempts
+    if not values:
+        return
+    with store.write_session() as session:
+        _update_trial(session, key, **values)
 
 
 def _trial_id(session: Session, key: str) -> int:

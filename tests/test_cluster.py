@@ -1,0 +1,382 @@
+"""A real Ray cluster on this machine: a head and a second node started with the docker
+image's entry point (`docker/entrypoint.sh head|worker`, i.e. `ray start ... --block`), with
+token authentication, and sweeps run by `entrypoint.sh sweep` (`paretoctl sweep --address`)
+into a PostgreSQL store (needs PARETOCTL_TEST_PG_URL; each test gets its own schema).
+
+Checked: trials run on both nodes and each trial row names its node (Ray's node id; both
+nodes have this machine's address); every trial is stored once; two sweeps at once into
+one store with readers (`front`, `trials`) during both; a node lost in the middle of a
+trial fails that trial with the reason while the sweep goes on; a node that does not see
+the data folder fails its trial naming the node and the path; an address where no cluster
+answers is one line and exit 2. Every Ray process the tests start is in a process group of
+its own, ended by the fixtures even when a test fails.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
+BIN = Path(sys.executable).parent
+PARETOCTL = str(BIN / "paretoctl")
+NODE_START_S = 180
+
+
+def sweep_spec(name: str, seeds: list[int], concurrent: int, max_failures: int = 0,
+               dataset: str = "{name: multidigits, n_train: 200, n_val: 60, n_test: 60}") -> str:
+    return f"""
+name: {name}
+datasets: [{dataset}]
+architectures: [{{name: hps, width: 0.5}}]
+methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
+seeds: {seeds}
+train: {{epochs: 1, batch_size: 64}}
+resources: {{cpus_per_trial: 1, max_concurrent: {concurrent}, max_failures: {max_failures}}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env() -> dict[str, str]:
+    """This environment without any Ray or store setting, the worktree first on the path
+    (Ray's workers import paretoctl from there) and the venv's `ray` and `paretoctl`."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("RAY_") and k != "PARETOCTL_STORE"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
+    return env
+
+
+class Node:
+    """One `ray start --block` (head or worker) in a session of its own; ``stop`` ends
+    every process of that session."""
+
+    def __init__(self, role: str, env: dict[str, str], log: Path,
+                 wrap: list[str] | None = None) -> None:
+        self.role, self.log = role, log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen([*(wrap or []), "bash", str(ENTRYPOINT), role], env=env,
+                                         stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        self.pgid = self.proc.pid
+
+    def wait_started(self) -> None:
+        deadline = time.monotonic() + NODE_START_S
+        while time.monotonic() < deadline:
+            text = self.log.read_text(errors="replace")
+            if "Ray runtime started" in text and self.node_id():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.5)
+        raise RuntimeError(f"ray node ({self.role}) did not start: {self.log.read_text()[-3000:]}")
+
+    def pids(self) -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if os.getpgid(int(entry.name)) == self.pgid:
+                        found.append(int(entry.name))
+                except OSError:
+                    pass
+        return found
+
+    def node_id(self) -> str | None:
+        """Ray's id of this node, from its raylet's command line."""
+        for pid in self.pids():
+            try:
+                args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if args and args[0].endswith(b"/raylet"):
+                for arg in args:
+                    if arg.startswith(b"--node_id="):
+                        return arg.split(b"=", 1)[1].decode()
+        return None
+
+    def trial_workers(self) -> list[int]:
+        """This node's Ray workers that run a Tune trial."""
+        found = []
+        for pid in self.pids():
+            try:
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::ImplicitFunc"):
+                    found.append(pid)
+            except OSError:
+                pass
+        return found
+
+    def kill(self) -> None:
+        """The node is lost: every process of it dies at once."""
+        try:
+            os.killpg(self.pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.pgid, signal.SIGTERM)  # `ray start --block` stops its processes
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 20
+        while self.pids() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        self.kill()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class Cluster:
+    """A head on 127.0.0.1 (Ray 2.60 records this machine's routable address for it) and
+    the nodes joined to it; token authentication with the cluster's own token."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port, self.nodes = folder, free_port(), []
+        self.address = f"127.0.0.1:{self.port}"
+        self.token = folder / "token"
+        self.token.write_text(uuid.uuid4().hex + uuid.uuid4().hex)
+        self.env = {**base_env(), "RAY_TMPDIR": str(folder),
+                    "RAY_AUTH_TOKEN_PATH": str(self.token)}
+
+    def start(self, role: str, wrap: list[str] | None = None, **env: str) -> Node:
+        node_env = {**self.env, "RAY_AUTH_MODE": "token", "RAY_NODE_IP": "127.0.0.1",
+                    "RAY_NUM_CPUS": "1", "RAY_PORT": str(self.port),
+                    "RAY_HEAD_ADDRESS": self.address, **env}
+        node = Node(role, node_env, self.folder / f"{role}-{len(self.nodes)}.log", wrap)
+        self.nodes.append(node)
+        node.wait_started()
+        return node
+
+    def driver_env(self, store_url: str, workdir: Path) -> dict[str, str]:
+        """What `entrypoint.sh sweep` and the readers run with: the token where Ray looks
+        for it but no RAY_AUTH_MODE (paretoctl turns token authentication on itself)."""
+        return {**self.env, "RAY_HEAD_ADDRESS": self.address, "PARETOCTL_STORE": store_url,
+                "PARETOCTL_DATA": str(workdir / "data"),
+                "PARETOCTL_HOME": str(workdir / ".paretoctl")}
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # short: Ray's Unix sockets live under it (paths of at most ~100 characters)
+    folder = Path(tempfile.mkdtemp(prefix="pcl-", dir="/tmp"))
+    running = Cluster(folder)
+    try:
+        running.start("head")
+        running.start("worker")
+        yield running
+    finally:
+        running.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_store():
+    """A store URL in a schema of its own on the test server (other tests share it)."""
+    from sqlalchemy import create_engine, make_url, text
+
+    base = os.environ.get("PARETOCTL_TEST_PG_URL")
+    if not base:
+        pytest.skip("PARETOCTL_TEST_PG_URL not set: run scripts/start-postgres.sh (CI does)")
+    schema = f"cluster_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def sweep(cluster: Cluster, spec: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(["bash", str(ENTRYPOINT), "sweep", str(spec)], cwd=spec.parent,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 420) -> tuple[int, str]:
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, stderr = proc.communicate()
+        pytest.fail(f"sweep did not end in {timeout} s: {stderr}")
+    return proc.returncode, stderr
+
+
+def trial_rows(url: str, sweep_name: str) -> list[tuple]:
+    return query(url, "SELECT t.key, t.status, t.node, t.attempts, t.error FROM trials t "
+                      "JOIN sweep_trials st ON st.trial_id = t.id "
+                      f"JOIN sweeps s ON s.id = st.sweep_id WHERE s.name = '{sweep_name}'")
+
+
+def node_ids(rows: list[tuple]) -> Counter:
+    """How many trials reported from each node id (``IP/NODE_ID`` in trials.node)."""
+    return Counter(node.split("/", 1)[1] for _, _, node, _, _ in rows if node)
+
+
+def test_a_sweep_runs_on_both_nodes_and_stores_every_trial_once(cluster, pg_store, workdir):
+    (workdir / "spec.yaml").write_text(sweep_spec("twonodes", [0, 1, 2, 3], concurrent=2))
+    env = cluster.driver_env(pg_store, workdir)
+    code, stderr = finish(sweep(cluster, workdir / "spec.yaml", env))
+    assert code == 0, stderr
+    assert "done 4, failed 0" in stderr
+    rows = trial_rows(pg_store, "twonodes")
+    assert len(rows) == 4 and {status for _, status, _, _, _ in rows} == {"done"}, rows
+    # two trials at a time on two one-CPU nodes: both nodes ran trials
+    assert set(node_ids(rows)) == {node.node_id() for node in cluster.nodes}, rows
+    assert {attempts for _, _, _, attempts, _ in rows} == {1}
+    assert all(re.fullmatch(r"[0-9.]+/[0-9a-f]{56}", node) for _, _, node, _, _ in rows), rows
+    # each trial once: its points once per split, nothing else written
+    assert query(pg_store, "SELECT COUNT(*) FROM trials") == [(4,)]
+    points = query(pg_store, "SELECT trial_id, split, COUNT(*) FROM points "
+                             "GROUP BY trial_id, split")
+    assert len(points) == 12 and {n for _, _, n in points} == {1}, points
+
+
+def test_two_sweeps_at_once_with_readers_during_both(cluster, pg_store, workdir):
+    env = cluster.driver_env(pg_store, workdir)
+    procs = {}
+    for name, seeds in (("first", [10, 11, 12]), ("second", [20, 21, 22])):
+        (workdir / f"{name}.yaml").write_text(sweep_spec(name, seeds, concurrent=1))
+        procs[name] = sweep(cluster, workdir / f"{name}.yaml", env)
+    readers, during_both = [], 0
+    while any(p.poll() is None for p in procs.values()):
+        done = query(pg_store, "SELECT COUNT(*) FROM trials WHERE status = 'done'") \
+            if _store_exists(pg_store) else [(0,)]
+        if done[0][0] == 0:  # nothing to read yet
+            time.sleep(0.5)
+            continue
+        both_before = all(p.poll() is None for p in procs.values())
+        for args in (["front", "--dataset", "multidigits"], ["trials"]):
+            out = subprocess.run([PARETOCTL, *args], cwd=workdir, env=env,
+                                 capture_output=True, text=True, timeout=120)
+            readers.append((args[0], out.returncode, out.stderr))
+        if both_before and all(p.poll() is None for p in procs.values()):
+            during_both += 1
+    results = {name: finish(proc) for name, proc in procs.items()}
+    for name, (code, stderr) in results.items():
+        assert code == 0, (name, stderr)
+        assert "done 3, failed 0" in stderr
+    assert readers and all(code == 0 for _, code, _ in readers), readers
+    assert during_both >= 1, readers  # a front and a trials list while both sweeps ran
+    for name in procs:
+        rows = trial_rows(pg_store, name)
+        assert len(rows) == 3 and {status for _, status, _, _, _ in rows} == {"done"}, rows
+    assert query(pg_store, "SELECT COUNT(*), COUNT(DISTINCT key) FROM trials") == [(6, 6)]
+    assert query(pg_store, "SELECT COUNT(*) FROM sweep_trials") == [(6,)]
+
+
+def _store_exists(url: str) -> bool:
+    return bool(query(url, "SELECT 1 FROM information_schema.tables "
+                           "WHERE table_name = 'trials' AND table_schema = current_schema()"))
+
+
+def test_a_lost_node_fails_its_trial_with_the_reason_and_the_sweep_goes_on(cluster, pg_store,
+                                                                          workdir):
+    doomed = cluster.start("worker")
+    try:
+        (workdir / "spec.yaml").write_text(sweep_spec("lostnode", [30, 31, 32], concurrent=3))
+        env = cluster.driver_env(pg_store, workdir)
+        proc = sweep(cluster, workdir / "spec.yaml", env)
+        deadline = time.monotonic() + 300
+        while not doomed.trial_workers():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"no trial ran on the third node: {proc.communicate()[1]}")
+            time.sleep(0.2)
+        lost = doomed.node_id()
+        doomed.kill()
+        code, stderr = finish(proc)
+    finally:
+        doomed.stop()
+    assert code == 1, stderr
+    assert "done 2, failed 1" in stderr
+    rows = trial_rows(pg_store, "lostnode")
+    [failed] = [row for row in rows if row[1] == "failed"]
+    assert failed[4].startswith("node lost"), failed
+    assert lost in failed[4], failed
+    assert {status for _, status, _, _, _ in rows} == {"done", "failed"}
+    assert lost not in node_ids(rows)  # the done ones reported from the nodes still there
+
+
+def test_a_node_without_the_data_folder_fails_its_trial_naming_node_and_path(cluster, pg_store,
+                                                                             workdir):
+    """The third node sees an empty folder where the others have the data (a mount
+    namespace of its own, as a machine without the shared mount would)."""
+    from test_datasets_fakes import write_mnist
+
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare (util-linux) for a node with its own mounts")
+    data = workdir / "data"
+    write_mnist(data / "MNIST" / "raw", n_train=120, n_test=40)
+    root = ["unshare", "--mount"] if os.geteuid() == 0 else ["unshare", "--mount",
+                                                              "--map-root-user"]
+    hide = f"mount -t tmpfs none {data} && exec \"$@\""
+    elsewhere = cluster.start("worker", wrap=[*root, "sh", "-c", hide, "sh"])
+    try:
+        dataset = "{name: multimnist}"
+        (workdir / "spec.yaml").write_text(sweep_spec("nodata", [40, 41, 42], concurrent=3,
+                                                      dataset=dataset))
+        code, stderr = finish(sweep(cluster, workdir / "spec.yaml",
+                                    cluster.driver_env(pg_store, workdir)))
+        missing_on = elsewhere.node_id()
+    finally:
+        elsewhere.stop()
+    assert code == 1, stderr
+    rows = trial_rows(pg_store, "nodata")
+    [failed] = [row for row in rows if row[1] == "failed"]
+    assert failed[2].endswith(missing_on), failed  # the node it reported from
+    assert "DataError" in failed[4] and str(data) in failed[4], failed
+    assert f"on node {failed[2]}" in failed[4], failed
+    assert sorted(status for _, status, _, _, _ in rows) == ["done", "done", "failed"]
+
+
+def test_an_address_where_no_cluster_answers_is_one_line_and_exit_2(workdir):
+    (workdir / "spec.yaml").write_text(sweep_spec("nowhere", [0], concurrent=1))
+    port = free_port()  # nothing listens there
+    out = subprocess.run([PARETOCTL, "sweep", "spec.yaml", "--address", f"127.0.0.1:{port}",
+                          "--store", "sqlite:///paretoctl.db"],
+                         cwd=workdir, env={**base_env(), "PARETOCTL_DATA": str(workdir / "data")},
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: --address 127.0.0.1:{port}: "), lines
+    assert not (workdir / "paretoctl.db").exists()  # nothing written, no trial left running
