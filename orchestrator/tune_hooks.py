@@ -65,8 +65,9 @@ class StoreWriter(Callback):
         key = self._key(trial)
         if key not in self.outcome.failed and not self.paused():
             retries = max(trial.num_failures - 1, 0)
-            record_run(self.store, key, attempts=max(trial.num_failures, 1))
-            self._fail(key, f"{describe_crash(trial)} after {retries} "
+            reason, node = describe_crash(trial)
+            record_run(self.store, key, node=node, attempts=max(trial.num_failures, 1))
+            self._fail(key, f"{reason} after {retries} "
                             f"{'retry' if retries == 1 else 'retries'} (see {trial.local_path})")
 
     def _fail(self, key: str, message: str) -> None:
@@ -80,8 +81,9 @@ def attempts(trial) -> int:
     return int(getattr(trial, "num_failures", 0) or 0) + 1
 
 
-def describe_crash(trial) -> str:
-    """One line on why Tune gave up on ``trial``: its worker died, or the exception."""
+def describe_crash(trial) -> tuple[str, str | None]:
+    """One line on why Tune gave up on ``trial`` (its worker died, its node was lost, or
+    the exception), and the node its worker ran on (``IP/NODE_ID``) when Ray knows it."""
     import cloudpickle
     from ray.exceptions import RayActorError
 
@@ -93,12 +95,36 @@ def describe_crash(trial) -> str:
     except Exception:  # an unreadable error file still leaves the trial failed
         exc = None
     if exc is None:
-        return "Ray trial error"
+        return "Ray trial error", None
     cause = getattr(exc, "cause", None) or exc
-    if isinstance(exc, RayActorError) or isinstance(cause, RayActorError):
-        return "worker process died"
+    actor_error = next((e for e in (exc, cause) if isinstance(e, RayActorError)), None)
+    if actor_error is not None:
+        node, alive = actor_node(actor_error.actor_id)
+        if node is None:
+            return "worker process died", None
+        if alive:
+            return f"worker process died on node {node}", node
+        return f"node lost: {node}", node
     first = (str(exc).strip().splitlines() or [""])[0][:200]
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return (f"{type(exc).__name__}: {first}" if first else type(exc).__name__), None
+
+
+def actor_node(actor_id: str | None) -> tuple[str | None, bool]:
+    """``(IP/NODE_ID, alive)`` of the node the actor ``actor_id`` was placed on, from
+    Ray's GCS; ``(None, True)`` when Ray does not say. A node that was just lost may
+    still count as alive for a while (Ray's health checks take seconds to notice)."""
+    import ray
+
+    try:
+        from ray._private.state import actors
+
+        address = actors(actor_id=actor_id)["Address"] if actor_id else None
+        if not address or not address.get("NodeID"):
+            return None, True
+        alive = any(n["NodeID"] == address["NodeID"] and n.get("Alive") for n in ray.nodes())
+    except Exception:  # Ray's tables are a help for the message, never a reason to stop
+        return None, True
+    return f"{address['IPAddress']}/{address['NodeID']}", alive
 
 
 class StopWhen(Stopper):
