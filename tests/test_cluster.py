@@ -288,41 +288,45 @@ def test_a_sweep_runs_on_both_nodes_and_stores_every_trial_once(cluster, pg_stor
 
 
 def test_two_sweeps_at_once_with_readers_during_both(cluster, pg_store, workdir):
+    from store.db import open_store
+    from test_store_postgres import point, result, trial
+
+    # an earlier sweep's trial, so that `front` has points from the first moment on
+    with open_store(pg_store, create=True) as db:
+        db.register_sweep("earlier", "name: earlier\n", {"name": "earlier"}, {})
+        db.add_trials("earlier", [trial(1, dataset="multidigits")])
+        db.record_result(f"{1:016x}", result(point("test"), point("val"), point("train")))
     env = cluster.driver_env(pg_store, workdir)
     procs = {}
-    for name, seeds in (("first", [10, 11, 12]), ("second", [20, 21, 22])):
+    for name, seeds in (("first", [10, 11, 12, 13]), ("second", [20, 21, 22, 23])):
         (workdir / f"{name}.yaml").write_text(sweep_spec(name, seeds, concurrent=1))
         procs[name] = sweep(cluster, workdir / f"{name}.yaml", env)
-    readers, during_both = [], 0
+    readers, during_both = [], Counter()
     while any(p.poll() is None for p in procs.values()):
-        done = query(pg_store, "SELECT COUNT(*) FROM trials WHERE status = 'done'") \
-            if _store_exists(pg_store) else [(0,)]
-        if done[0][0] == 0:  # nothing to read yet
-            time.sleep(0.5)
-            continue
+        commands = [["trials"], ["front", "--dataset", "multidigits"]]
         both_before = all(p.poll() is None for p in procs.values())
-        for args in (["front", "--dataset", "multidigits"], ["trials"]):
-            out = subprocess.run([PARETOCTL, *args], cwd=workdir, env=env,
-                                 capture_output=True, text=True, timeout=120)
-            readers.append((args[0], out.returncode, out.stderr))
+        running = [(args[0], subprocess.Popen([PARETOCTL, *args], cwd=workdir, env=env,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              text=True)) for args in commands]
+        for command, reader in running:
+            _, stderr = reader.communicate(timeout=180)
+            readers.append((command, reader.returncode, stderr))
         if both_before and all(p.poll() is None for p in procs.values()):
-            during_both += 1
+            during_both.update(command for command, _ in running)
     results = {name: finish(proc) for name, proc in procs.items()}
     for name, (code, stderr) in results.items():
         assert code == 0, (name, stderr)
-        assert "done 3, failed 0" in stderr
+        assert "done 4, failed 0" in stderr
     assert readers and all(code == 0 for _, code, _ in readers), readers
-    assert during_both >= 1, readers  # a front and a trials list while both sweeps ran
+    # a front and a trials list each ran from start to end while both sweeps ran
+    assert during_both["front"] >= 1 and during_both["trials"] >= 1, (during_both, readers)
     for name in procs:
         rows = trial_rows(pg_store, name)
-        assert len(rows) == 3 and {status for _, status, _, _, _ in rows} == {"done"}, rows
-    assert query(pg_store, "SELECT COUNT(*), COUNT(DISTINCT key) FROM trials") == [(6, 6)]
-    assert query(pg_store, "SELECT COUNT(*) FROM sweep_trials") == [(6,)]
-
-
-def _store_exists(url: str) -> bool:
-    return bool(query(url, "SELECT 1 FROM information_schema.tables "
-                           "WHERE table_name = 'trials' AND table_schema = current_schema()"))
+        assert len(rows) == 4 and {status for _, status, _, _, _ in rows} == {"done"}, rows
+    assert query(pg_store, "SELECT COUNT(*), COUNT(DISTINCT key) FROM trials") == [(9, 9)]
+    assert query(pg_store, "SELECT COUNT(*) FROM sweep_trials") == [(9,)]
+    points = query(pg_store, "SELECT COUNT(*), COUNT(DISTINCT (trial_id, split)) FROM points")
+    assert points == [(27, 27)]
 
 
 def test_a_lost_node_fails_its_trial_with_the_reason_and_the_sweep_goes_on(cluster, pg_store,
