@@ -10,16 +10,18 @@ loopback interface before Ray's constants are first imported (see :func:`init_ra
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
 import os
 import socket
 import sys
+import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from orchestrator import paths
 from orchestrator.progress import SweepProgress
@@ -149,21 +151,32 @@ def _join_cluster(ray, address: str, kwargs: dict[str, Any]) -> None:
     one line (Ray would retry an unreachable one for minutes, then print a traceback)."""
     from orchestrator.errors import UserInputError
 
-    hint = ("; is the Ray head running there (`ray start --head`), and does this machine "
-            "have its token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)?")
+    token = "the cluster's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)"
     host_port = _host_port(address)
     if host_port is not None:
         try:
             socket.create_connection(host_port, timeout=_PROBE_TIMEOUT_S).close()
         except OSError as exc:
             raise UserInputError(f"--address {address}: no Ray cluster answers there "
-                                 f"({exc.strerror or exc}){hint}") from None
-    try:
-        ray.init(address=address, **kwargs)
-    except (ConnectionError, TimeoutError, ray.exceptions.RayError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise UserInputError(f"--address {address}: cannot join the Ray cluster: "
-                             f"{first}{hint}") from None
+                                 f"({exc.strerror or exc}); start one with `ray start --head` "
+                                 "or check the address") from None
+    with tempfile.TemporaryFile() as said:
+        try:
+            with _stderr_to(said):  # Ray's C++ client warns on every retry, for ~20 s
+                ray.init(address=address, **kwargs)
+        except (ConnectionError, TimeoutError, ray.exceptions.RayError) as exc:
+            said.seek(0)
+            if b"InvalidAuthToken" in said.read():
+                raise UserInputError(f"--address {address}: the Ray cluster refused this "
+                                     f"machine's token; give the driver {token}") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise UserInputError(f"--address {address}: cannot join the Ray cluster: {first}; "
+                                 f"is a Ray head running there, and does the driver have "
+                                 f"{token}?") from None
+        said.seek(0)
+        shown = said.read()
+        if shown:  # joined: whatever Ray said is shown after all
+            os.write(2, shown)
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
@@ -172,6 +185,20 @@ def _host_port(address: str) -> tuple[str, int] | None:
     if not sep or "/" in address or not port.isdigit():
         return None
     return host.strip("[]"), int(port)
+
+
+@contextlib.contextmanager
+def _stderr_to(file) -> Iterator[None]:
+    """Send this process's file descriptor 2 (C++ code writes there too) to ``file``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(file.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _check_loopback(ray) -> None:

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
@@ -268,6 +267,8 @@ def node_ids(rows: list[tuple]) -> Counter:
     return Counter(node.split("/", 1)[1] for _, _, node, _, _ in rows if node)
 
 
+@pytest.mark.e2e
+@pytest.mark.postgres
 def test_a_sweep_runs_on_both_nodes_and_stores_every_trial_once(cluster, pg_store, workdir):
     (workdir / "spec.yaml").write_text(sweep_spec("twonodes", [0, 1, 2, 3], concurrent=2))
     env = cluster.driver_env(pg_store, workdir)
@@ -287,6 +288,8 @@ def test_a_sweep_runs_on_both_nodes_and_stores_every_trial_once(cluster, pg_stor
     assert len(points) == 12 and {n for _, _, n in points} == {1}, points
 
 
+@pytest.mark.e2e
+@pytest.mark.postgres
 def test_two_sweeps_at_once_with_readers_during_both(cluster, pg_store, workdir):
     from store.db import open_store
     from test_store_postgres import point, result, trial
@@ -329,6 +332,8 @@ def test_two_sweeps_at_once_with_readers_during_both(cluster, pg_store, workdir)
     assert points == [(27, 27)]
 
 
+@pytest.mark.e2e
+@pytest.mark.postgres
 def test_a_lost_node_fails_its_trial_with_the_reason_and_the_sweep_goes_on(cluster, pg_store,
                                                                           workdir):
     doomed = cluster.start("worker")
@@ -360,6 +365,8 @@ def test_a_lost_node_fails_its_trial_with_the_reason_and_the_sweep_goes_on(clust
     assert lost not in node_ids([row for row in rows if row[1] == "done"])
 
 
+@pytest.mark.e2e
+@pytest.mark.postgres
 def test_a_node_without_the_data_folder_fails_its_trial_naming_node_and_path(cluster, pg_store,
                                                                              workdir):
     """The third node sees an empty folder where the others have the data (a mount
@@ -392,6 +399,7 @@ def test_a_node_without_the_data_folder_fails_its_trial_naming_node_and_path(clu
     assert sorted(status for _, status, _, _, _ in rows) == ["done", "done", "failed"]
 
 
+@pytest.mark.e2e
 def test_an_address_where_no_cluster_answers_is_one_line_and_exit_2(workdir):
     (workdir / "spec.yaml").write_text(sweep_spec("nowhere", [0], concurrent=1))
     port = free_port()  # nothing listens there
@@ -403,3 +411,53 @@ def test_an_address_where_no_cluster_answers_is_one_line_and_exit_2(workdir):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: --address 127.0.0.1:{port}: "), lines
     assert not (workdir / "paretoctl.db").exists()  # nothing written, no trial left running
+
+
+@pytest.mark.e2e
+def test_a_driver_without_the_cluster_token_is_one_line_and_exit_2(cluster, workdir):
+    (workdir / "spec.yaml").write_text(sweep_spec("refused", [0], concurrent=1))
+    env = {**cluster.driver_env("sqlite:///paretoctl.db", workdir),
+           "RAY_AUTH_TOKEN": uuid.uuid4().hex}  # Ray prefers it to RAY_AUTH_TOKEN_PATH
+    out = subprocess.run(["bash", str(ENTRYPOINT), "sweep", "spec.yaml"], cwd=workdir, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: --address {cluster.address}: the Ray cluster refused "
+                               "this machine's token; "), lines
+    assert not (workdir / "paretoctl.db").exists()
+
+
+@pytest.mark.parametrize("env, token_file, expected", [
+    ({}, None, None),                                            # no token anywhere
+    ({}, "home", "token"),                                       # ~/.ray/auth_token
+    ({"RAY_AUTH_TOKEN": "abc"}, None, "token"),
+    ({"RAY_AUTH_TOKEN_PATH": "{tmp}/t"}, "path", "token"),
+    ({"RAY_AUTH_TOKEN_PATH": "{tmp}/missing"}, "home", None),   # Ray reads only that file
+    ({"RAY_AUTH_MODE": "disabled"}, "home", "disabled"),        # an explicit choice stays
+])
+def test_the_driver_uses_token_authentication_when_a_token_is_available(
+        tmp_path, monkeypatch, env, token_file, expected):
+    from orchestrator.runner import use_token_if_available
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.format(tmp=tmp_path))
+    if token_file == "home":
+        (tmp_path / ".ray").mkdir()
+        (tmp_path / ".ray" / "auth_token").write_text("secret\n")
+    elif token_file == "path":
+        (tmp_path / "t").write_text("secret")
+    use_token_if_available()
+    assert os.environ.get("RAY_AUTH_MODE") == expected
+
+
+def test_only_host_port_addresses_are_probed():
+    from orchestrator.runner import _host_port
+
+    assert _host_port("127.0.0.1:6390") == ("127.0.0.1", 6390)
+    assert _host_port("[::1]:6390") == ("::1", 6390)
+    assert _host_port("head:6379") == ("head", 6379)
+    assert _host_port("ray://head:10001") is None and _host_port("auto") is None
