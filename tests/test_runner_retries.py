@@ -144,3 +144,27 @@ methods: [{name: wc_al, preferences: {explicit: [[0, 0.5, 0.5]]}}]
 train: {epochs: 1, batch_size: 64, lr: 1.0e+6}
 resources: {cpus_per_trial: 1, max_concurrent: 1, max_failures: 1}
 """
+
+
+def test_record_run_sets_node_and_attempts_and_keeps_what_it_is_not_given(tmp_path):
+    from store.db import open_store
+    from store.errors import StoreError
+    from store.writes import record_run
+
+    with open_store(f"sqlite:///{tmp_path / 'store.db'}", create=True) as store:
+        store.register_sweep("s", "name: s\n", {"name": "s"}, {})
+        key = "0123456789abcdef"
+        store.add_trials("s", [{"key": key, "dataset": {"name": "d", "options": {}},
+                                "arch": {"name": "a", "options": {}},
+                                "method": {"name": "m", "params": {}}, "preference": None,
+                                "seed": 0, "train": {}}])
+        record_run(store, key, attempts=2)
+        record_run(store, key, node="10.0.0.5/" + "a" * 56)
+        assert run_info(tmp_path / "store.db")[key] == (2, "10.0.0.5/" + "a" * 56)
+        store.mark_running(key)  # a new start: the node is learnt again from its report
+        assert run_info(tmp_path / "store.db")[key] == (2, None)
+        for bad in (0, True, 1.5):
+            with pytest.raises(StoreError, match="attempts must be an integer >= 1"):
+                record_run(store, key, attempts=bad)
+        with pytest.raises(StoreError, match="unknown trial"):
+            record_run(store, "fedcba9876543210", attempts=1)
