@@ -11,15 +11,19 @@ loopback interface before Ray's constants are first imported (see :func:`init_ra
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
 import math
 import os
+import socket
+import sys
+import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from orchestrator import paths
 from orchestrator.progress import SweepProgress
@@ -33,19 +37,25 @@ EPOCH_KEY = "paretoctl_epochs"
 # a trial reports its epochs at most this often (each report waits for the driver); the
 # ones in between go with the next report or the result
 EPOCH_REPORT_EVERY_S = 1.0
+NODE_KEY = "paretoctl_node"
 # Ray reads this once, when it is first imported: "0" makes a local Ray pick the loopback
 # address as its node address, so every server it starts binds 127.0.0.1 only
 _RAY_LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+_AUTH_MODE = "RAY_AUTH_MODE"
+# a Ray head answers at once; no answer in this time means nothing listens there
+_PROBE_TIMEOUT_S = 10.0
 
 
 def trial_trainable(config: dict[str, Any]) -> None:
     """Tune entry point (runs in a Ray worker): one trial. Finished epochs are reported as
     they come (EPOCH_KEY; at most every EPOCH_REPORT_EVERY_S, the first at once), then
-    one final report, the result or the error, with the epochs not reported yet."""
+    one final report, the result or the error, with the epochs not reported yet and the
+    node it ran on."""
     import time
 
     from ray import tune
 
+    from trainers.errors import DataError
     from trainers.trial import run_trial
 
     trial = config["trial"]
@@ -67,20 +77,23 @@ def trial_trainable(config: dict[str, Any]) -> None:
             last_report = time.monotonic()
 
     models: list[bytes] = []
+    node = worker_node()
     try:
         result = run_trial(trial, on_epoch=report_epoch, on_model=models.append)
     except Exception as exc:  # recorded as a failed trial; the sweep goes on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        tune.report({**epochs(), ERROR_KEY: detail, "trial_key": trial["key"]})
+        if isinstance(exc, DataError) and node:  # data present on the driver, not here
+            detail += f" (on node {node})"
+        tune.report({**epochs(), ERROR_KEY: detail, NODE_KEY: node, "trial_key": trial["key"]})
         return
     tune.report({**epochs(), RESULT_KEY: json.dumps(result), MODEL_KEY: models[0],
-                 "trial_key": trial["key"]})
+                 NODE_KEY: node, "trial_key": trial["key"]})
 
 
 def pack_trainable(config: dict[str, Any]) -> None:
     """Tune entry point for a pack (orchestrator/packs.py): one report per member, as
-    soon as it has its result or error, each carrying the member's key. A pack of one
-    is a plain trial."""
+    soon as it has its result or error, each carrying the member's key and the node. A
+    pack of one is a plain trial."""
     members = config["pack"]
     if len(members) == 1:
         trial_trainable({"trial": members[0]})
@@ -89,13 +102,26 @@ def pack_trainable(config: dict[str, Any]) -> None:
 
     from trainers.pack import run_pack
 
+    node = worker_node()
+
     def report(key: str, outcome: dict[str, Any] | str, model: bytes | None) -> None:
         if isinstance(outcome, str):
-            tune.report({ERROR_KEY: outcome, "trial_key": key})
+            tune.report({ERROR_KEY: outcome, NODE_KEY: node, "trial_key": key})
         else:
-            tune.report({RESULT_KEY: json.dumps(outcome), MODEL_KEY: model, "trial_key": key})
+            tune.report({RESULT_KEY: json.dumps(outcome), MODEL_KEY: model, NODE_KEY: node,
+                         "trial_key": key})
 
     run_pack(members, on_member=report)
+
+
+def worker_node() -> str | None:
+    """``IP/NODE_ID`` of the Ray node this process runs on (None outside Ray). The id tells
+    apart nodes that share an address (several nodes on one machine)."""
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    return f"{ray.util.get_node_ip_address()}/{ray.get_runtime_context().get_node_id()}"
 
 
 @dataclass
@@ -121,10 +147,13 @@ def init_ray(address: str | None, num_cpus: float | None = None,
 
     Quiet either way: no dashboard, worker output kept out of the terminal. A local Ray
     never joins a cluster found through ``RAY_ADDRESS`` or an earlier session: clusters
-    are joined only with an explicit ``address``.
+    are joined only with an explicit ``address``. A cluster that cannot be reached is a
+    ``UserInputError`` naming the address (one line, exit 2), raised before any write.
     """
     if not address:
         os.environ[_RAY_LOCAL_ONLY] = "0"  # before the first `import ray` (and for its workers)
+    else:
+        use_token_if_available()
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -137,7 +166,7 @@ def init_ray(address: str | None, num_cpus: float | None = None,
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
                                   logging_level=logging.ERROR, configure_logging=True)
     if address:
-        ray.init(address=address, **kwargs)
+        _join_cluster(ray, address, kwargs)
     else:
         temp = paths.ray_temp_dir()
         temp.mkdir(parents=True, exist_ok=True)
@@ -146,6 +175,87 @@ def init_ray(address: str | None, num_cpus: float | None = None,
         _check_loopback(ray)
     for name in ("ray", "ray.tune", "ray.train", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def ray_token_available() -> bool:
+    """Whether this process has a Ray authentication token where Ray looks for one:
+    ``RAY_AUTH_TOKEN``, else the file at ``RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token``."""
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return True
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    try:
+        return bool(path.expanduser().read_text().strip())
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def use_token_if_available() -> None:
+    """Join a cluster with token authentication when a token is available and
+    ``RAY_AUTH_MODE`` is unset, as `ray start --head` decides for itself: Ray 2.60's driver
+    leaves authentication off for an explicit address, and a head that turned it on
+    (because ``~/.ray/auth_token`` exists) then refuses it with a ConnectionError after
+    a long wait. A head without authentication accepts a driver that sends a token."""
+    if os.environ.get(_AUTH_MODE) is None and ray_token_available():
+        os.environ[_AUTH_MODE] = "token"
+        if "ray" in sys.modules:  # Ray caches its config when first imported: reread it
+            from ray._raylet import Config
+
+            Config.initialize("")
+
+
+def _join_cluster(ray, address: str, kwargs: dict[str, Any]) -> None:
+    """``ray.init`` on the cluster at ``address``; an unreachable or refusing cluster is
+    one line (Ray would retry an unreachable one for minutes, then print a traceback)."""
+    from orchestrator.errors import UserInputError
+
+    token = "the cluster's token (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)"
+    host_port = _host_port(address)
+    if host_port is not None:
+        try:
+            socket.create_connection(host_port, timeout=_PROBE_TIMEOUT_S).close()
+        except OSError as exc:
+            raise UserInputError(f"--address {address}: no Ray cluster answers there "
+                                 f"({exc.strerror or exc}); start one with `ray start --head` "
+                                 "or check the address") from None
+    with tempfile.TemporaryFile() as said:
+        try:
+            with _stderr_to(said):  # Ray's C++ client warns on every retry, for ~20 s
+                ray.init(address=address, **kwargs)
+        except (ConnectionError, TimeoutError, ray.exceptions.RayError) as exc:
+            said.seek(0)
+            if b"InvalidAuthToken" in said.read():
+                raise UserInputError(f"--address {address}: the Ray cluster refused this "
+                                     f"machine's token; give the driver {token}") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise UserInputError(f"--address {address}: cannot join the Ray cluster: {first}; "
+                                 f"is a Ray head running there, and does the driver have "
+                                 f"{token}?") from None
+        said.seek(0)
+        shown = said.read()
+        if shown:  # joined: whatever Ray said is shown after all
+            os.write(2, shown)
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a ``HOST:PORT`` address; None for other forms (``ray://``, auto)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "/" in address or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+@contextlib.contextmanager
+def _stderr_to(file) -> Iterator[None]:
+    """Send this process's file descriptor 2 (C++ code writes there too) to ``file``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(file.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _check_loopback(ray) -> None:

@@ -14,8 +14,9 @@ from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from orchestrator.progress import SweepProgress
-from orchestrator.runner import EPOCH_KEY, ERROR_KEY, MODEL_KEY, RESULT_KEY, SweepOutcome
+from orchestrator.runner import EPOCH_KEY, ERROR_KEY, MODEL_KEY, NODE_KEY, RESULT_KEY, SweepOutcome
 from store import writes
+from store.writes import record_run
 
 
 class StoreWriter(Callback):
@@ -56,21 +57,23 @@ class StoreWriter(Callback):
         if self.paused():
             return
         if "pack" in trial.config:
-            return self._start_pack(self._keys(trial))
+            return self._start_pack(self._keys(trial), attempts(trial))
         key = self._key(trial)
         self.store.mark_running(key)
         writes.clear_epochs(self.store, key)  # this attempt's epochs replace any earlier ones
+        record_run(self.store, key, attempts=attempts(trial))
         if key not in self.outcome.started:  # a retried trial starts again
             self.outcome.started.append(key)
         self.progress.started(key)
 
-    def _start_pack(self, keys: list[str]) -> None:
+    def _start_pack(self, keys: list[str], tries: int) -> None:
         """Every member not finished yet runs (a retried pack trains all of them again;
         the ones already recorded stay as they are)."""
         todo = [key for key in keys if not self._finished(key)]
         self.store.start_pack(todo, keys[0] if len(keys) > 1 else None)
         for key in todo:
             writes.clear_epochs(self.store, key)
+            record_run(self.store, key, attempts=tries)
             if key not in self.outcome.started:
                 self.outcome.started.append(key)
             self.progress.started(key)
@@ -85,6 +88,8 @@ class StoreWriter(Callback):
         key = result.get("trial_key", self._key(trial))
         if self._finished(key):  # a retried pack's member, recorded before the retry
             return
+        if ERROR_KEY in result or RESULT_KEY in result:  # first: a done row names its node
+            record_run(self.store, key, node=result.get(NODE_KEY), attempts=attempts(trial))
         if EPOCH_KEY in result:  # progress only: a report without a result or error is no end
             epochs = json.loads(result[EPOCH_KEY])
             writes.record_epochs(self.store, key, epochs)
@@ -115,9 +120,11 @@ class StoreWriter(Callback):
         todo = [key for key in self._keys(trial) if not self._finished(key)]
         if todo and not self.paused():
             retries = max(trial.num_failures - 1, 0)
-            message = (f"{describe_crash(trial)} after {retries} "
+            reason, node = describe_crash(trial)
+            message = (f"{reason} after {retries} "
                        f"{'retry' if retries == 1 else 'retries'} (see {trial.local_path})")
             for key in todo:
+                record_run(self.store, key, node=node, attempts=max(trial.num_failures, 1))
                 self._fail(key, message)
 
     def _fail(self, key: str, message: str) -> None:
@@ -126,8 +133,14 @@ class StoreWriter(Callback):
         self.progress.finished(key, ok=False)
 
 
-def describe_crash(trial) -> str:
-    """One line on why Tune gave up on ``trial``: its worker died, or the exception."""
+def attempts(trial) -> int:
+    """How many times Tune has started ``trial``: its failures so far, plus this start."""
+    return int(getattr(trial, "num_failures", 0) or 0) + 1
+
+
+def describe_crash(trial) -> tuple[str, str | None]:
+    """One line on why Tune gave up on ``trial`` (its worker died, its node was lost, or
+    the exception), and the node its worker ran on (``IP/NODE_ID``) when Ray knows it."""
     import cloudpickle
     from ray.exceptions import RayActorError
 
@@ -139,12 +152,36 @@ def describe_crash(trial) -> str:
     except Exception:  # an unreadable error file still leaves the trial failed
         exc = None
     if exc is None:
-        return "Ray trial error"
+        return "Ray trial error", None
     cause = getattr(exc, "cause", None) or exc
-    if isinstance(exc, RayActorError) or isinstance(cause, RayActorError):
-        return "worker process died"
+    actor_error = next((e for e in (exc, cause) if isinstance(e, RayActorError)), None)
+    if actor_error is not None:
+        node, alive = actor_node(actor_error.actor_id)
+        if node is None:
+            return "worker process died", None
+        if alive:
+            return f"worker process died on node {node}", node
+        return f"node lost: {node}", node
     first = (str(exc).strip().splitlines() or [""])[0][:200]
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return (f"{type(exc).__name__}: {first}" if first else type(exc).__name__), None
+
+
+def actor_node(actor_id: str | None) -> tuple[str | None, bool]:
+    """``(IP/NODE_ID, alive)`` of the node the actor ``actor_id`` was placed on, from
+    Ray's GCS; ``(None, True)`` when Ray does not say. A node that was just lost may
+    still count as alive for a while (Ray's health checks take seconds to notice)."""
+    import ray
+
+    try:
+        from ray._private.state import actors
+
+        address = actors(actor_id=actor_id)["Address"] if actor_id else None
+        if not address or not address.get("NodeID"):
+            return None, True
+        alive = any(n["NodeID"] == address["NodeID"] and n.get("Alive") for n in ray.nodes())
+    except Exception:  # Ray's tables are a help for the message, never a reason to stop
+        return None, True
+    return f"{address['IPAddress']}/{address['NodeID']}", alive
 
 
 class StopWhen(Stopper):

@@ -3,10 +3,10 @@
 The orchestrator calls these in order: register_sweep, add_trials (to learn
 which trials are already done), then per trial mark_running (start_pack for the
 members of a pack) and either record_result, mark_failed or (the sweep was stopped)
-mark_interrupted; while it trains, record_epochs with its finished epochs (clear_epochs
-when an attempt starts). record_result replaces a trial's points wholesale and
-record_epochs replaces its (stage, epoch) row, so a resumed or retried trial never
-leaves duplicate rows.
+mark_interrupted, and record_run (the node it ran on, its attempts); while it trains,
+record_epochs with its finished epochs (clear_epochs when an attempt starts).
+record_result replaces a trial's points wholesale and record_epochs replaces its
+(stage, epoch) row, so a resumed or retried trial never leaves duplicate rows.
 """
 
 import re
@@ -145,12 +145,12 @@ def _update_trial(session: Session, key: str, **values: Any) -> None:
 
 
 def mark_running(store: "Store", key: str) -> None:
-    """Record that a trial started on its own (clears any earlier error, finish time and
-    pack)."""
+    """Record that a trial started on its own (clears any earlier error, finish time, pack
+    and node)."""
     with store.write_session() as session:
         _update_trial(
             session, key, status="running", started_at=_utcnow(), finished_at=None, error=None,
-            pack=None,
+            pack=None, node=None,
         )
 
 
@@ -160,7 +160,7 @@ def start_pack(store: "Store", keys: list[str], pack: str | None) -> None:
     with store.write_session() as session:
         for key in keys:
             _update_trial(session, key, status="running", started_at=_utcnow(),
-                          finished_at=None, error=None, pack=pack)
+                          finished_at=None, error=None, pack=pack, node=None)
 
 
 def mark_failed(store: "Store", key: str, error: str) -> None:
@@ -174,6 +174,23 @@ def mark_interrupted(store: "Store", key: str) -> None:
     sweep runs it again, like a failed one."""
     with store.write_session() as session:
         _update_trial(session, key, status="interrupted", error=None, finished_at=_utcnow())
+
+
+def record_run(store: "Store", key: str, *, node: str | None = None,
+               attempts: int | None = None) -> None:
+    """Record where a trial ran (the Ray node it reported from) and how many times it
+    was started (retries included); a value left None is kept as it was."""
+    values: dict[str, Any] = {}
+    if node is not None:
+        values["node"] = str(node)[:255]
+    if attempts is not None:
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise StoreError(f"trial {key!r}: attempts must be an integer >= 1, not {attempts!r}")
+        values["attempts"] = attempts
+    if not values:
+        return
+    with store.write_session() as session:
+        _update_trial(session, key, **values)
 
 
 def _trial_id(session: Session, key: str) -> int:
