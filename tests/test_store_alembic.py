@@ -142,7 +142,9 @@ def test_a_new_store_is_at_head_and_has_the_schema_an_upgrade_gives(tmp_path):
     new = f"sqlite:///{tmp_path / 'new.db'}"
     open_store(new, create=True).close()
     assert version_rows(new) == ([(HEAD_REVISION,)], [("schema_version", str(SCHEMA_VERSION))])
-    assert schema_snapshot(new)["point_metrics"]["without_rowid"]
+    snapshot = schema_snapshot(new)  # both long tables are clustered on their keys
+    assert snapshot["point_metrics"]["without_rowid"] and snapshot["point_tasks"]["without_rowid"]
+    assert not snapshot["points"]["without_rowid"]
     for fixture in (V1_STORE, V2_STORE, V3_STORE):
         url = f"sqlite:///{copy(fixture, tmp_path)}"
         upgrade_store(url)
@@ -171,8 +173,8 @@ def test_db_upgrade_of_the_v1_fixture_keeps_every_row_and_the_view(tmp_path):
     result = invoke("db", "upgrade", "--store", url)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == (f"store {url} upgraded from schema 1 (no Alembic revision, "
-                                     f"stamped 0001) to schema 5 (Alembic revision 0005)")
-    assert version_rows(url) == ([("0005",)], [("schema_version", "5")])
+                                     f"stamped 0001) to schema 6 (Alembic revision 0006)")
+    assert version_rows(url) == ([("0006",)], [("schema_version", "6")])
     for table in ("sweeps", "trials", "sweep_trials", "point_tasks"):  # ids, keys, statuses
         old = len(before[table][0])  # schema 4 appends columns to trials, NULL here
         assert [r[:old] for r in rows(path, f"SELECT * FROM {table} ORDER BY 1, 2")] == before[table]
@@ -203,12 +205,12 @@ def test_db_upgrade_is_idempotent_and_writes_nothing_the_second_time(tmp_path):
     url = f"sqlite:///{path}"
     first = invoke("db", "upgrade", "--store", url)
     assert first.exit_code == 0, first.stderr
-    assert "from schema 2 (no Alembic revision, stamped 0002) to schema 5" in first.stdout
+    assert "from schema 2 (no Alembic revision, stamped 0002) to schema 6" in first.stdout
     snapshot = path.read_bytes()
     again = invoke("db", "upgrade", "--store", url)
     assert again.exit_code == 0, again.stderr
-    assert again.stdout.strip() == (f"store {url} is already at head: schema 5 "
-                                    f"(Alembic revision 0005), nothing to do")
+    assert again.stdout.strip() == (f"store {url} is already at head: schema 6 "
+                                    f"(Alembic revision 0006), nothing to do")
     assert path.read_bytes() == snapshot
 
 
@@ -392,7 +394,7 @@ def test_every_command_refuses_an_old_store_in_one_line_and_writes_nothing(
     files, snapshot = sorted(tmp_path.iterdir()), path.read_bytes()
     result = invoke(*command, "--store", url)
     assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert result.stderr.strip() == (f"error: store {url} is at schema 1, this paretoctl needs 5: "
+    assert result.stderr.strip() == (f"error: store {url} is at schema 1, this paretoctl needs 6: "
                                      f"run paretoctl db upgrade --store {url}")
     assert path.read_bytes() == snapshot and sorted(tmp_path.iterdir()) == files
 
@@ -401,20 +403,20 @@ def test_opening_an_old_store_never_upgrades_it(tmp_path):
     path = copy(V2_STORE, tmp_path)
     snapshot = path.read_bytes()
     for kwargs in ({"create": True}, {"create": False}, {"create": False, "read_only": True}):
-        with pytest.raises(StoreOutdated, match="is at schema 2, this paretoctl needs 5"):
+        with pytest.raises(StoreOutdated, match="is at schema 2, this paretoctl needs 6"):
             open_store(f"sqlite:///{path}", **kwargs)
     assert path.read_bytes() == snapshot
 
 
-@pytest.mark.parametrize("revision, shown", [("0006", "is at schema 6, newer than this paretoctl "
-                                                       "understands (5): upgrade paretoctl"),
+@pytest.mark.parametrize("revision, shown", [("0007", "is at schema 7, newer than this paretoctl "
+                                                       "understands (6): upgrade paretoctl"),
                                              ("f00dcafe", "is at Alembic revision 'f00dcafe'")])
 def test_a_newer_store_is_refused_naming_its_version(tmp_path, revision, shown):
     path = tmp_path / "new.db"
     open_store(f"sqlite:///{path}", create=True).close()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = ?", (revision,))
-        conn.execute("UPDATE meta SET value = '5'")
+        conn.execute("UPDATE meta SET value = '6'")
     snapshot = path.read_bytes()
     for kwargs in ({"create": True}, {"create": False, "read_only": True}):
         with pytest.raises(StoreError, match=re.escape(shown)):
@@ -458,7 +460,7 @@ def test_the_console_script_upgrades(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "upgraded from schema 1" in done.stdout
-    assert rows(path, "SELECT version_num FROM alembic_version") == [("0005",)]
+    assert rows(path, "SELECT version_num FROM alembic_version") == [("0006",)]
 
 
 # --- PostgreSQL ----------------------------------------------------------------
