@@ -447,14 +447,38 @@ TRIAL_TABLE = ["key", "method", "dataset", "arch", "seed", "preference", "status
                "ps", "time_train_s"]
 
 
+def short_nodes(nodes) -> dict[str, str]:
+    """Each stored node ("IP/node id") as the table shows it: the IP, or the IP and the
+    first 8 characters of the node id where two of ``nodes`` share that IP."""
+    split = {n: n.partition("/") for n in nodes if isinstance(n, str)}
+    ips = [ip for ip, _, _ in split.values()]
+    return {n: f"{ip}/{node_id[:8]}" if node_id and ips.count(ip) > 1 else ip
+            for n, (ip, _, node_id) in split.items()}
+
+
+def run_columns(rows: list[dict]) -> list:
+    """The table columns of how the trials ran, each only where some trial has it set:
+    node (shortened), attempts (when > 1), pack (its first 8 hex digits), precision."""
+    from analysis.format import Column
+
+    nodes = short_nodes(r["node"] for r in rows)
+    shown = {"node": lambda v: nodes.get(v, ""),
+             "attempts": lambda v: str(v) if v is not None and v > 1 else "",
+             "pack": lambda v: v[:8] if v else "",
+             "precision": lambda v: v or ""}
+    return [Column(key, justify="left" if key != "attempts" else "right", cell=cell)
+            for key, cell in shown.items() if any(cell(r[key]) for r in rows)]
+
+
 def trials_view(df):
-    """The trials for the formatter: the table shows TRIAL_TABLE, CSV and JSON every column
-    ``list_trials`` gives (sweeps and error included)."""
+    """The trials for the formatter: the table shows TRIAL_TABLE and the run columns some
+    trial has set, CSV and JSON every column ``list_trials`` gives (sweeps, error and the
+    run columns as stored included)."""
     from analysis.format import View, columns, plain, records
 
     rows = [{k: plain(v) for k, v in r.items()} for r in records(df)]
     text = ["key", "method", "dataset", "arch", "preference", "status", "sweeps", "error"]
-    return View(rows=rows, columns=columns(TRIAL_TABLE, left=text),
+    return View(rows=rows, columns=columns(TRIAL_TABLE, left=text) + run_columns(rows),
                 csv_columns=columns(df.columns), title=f"{len(df)} trials",
                 document={"trials": rows})
 

@@ -42,7 +42,8 @@ POINT_COLUMNS = [
 ]  # fmt: skip
 TRIAL_COLUMNS = [
     "key", "sweeps", "method", "dataset", "arch", "seed", "preference",
-    "status", "error", "time_train_s", "sr", "cr", "ps",
+    "status", "error", "time_train_s", "sr", "cr", "ps", "node", "attempts", "pack",
+    "precision",
 ]  # fmt: skip
 
 
@@ -338,16 +339,19 @@ def _trial_sparsity(store: "Store", flt: PointFilter) -> pd.DataFrame:
 
 
 def list_trials(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
-    """Trials matching ``flt`` with sweeps, status, error, train time and SR/CR/PS.
+    """Trials matching ``flt`` with sweeps, status, error, train time, SR/CR/PS and where
+    and how each ran: node, attempts (Int64), pack (its first member's key), precision.
 
     SR/CR/PS are taken from each trial's ray-0 point on ``flt.split`` (test by
-    default) and are NaN for trials without such a point (pending, failed).
+    default) and are NaN for trials without such a point (pending, failed); the run
+    columns are None (attempts <NA>) where not recorded.
     """
     flt = flt or PointFilter()
     stmt = _trial_filtered(
         select(
             Trial.key, Trial.method, Trial.dataset, Trial.arch, Trial.seed,
             Trial.preference, Trial.status, Trial.error, Trial.time_train_s,
+            Trial.node, Trial.attempts, Trial.pack, Trial.precision,
         ),
         flt,
     ).order_by(Trial.id)  # fmt: skip
@@ -359,6 +363,7 @@ def list_trials(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
     trials = trials.join(_trial_sparsity(store, flt), on="key")
     for name in ("time_train_s", "sr", "cr", "ps"):
         trials[name] = pd.to_numeric(trials[name], errors="coerce").astype(np.float64)
+    trials["attempts"] = pd.array(trials["attempts"].tolist(), dtype="Int64")
     return trials.reindex(columns=TRIAL_COLUMNS)
 
 

@@ -333,7 +333,8 @@ def test_trials_in_every_format(stored):
     assert result.exit_code == 0 and result.stderr == ""  # the error is a column, not a line
     rows = csv_rows(result.stdout)
     assert list(rows[0]) == ["key", "sweeps", "method", "dataset", "arch", "seed", "preference",
-                             "status", "error", "time_train_s", "sr", "cr", "ps"]
+                             "status", "error", "time_train_s", "sr", "cr", "ps", "node",
+                             "attempts", "pack", "precision"]
     assert rows[0]["error"] == "boom, [red]x[/red]" and rows[0]["sr"] == "0.0"
     assert rows[0]["sweeps"] == '["s"]'
 
