@@ -462,10 +462,10 @@ def run_columns(rows: list[dict]) -> list:
     from analysis.format import Column
 
     nodes = short_nodes(r["node"] for r in rows)
-    shown = {"node": lambda v: nodes.get(v, ""),
+    shown = {"node": lambda v: escape(nodes.get(v, "")),  # stored text: no rich markup
              "attempts": lambda v: str(v) if v is not None and v > 1 else "",
-             "pack": lambda v: v[:8] if v else "",
-             "precision": lambda v: v or ""}
+             "pack": lambda v: escape(v[:8]) if v else "",
+             "precision": lambda v: escape(v or "")}
     return [Column(key, justify="left" if key != "attempts" else "right", cell=cell)
             for key, cell in shown.items() if any(cell(r[key]) for r in rows)]
 
