@@ -218,10 +218,22 @@ class Method(ABC):
 class ScalarisingMethod(Method):
     """A method whose step minimises one scalar of the objective vector."""
 
-    @abstractmethod
     def loss(self, objectives: torch.Tensor) -> torch.Tensor:
         """Scalar loss from ``objectives`` = (L0, L1, ..., Lm) of one mini-batch: a pure
-        function of the objectives and the method's state (no side effects)."""
+        function of the objectives and the method's state (no side effects); by default
+        ``scalarise`` at this trial's preference and ``step_state``."""
+        return self.scalarise(objectives, self.k, self.step_state())
+
+    @staticmethod
+    def scalarise(objectives: torch.Tensor, preference: torch.Tensor, state: Any) -> torch.Tensor:
+        """The loss as a pure function of (objectives, preference, state), with no leading
+        dimension; ``torch.func.vmap`` adds one to train many preferences as one batched
+        model (trainers/packing/). Methods whose loss reads more override ``loss``."""
+        raise NotImplementedError("this method defines loss, not scalarise")
+
+    def step_state(self) -> Any:
+        """The state ``scalarise`` reads, as one explicit object (None: it reads none)."""
+        return None
 
     def observe(self, objectives: torch.Tensor) -> None:
         """Record what the epoch hooks need from a training batch's (detached) objectives

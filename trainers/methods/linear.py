@@ -18,5 +18,6 @@ class Linear(ScalarisingMethod):
     name = "linear"
     description = "weighted sum of the objectives (k0 weights sparsity)"
 
-    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
-        return torch.dot(self.k, objectives)
+    @staticmethod
+    def scalarise(objectives: torch.Tensor, preference: torch.Tensor, state=None) -> torch.Tensor:
+        return torch.dot(preference, objectives)
