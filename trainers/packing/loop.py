@@ -10,7 +10,7 @@ learning-rate schedule, and one batched forward and backward per step.
 A member that fails (a non-finite loss or state at an epoch's end, or an error in one of
 its own hooks) is frozen: it takes no further step, its hooks no longer run, and the
 others go on. Members that share a seed share their batches (one gather, one input for
-every member); members with different seeds each get their own.
+every member); members with different seeds each get their own (one vmap per seed).
 """
 from __future__ import annotations
 
@@ -122,23 +122,32 @@ class PackedStage:
 
 class BatchOrder:
     """Each member's permutation of the training split for one epoch, drawn from its
-    own generator (``loop.batches``); members whose orders agree share one batch."""
+    own generator (``loop.batches``); members whose permutations agree (same seed) form
+    one group that shares its batches."""
 
     def __init__(self, pack: Pack, drawing: list[int]) -> None:
         n = len(pack.data.train)
         device = pack.data.train.x.device
         orders = {i: torch.randperm(n, generator=pack.members[i].generator) for i in drawing}
-        first = orders[drawing[0]]
-        self.shared = all(torch.equal(order, first) for order in orders.values())
-        rows = [orders.get(i, first) for i in range(len(pack.members))]
-        self.order = first.to(device) if self.shared else torch.stack(rows).to(device)
+        groups: list[tuple[list[int], torch.Tensor]] = []
+        for i in range(len(pack.members)):
+            order = orders.get(i, orders[drawing[0]])   # a member not drawing follows along
+            for members, seen in groups:
+                if torch.equal(order, seen):
+                    members.append(i)
+                    break
+            else:
+                groups.append(([i], order))
+        self.groups = [(None if len(groups) == 1 else torch.tensor(members, device=device),
+                        order.to(device)) for members, order in groups]
         self.split, self.n = pack.data.train, n
 
     def batches(self, size: int):
-        """(x, y, batched): the members' mini-batches, with a member dimension unless shared."""
+        """Per step, (members, x, y) for each group (``StackedModel.objectives``)."""
+        split = self.split
         for start in range(0, self.n, size):
-            idx = self.order[..., start:start + size]
-            yield self.split.x[idx], self.split.y[idx], not self.shared
+            yield [(members, split.x[order[start:start + size]], split.y[order[start:start + size]])
+                   for members, order in self.groups]
 
 
 def train_steps(pack: Pack, optimizer: PackedOptimizer, lr: float, order: BatchOrder,
@@ -149,8 +158,8 @@ def train_steps(pack: Pack, optimizer: PackedOptimizer, lr: float, order: BatchO
     tensors = pack.tensors()
     loss_sum = torch.zeros(pack.stacked.size, device=pack.data.train.x.device)
     n_batches = 0
-    for x, y, batched in order.batches(pack.settings.batch_size):
-        step = pack.method.losses(x, y, batched, active)
+    for groups in order.batches(pack.settings.batch_size):
+        step = pack.method.losses(groups, active)
         if step.loss is not None:
             stepping = step.stepping & active.to(step.stepping.device)
             total = torch.where(stepping, step.loss, torch.zeros_like(step.loss)).sum()

@@ -44,8 +44,8 @@ class PackedMethod:
         sparse = any(m.uses_sparsity for m in methods)
         self.sparsity = (first.params["beta1"], first.params["beta2"]) if sparse else None
 
-    def objectives(self, x, y, batched: bool) -> torch.Tensor:
-        return self.pack.objectives(x, y, batched, self.tasks, self.sparsity)
+    def objectives(self, groups) -> torch.Tensor:
+        return self.pack.objectives(groups, self.tasks, self.sparsity)
 
     def extra_leaves(self) -> list[torch.Tensor]:
         """Stacked method variables trained with the weights (WC-AL's t)."""
@@ -71,8 +71,8 @@ class PackedMethod:
 class PackedScalarising(PackedMethod):
     """linear, uniform: ``scalarise`` under vmap (no state)."""
 
-    def losses(self, x, y, batched: bool, active: torch.Tensor) -> StepLosses:
-        objectives = self.objectives(x, y, batched)
+    def losses(self, groups, active: torch.Tensor) -> StepLosses:
+        objectives = self.objectives(groups)
         scalarise = type(self.methods[0]).scalarise
         loss = vmap(lambda o, k: scalarise(o, k, None))(objectives, self.k)
         return StepLosses(loss, active, loss.detach(), active)
@@ -98,8 +98,8 @@ class PackedWcAl(PackedMethod):
     def extra_leaves(self) -> list[torch.Tensor]:
         return [self.t]
 
-    def losses(self, x, y, batched: bool, active: torch.Tensor) -> StepLosses:
-        objectives = self.objectives(x, y, batched)
+    def losses(self, groups, active: torch.Tensor) -> StepLosses:
+        objectives = self.objectives(groups)
         a, eps = self.a, self.eps
         h = vmap(lambda o, k, t: wc_constraints(o, k, a, eps, t))(
             objectives.detach(), self.k, self.t.detach())
@@ -167,8 +167,8 @@ class PackedGradientCombining(PackedMethod):
         flat = torch.stack(rows, dim=1).double()
         return flat @ flat.transpose(1, 2)
 
-    def losses(self, x, y, batched: bool, active: torch.Tensor) -> StepLosses:
-        task_losses = self.objectives(x, y, batched)[:, 1:]
+    def losses(self, groups, active: torch.Tensor) -> StepLosses:
+        task_losses = self.objectives(groups)[:, 1:]
         gram = self.gram(task_losses).cpu()
         plain = task_losses.detach().to("cpu", torch.float64)
         size = self.pack.size
@@ -188,7 +188,7 @@ class PackedGradientCombining(PackedMethod):
         loss = None
         if bool(stepping.any()):
             if self.methods[0].fresh_forward:
-                task_losses = self.objectives(x, y, batched)[:, 1:]
+                task_losses = self.objectives(groups)[:, 1:]
             loss = vmap(torch.dot)(weights.to(task_losses), task_losses)
             report = torch.where(stepping.to(device), loss.detach(), report)
         return StepLosses(loss, stepping.to(device), report, reported.to(device))

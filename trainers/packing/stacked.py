@@ -46,12 +46,13 @@ class StackedModel:
         """The stacked parameters, in the network's order (``shared``: outside the heads)."""
         return [p for name, p in self.params.items() if grad_set == "all" or name in self.shared]
 
-    def objectives(self, x: torch.Tensor, y: torch.Tensor, batched: bool,
+    def objectives(self, groups: list[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]],
                    tasks: tuple[Task, ...], sparsity: tuple[float, float] | None) -> torch.Tensor:
         """(K, 1 + m): per member (L0, L1..Lm) of its batch, as ``loop.objective_vector``
-        computes it unpacked; ``batched``: x and y carry a member dimension (members see
-        different batches), else every member sees the same batch. L0 (the GrOWL value,
-        spike weights ``sparsity``) is computed only when ``sparsity`` is given."""
+        computes it unpacked. ``groups``: (members, x, y) per batch that several members
+        share (members None: every member); each group is one vmap whose input is shared,
+        which keeps the first layer one wide convolution. L0 (the GrOWL value, spike
+        weights ``sparsity``) is computed only when ``sparsity`` is given."""
 
         def member(params: dict[str, torch.Tensor], x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
@@ -63,8 +64,14 @@ class StackedModel:
                 l0 = torch.zeros((), device=x.device)
             return torch.stack([l0, *losses])
 
-        dim = 0 if batched else None
-        return vmap(member, in_dims=(0, dim, dim))(self.params, x, y)
+        shared = vmap(member, in_dims=(0, None, None))
+        if len(groups) == 1 and groups[0][0] is None:
+            return shared(self.params, groups[0][1], groups[0][2])
+        parts, members = [], []
+        for which, x, y in groups:
+            parts.append(shared({name: p[which] for name, p in self.params.items()}, x, y))
+            members.append(which)
+        return torch.cat(parts)[torch.argsort(torch.cat(members))]
 
     @torch.no_grad()
     def to_members(self, which: list[int]) -> None:
