@@ -6,7 +6,8 @@ run as one pack (``trainers.packing.train_packed``), interleaved (A B A B ...), 
 process. Both include everything a trial does in the trainer: data set load, model
 build, training, per-epoch validation and the evaluation of the three splits; neither
 includes the sweep's fixed overhead (Ray, store). Prints the median trials per hour of
-each and their ratio.
+each and their ratio. The warm-up pack sets trainers/packing/memory.py's process-wide
+heap thresholds first, so both ways run with them.
 
 Data: ``multidigits`` on the 36x36 MultiMNIST canvas (embedded, no files), or
 ``multifashion`` (Pareto MTL's Multi-Fashion from the Fashion-MNIST IDX files, e.g.

@@ -171,3 +171,11 @@ def test_the_packed_optimiser_leaves_a_non_finite_member_to_itself():
                 torch.tensor([True, False]))
     assert torch.isfinite(stacked).all() and not stacked[0].eq(0).any()
     assert stacked[1].eq(0).all()
+
+
+def test_freed_memory_stays_in_the_heap_where_glibc_runs():
+    import platform
+
+    from trainers.packing.memory import keep_freed_memory
+
+    assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")

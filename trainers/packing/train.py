@@ -25,6 +25,7 @@ from trainers.loop import FitOutcome, TrainData
 from trainers.methods import METHODS
 from trainers.models.trunks import family_for
 from trainers.packing.loop import Member, Pack, error_text
+from trainers.packing.memory import keep_freed_memory
 from trainers.packing.methods import packed_method
 from trainers.packing.schedules import fit_pmtl, fit_single, fit_two_phase
 from trainers.packing.stacked import StackedModel
@@ -142,6 +143,7 @@ def train_packed(configs: list[TrialConfig | dict[str, Any]],
     reason = packable(configs)
     if reason is not None:
         raise ValueError(reason)
+    keep_freed_memory()
     first = configs[0]
     settings = first.train
     device = resolve_device(settings.device)
