@@ -165,8 +165,8 @@ def train_steps(pack: Pack, optimizer: PackedOptimizer, lr: float, order: BatchO
             total = torch.where(stepping, step.loss, torch.zeros_like(step.loss)).sum()
             grads = torch.autograd.grad(total, tensors, allow_unused=True)
             optimizer.step(list(grads), lr, stepping.cpu())
-        loss_sum = loss_sum + torch.where(step.reported, step.report.to(loss_sum),
-                                          torch.zeros_like(loss_sum))
+        loss_sum = loss_sum + torch.where(step.reported.to(loss_sum.device),
+                                          step.report.to(loss_sum), torch.zeros_like(loss_sum))
         if after_step is not None:
             after_step()
         n_batches += 1

@@ -88,10 +88,12 @@ class PackedWcAl(PackedMethod):
         self.a, self.eps = first.a, float(first.params["eps"])
         self.rho, self.mu_max = float(first.params["rho"]), float(first.params["mu_max"])
         self.lam0 = torch.stack([m.lam0 for m in methods])
-        self.mu0 = torch.tensor([float(m.params["mu0"]) for m in methods], dtype=torch.float64)
+        device = self.k.device
+        self.mu0 = torch.tensor([float(m.params["mu0"]) for m in methods], dtype=torch.float64,
+                                device=device)
         self.t = torch.stack([m.t.detach() for m in methods]).requires_grad_(True)
         self.lam = torch.stack([m.lam for m in methods])
-        self.mu = torch.tensor([m.mu for m in methods], dtype=torch.float64)
+        self.mu = torch.tensor([m.mu for m in methods], dtype=torch.float64, device=device)
         self.iterations = 0
         self.begin_epoch()
 

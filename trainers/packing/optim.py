@@ -42,35 +42,42 @@ class PackedOptimizer:
             return
         everyone = bool(stepping.all())
         steps = self.steps + stepping.to(self.steps)
+        device = self.tensors[0].device
+        # per-member factors, computed once per step in float64 as torch's Python floats
+        beta1, beta2 = BETAS
+        counted = steps.clamp(min=1.0)   # members still at 0 steps are masked out below
+        factors = {"step_size": (lr / (1.0 - beta1 ** counted)).to(device),
+                   "bias2_sqrt": (1.0 - beta2 ** counted).sqrt().to(device),
+                   "first": (steps == 1.0).to(device), "stepping": stepping.to(device)}
         for tensor, grad, (first, second) in zip(self.tensors, grads, self.moments):
             grad = torch.zeros_like(tensor) if grad is None else grad
             if self.kind == "adam":
-                new, m, v = self.adam(tensor, grad, first, second, steps, lr)
+                new, m, v = self.adam(tensor, grad, first, second, factors, lr)
             else:
-                new, m, v = self.sgd(tensor, grad, first, steps, lr)
+                new, m, v = self.sgd(tensor, grad, first, factors, lr)
             for target, value in ((tensor, new), (first, m), (second, v)):
                 if value is None:
                     continue
                 if not everyone:
-                    value = torch.where(per_member(stepping, tensor).bool(), value, target)
+                    keep = per_member(factors["stepping"], tensor).bool()
+                    value = torch.where(keep, value, target)
                 target.copy_(value)
         self.steps = torch.where(stepping, steps, self.steps)
 
     @staticmethod
-    def adam(param, grad, exp_avg, exp_avg_sq, steps, lr):
+    def adam(param, grad, exp_avg, exp_avg_sq, factors, lr):
         beta1, beta2 = BETAS
-        counted = steps.clamp(min=1.0)  # members at 0 steps are masked out by the caller
-        step_size = per_member(lr / (1.0 - beta1 ** counted), param)
-        bias2_sqrt = per_member((1.0 - beta2 ** counted).sqrt(), param)
+        step_size = per_member(factors["step_size"], param)
+        bias2_sqrt = per_member(factors["bias2_sqrt"], param)
         m = exp_avg.lerp(grad, 1.0 - beta1)
         v = exp_avg_sq * beta2 + (1.0 - beta2) * grad * grad
         denom = v.sqrt() / bias2_sqrt + EPS
         return param + (-step_size) * m / denom, m, v
 
-    def sgd(self, param, grad, buf, steps, lr):
+    def sgd(self, param, grad, buf, factors, lr):
         if self.momentum == 0.0:
             return param + (-lr) * grad, None, None
-        first = per_member(steps == 1.0, param).bool()
+        first = per_member(factors["first"], param).bool()
         buf = torch.where(first, grad, buf * self.momentum + grad)
         return param + (-lr) * buf, buf, None
 
