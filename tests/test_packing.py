@@ -179,3 +179,26 @@ def test_freed_memory_stays_in_the_heap_where_glibc_runs():
     from trainers.packing.memory import keep_freed_memory
 
     assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
+
+
+def test_a_member_whose_weights_fail_fails_alone(monkeypatch):
+    # an error in one member's own step code (here its min-norm weights) ends that member
+    # with the error; the others' weights, steps and results are untouched
+    from trainers.methods.mgda import MGDA
+
+    trials = configs("mgda", [None] * 3, seeds=(0, 1, 2))
+    original = MGDA.weights_from_gram
+    owner = {}
+
+    def weights(self, gram, losses):
+        owner.setdefault("first", self)
+        if self is owner["first"]:
+            raise FloatingPointError("no descent direction")
+        return original(self, gram, losses)
+
+    monkeypatch.setattr(MGDA, "weights_from_gram", weights)
+    packed = train_packed(trials)
+    monkeypatch.setattr(MGDA, "weights_from_gram", original)
+    assert packed[0] == "FloatingPointError: no descent direction"
+    for i in (1, 2):
+        assert_same_trial(run_trial(trials[i]), packed[i])

@@ -160,6 +160,10 @@ def train_steps(pack: Pack, optimizer: PackedOptimizer, lr: float, order: BatchO
     n_batches = 0
     for groups in order.batches(pack.settings.batch_size):
         step = pack.method.losses(groups, active)
+        for i, exc in pack.method.failed.items():
+            pack.fail(i, exc)
+            active[i] = False
+        pack.method.failed.clear()
         if step.loss is not None:
             stepping = step.stepping & active.to(step.stepping.device)
             total = torch.where(stepping, step.loss, torch.zeros_like(step.loss)).sum()

@@ -43,6 +43,8 @@ class PackedMethod:
         first = methods[0]
         sparse = any(m.uses_sparsity for m in methods)
         self.sparsity = (first.params["beta1"], first.params["beta2"]) if sparse else None
+        #: members whose own step code raised in the last ``losses`` (the loop fails them)
+        self.failed: dict[int, Exception] = {}
 
     def objectives(self, groups) -> torch.Tensor:
         return self.pack.objectives(groups, self.tasks, self.sparsity)
@@ -179,7 +181,11 @@ class PackedGradientCombining(PackedMethod):
         reported = torch.zeros(size, dtype=torch.bool)
         for i in torch.nonzero(active.cpu()).flatten().tolist():
             method: GradientCombiningMethod = self.methods[i]
-            w = method.weights_from_gram(gram[i], plain[i])
+            try:
+                w = method.weights_from_gram(gram[i], plain[i])
+            except Exception as exc:  # noqa: BLE001 - this member fails alone
+                self.failed[i] = exc
+                continue
             if w is None:          # no step, nothing reported
                 continue
             reported[i] = True
