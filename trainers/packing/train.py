@@ -83,7 +83,8 @@ def packable(configs: list[TrialConfig | dict[str, Any]]) -> str | None:
     if arch in FAMILY_ARCHS:
         family = family_for(config.dataset.name, config.arch.options.get("trunk", "auto"))
         if family.batchnorm:
-            return f"architecture {arch} on {config.dataset.name} has BatchNorm, which does not pack"
+            return (f"architecture {arch} on {config.dataset.name} has BatchNorm, "
+                    "which does not pack")
     precision = getattr(config.train, "precision", "fp32")
     if precision != "fp32":
         return f"packed trials train in fp32, not train.precision {precision}"
