@@ -14,7 +14,10 @@ mini-batch's loss (``batch_loss``), then zeroes the gradients, differentiates th
 and steps the optimiser. A method only says what the loss is, in one of two ways:
 
 - a *scalarising* method (``ScalarisingMethod``) implements ``loss(objectives)``: the
-  scalar of the objective vector (L0, L1, ..., Lm) of one mini-batch;
+  scalar of the objective vector (L0, L1, ..., Lm) of one mini-batch; where it can, as
+  the pure ``scalarise(objectives, preference, state)`` with its state one explicit
+  object (``step_state``: WC-AL's ``ALState``), which packed trials vmap over many
+  preferences (trainers/packing/, docs/packing.md);
 - a *gradient-combining* method (``GradientCombiningMethod``) implements
   ``weights_from_gram(gram, losses)``: constant task weights w from the Gram matrix of
   the per-task gradients (over the parameters or representation ``gram_inputs`` names);
@@ -26,7 +29,7 @@ last alpha) is plain data on the instance, read by the step and moved by the epo
 ``begin_epoch``, ``end_iteration`` and ``restart`` (from what ``observe`` recorded of each
 batch); ``state`` reports it. ``loss`` itself has no side effects. Apart from that
 and a front method's per-batch ray, the loss is a function of (parameters, batch,
-preference), which is what lets many preferences train as one batched model.
+preference, state), which is what lets many preferences train as one batched model.
 
 The loop also owns the schedule (``fit``: one stage, ``initialise`` first, the
 ``checkpoint`` rule), the learning-rate schedule, evaluation and checkpointing. Only
