@@ -26,8 +26,9 @@ and steps the optimiser. A method only says what the loss is, in one of two ways
 
 What a method carries between steps (WC-AL's t, lambda and mu; Pareto MTL's phase; MGDA's
 last alpha) is plain data on the instance, read by the step and moved by the epoch hooks
-``begin_epoch``, ``end_iteration`` and ``restart`` (from what ``observe`` recorded of each
-batch); ``state`` reports it. ``loss`` itself has no side effects. Apart from that
+``begin_epoch`` and ``end_iteration`` (from what ``observe`` recorded of each batch; a
+new phase of WC-AL's own two-phase schedule also restarts lambda and mu); ``state``
+reports it. ``loss`` itself has no side effects. Apart from that
 and a front method's per-batch ray, the loss is a function of (parameters, batch,
 preference, state), which is what lets many preferences train as one batched model.
 
@@ -195,9 +196,6 @@ class Method(ABC):
 
     def end_iteration(self) -> None:
         """Called after every iteration (``epochs_per_iteration`` epochs)."""
-
-    def restart(self) -> None:
-        """Called when a schedule starts a new phase (WC-AL resets lambda and mu)."""
 
     def initialise(self, model: nn.Module, data: loop.TrainData, settings,
                    generator: torch.Generator) -> None:
