@@ -156,7 +156,17 @@ def train_steps(pack: Pack, optimizer: PackedOptimizer, lr: float, order: BatchO
     """One epoch of lock-step batches for the ``active`` members (``stop`` ends it early);
     returns the number of batches and each member's sum of training losses."""
     tensors = pack.tensors()
-    loss_sum = torch.zeros(pack.stacked.size, device=pack.data.train.x.device)
+    device = pack.data.train.x.device
+    loss_sum = torch.zeros(pack.stacked.size, device=device)
+    masks: dict[tuple[bool, ...], torch.Tensor] = {}
+
+    def on_device(mask: torch.Tensor) -> torch.Tensor:
+        """The (CPU) member mask on the device, copied once per distinct value."""
+        key = tuple(mask.tolist())
+        if key not in masks:
+            masks[key] = mask.to(device)
+        return masks[key]
+
     n_batches = 0
     for groups in order.batches(pack.settings.batch_size):
         step = pack.method.losses(groups, active)
@@ -165,12 +175,12 @@ def train_steps(pack: Pack, optimizer: PackedOptimizer, lr: float, order: BatchO
             active[i] = False
         pack.method.failed.clear()
         if step.loss is not None:
-            stepping = step.stepping & active.to(step.stepping.device)
-            total = torch.where(stepping, step.loss, torch.zeros_like(step.loss)).sum()
+            stepping = step.stepping & active
+            total = torch.where(on_device(stepping), step.loss, torch.zeros_like(step.loss)).sum()
             grads = torch.autograd.grad(total, tensors, allow_unused=True)
-            optimizer.step(list(grads), lr, stepping.cpu())
-        loss_sum = loss_sum + torch.where(step.reported.to(loss_sum.device),
-                                          step.report.to(loss_sum), torch.zeros_like(loss_sum))
+            optimizer.step(list(grads), lr, stepping)
+        loss_sum = loss_sum + torch.where(on_device(step.reported), step.report.to(loss_sum),
+                                          torch.zeros_like(loss_sum))
         if after_step is not None:
             after_step()
         n_batches += 1

@@ -28,9 +28,9 @@ from trainers.packing.stacked import StackedModel
 
 class StepLosses(NamedTuple):
     loss: torch.Tensor | None   # (K,) with graph
-    stepping: torch.Tensor      # (K,) bool
+    stepping: torch.Tensor      # (K,) bool, on the CPU (decided there: no device sync)
     report: torch.Tensor        # (K,) detached
-    reported: torch.Tensor      # (K,) bool
+    reported: torch.Tensor      # (K,) bool, on the CPU
 
 
 class PackedMethod:
@@ -198,8 +198,8 @@ class PackedGradientCombining(PackedMethod):
             if self.methods[0].fresh_forward:
                 task_losses = self.objectives(groups)[:, 1:]
             loss = vmap(torch.dot)(weights.to(task_losses), task_losses)
-            report = torch.where(stepping.to(device), loss.detach(), report)
-        return StepLosses(loss, stepping.to(device), report, reported.to(device))
+            report = torch.where(stepping.to(device), loss.detach(), report)  # a mask copy
+        return StepLosses(loss, stepping, report, reported)
 
 
 def packed_method(methods: list[Method], pack: StackedModel, tasks) -> PackedMethod:
