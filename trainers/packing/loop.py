@@ -225,8 +225,9 @@ def run_stage(pack: Pack, stage: PackedStage) -> None:
         sums = loss_sum.tolist()   # one device sync per epoch, as unpacked
         for i in pack.live():
             method, model = members[i].method, members[i].model
-            if pack.guard(i, loop.check_finite, stage.name, epoch, torch.tensor(sums[i]),
-                          method.state()) is None and not pack.alive[i]:
+            pack.guard(i, loop.check_finite, stage.name, epoch, torch.tensor(sums[i]),
+                       method.state())
+            if not pack.alive[i]:
                 continue
             val_score = pack.guard(i, method.validation_score, model, data.val, data.tasks,
                                    settings.eval_batch_size)
