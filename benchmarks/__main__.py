@@ -1,4 +1,4 @@
-"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,all} ...``.
+"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,pack,all} ...``.
 
 Each subcommand prints the machine and a table; ``all`` runs every one at its defaults
 (about 10 minutes on 2 loaded cores). ``--device cuda`` times on a GPU.
@@ -32,6 +32,14 @@ def parser() -> argparse.ArgumentParser:
     front = sub.add_parser("front", help="front and hypervolume over 1e5 and 1e6 points")
     front.add_argument("--sizes", default="100000,1000000")
     front.add_argument("--store-points", type=int, default=100000, help="0: skip `paretoctl front`")
+    pack = sub.add_parser("pack", help="trials/hour: K trials one at a time against one pack")
+    pack.add_argument("--k", type=int, default=8, help="trials per pack")
+    pack.add_argument("--repeats", type=int, default=3)
+    pack.add_argument("--dataset", default="multidigits", choices=("multidigits", "multifashion"))
+    pack.add_argument("--n-train", type=int, default=2048)
+    pack.add_argument("--n-test", type=int, default=512, help="validation and test samples")
+    pack.add_argument("--epochs", type=int, default=1)
+    pack.add_argument("--batch-size", type=int, default=256)
     everything = sub.add_parser("all", help="every benchmark at its defaults")
     everything.add_argument("--n-test", type=int, default=5000)
     return top
@@ -43,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print("--device: CUDA is not available on this machine", file=sys.stderr)
         return 2
-    from benchmarks import eval_speed, front_speed, growl_speed, machine, step
+    from benchmarks import eval_speed, front_speed, growl_speed, machine, pack, step
 
     commands = [args.command] if args.command != "all" else ["machine", "step", "growl",
-                                                              "eval", "front"]
+                                                              "eval", "pack", "front"]
     for command in commands:
         print(f"== {command}")
         if command == "machine":
@@ -61,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
             growl_speed.run(device, getattr(args, "repeats", 5), getattr(args, "arch", "mdmtn"))
         elif command == "eval":
             eval_speed.run(device, args.n_test, getattr(args, "data_dir", None))
+        elif command == "pack":
+            if args.command == "pack":
+                pack.run(device, args.k, args.repeats, args.dataset, args.n_train, args.n_test,
+                         args.epochs, args.batch_size)
+            else:
+                pack.run(device)
         elif command == "front":
             if args.command == "front":
                 front_speed.in_memory([int(v) for v in args.sizes.split(",")])

@@ -45,3 +45,11 @@ def test_cuda_without_a_gpu_is_a_one_line_error(capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["--device", "cuda", "step"]) == 2
     assert "--device" in capsys.readouterr().err
+
+
+def test_pack_rows_give_trials_per_hour_for_both_ways():
+    from benchmarks import pack
+
+    rows = pack.run(torch.device("cpu"), k=2, repeats=1, n_train=64, n_test=32, batch=32)
+    assert [r["case"] for r in rows] == ["linear / lenet", "linear / hps"]
+    assert all(r["one"] > 0 and r["packed"] > 0 and r["k"] == 2 for r in rows)

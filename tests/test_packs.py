@@ -169,7 +169,7 @@ class FakePacking(types.ModuleType):
         assert all(isinstance(c, TrialConfig) for c in configs)
         return self.reason
 
-    def train_packed(self, configs):
+    def train_packed(self, configs, on_model=None):
         self.calls.append([c.key for c in configs])
         if self.error:
             raise self.error
@@ -416,3 +416,21 @@ def test_a_packed_sweep_stores_the_unpacked_points_and_resumes_only_unfinished_m
     assert listing.returncode == 0, listing.stderr
     shown = {t["key"]: t["status"] for t in json.loads(listing.stdout)["trials"]}
     assert shown == {k: "done" for k in [*linear, wc_al]}
+
+
+def test_a_batched_pack_gives_each_member_its_trained_model(tmp_path):
+    """The batched trainer's members come with their models, as unpacked trials do: each
+    file loads and reproduces its member's stored test accuracy."""
+    from trainers.artifacts import evaluate_model, load_model
+
+    members = [member([0, 0.8, 0.2]), member([0, 0.2, 0.8])]
+    got: list = []
+    assert pack_module.run_pack(members, lambda key, o, m: got.append((key, o, m))) == "batched"
+    for config, (key, outcome, model) in zip(members, got):
+        assert key == config["key"] and isinstance(model, bytes)
+        path = tmp_path / f"{key}.safetensors"
+        path.write_bytes(model)
+        loaded, loaded_config = load_model(path)
+        test = next(p for p in outcome["points"] if p["split"] == "test")
+        scores = evaluate_model(loaded, loaded_config, "test")
+        assert {t: s["acc"] for t, s in scores.items()} == {t: s["acc"] for t, s in test["tasks"].items()}

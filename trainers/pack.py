@@ -57,18 +57,16 @@ def run_batched(members: list[TrialConfig], train_packed: Callable,
                 on_member: OnMember) -> None:
     """One batched model for the whole pack; an error of the batched run as a whole
     fails every member with it."""
+    models: dict[int, bytes] = {}
     try:
-        outcomes = train_packed(members)
+        outcomes = train_packed(members, on_model=models.__setitem__)
     except Exception as exc:
-        outcomes = [f"pack training failed: {error_text(exc)}"] * len(members)
+        outcomes, models = [f"pack training failed: {error_text(exc)}"] * len(members), {}
     if len(outcomes) != len(members):
         outcomes = [f"pack training returned {len(outcomes)} outcomes for "
                     f"{len(members)} members"] * len(members)
-    for member, outcome in zip(members, outcomes):
-        model = None
-        if isinstance(outcome, tuple):  # (result, model bytes)
-            outcome, model = outcome
-        on_member(member.key, outcome, model)
+    for index, (member, outcome) in enumerate(zip(members, outcomes)):
+        on_member(member.key, outcome, None if isinstance(outcome, str) else models.get(index))
 
 
 def run_sequential(members: list[TrialConfig], on_member: OnMember) -> None:

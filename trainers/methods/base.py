@@ -14,7 +14,10 @@ mini-batch's loss (``batch_loss``), then zeroes the gradients, differentiates th
 and steps the optimiser. A method only says what the loss is, in one of two ways:
 
 - a *scalarising* method (``ScalarisingMethod``) implements ``loss(objectives)``: the
-  scalar of the objective vector (L0, L1, ..., Lm) of one mini-batch;
+  scalar of the objective vector (L0, L1, ..., Lm) of one mini-batch; where it can, as
+  the pure ``scalarise(objectives, preference, state)`` with its state one explicit
+  object (``step_state``: WC-AL's ``ALState``), which packed trials vmap over many
+  preferences (trainers/packing/, docs/packing.md);
 - a *gradient-combining* method (``GradientCombiningMethod``) implements
   ``weights_from_gram(gram, losses)``: constant task weights w from the Gram matrix of
   the per-task gradients (over the parameters or representation ``gram_inputs`` names);
@@ -23,10 +26,11 @@ and steps the optimiser. A method only says what the loss is, in one of two ways
 
 What a method carries between steps (WC-AL's t, lambda and mu; Pareto MTL's phase; MGDA's
 last alpha) is plain data on the instance, read by the step and moved by the epoch hooks
-``begin_epoch``, ``end_iteration`` and ``restart`` (from what ``observe`` recorded of each
-batch); ``state`` reports it. ``loss`` itself has no side effects. Apart from that
+``begin_epoch`` and ``end_iteration`` (from what ``observe`` recorded of each batch; a
+new phase of WC-AL's own two-phase schedule also restarts lambda and mu); ``state``
+reports it. ``loss`` itself has no side effects. Apart from that
 and a front method's per-batch ray, the loss is a function of (parameters, batch,
-preference), which is what lets many preferences train as one batched model.
+preference, state), which is what lets many preferences train as one batched model.
 
 The loop also owns the schedule (``fit``: one stage, ``initialise`` first, the
 ``checkpoint`` rule), the learning-rate schedule, evaluation and checkpointing. Only
@@ -199,9 +203,6 @@ class Method(ABC):
     def end_iteration(self) -> None:
         """Called after every iteration (``epochs_per_iteration`` epochs)."""
 
-    def restart(self) -> None:
-        """Called when a schedule starts a new phase (WC-AL resets lambda and mu)."""
-
     def initialise(self, model: nn.Module, data: loop.TrainData, settings,
                    generator: torch.Generator) -> None:
         """Before training (LSUV where the method uses it); the default does nothing."""
@@ -224,10 +225,22 @@ class Method(ABC):
 class ScalarisingMethod(Method):
     """A method whose step minimises one scalar of the objective vector."""
 
-    @abstractmethod
     def loss(self, objectives: torch.Tensor) -> torch.Tensor:
         """Scalar loss from ``objectives`` = (L0, L1, ..., Lm) of one mini-batch: a pure
-        function of the objectives and the method's state (no side effects)."""
+        function of the objectives and the method's state (no side effects); by default
+        ``scalarise`` at this trial's preference and ``step_state``."""
+        return self.scalarise(objectives, self.k, self.step_state())
+
+    @staticmethod
+    def scalarise(objectives: torch.Tensor, preference: torch.Tensor, state: Any) -> torch.Tensor:
+        """The loss as a pure function of (objectives, preference, state), with no leading
+        dimension; ``torch.func.vmap`` adds one to train many preferences as one batched
+        model (trainers/packing/). Methods whose loss reads more override ``loss``."""
+        raise NotImplementedError("this method defines loss, not scalarise")
+
+    def step_state(self) -> Any:
+        """The state ``scalarise`` reads, as one explicit object (None: it reads none)."""
+        return None
 
     def observe(self, objectives: torch.Tensor) -> None:
         """Record what the epoch hooks need from a training batch's (detached) objectives

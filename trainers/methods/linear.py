@@ -20,5 +20,6 @@ class Linear(ScalarisingMethod):
     description = "weighted sum of the objectives (k0 weights sparsity)"
     param_table: dict[str, Param] = {**SPARSITY_TABLE}   # the GrOWL weights of L0
 
-    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
-        return torch.dot(self.k, objectives)
+    @staticmethod
+    def scalarise(objectives: torch.Tensor, preference: torch.Tensor, state=None) -> torch.Tensor:
+        return torch.dot(preference, objectives)

@@ -128,7 +128,7 @@ def fit_two_phase(model: MultiTaskNet, method, data: loop.TrainData, settings: T
     plan = TyingPlan.build(model.eligible_weights(), params["ap_preference"], AP_SEED)
     time_ap = time.perf_counter() - start
     zero = ZeroRows(model.eligible_weights())
-    method.restart()
+    method.restart()   # WC-AL's own: lambda and mu start again
     phase2 = loop.run_stage(model, method, data, settings,
                             loop.Stage("phase2", m2 * p, after_step=[zero.hold],
                                        after_epoch=[TieStep(plan)]),

@@ -23,6 +23,7 @@ class Uniform(ScalarisingMethod):
     description = "mean of the task losses (equal weights, no preference)"
     uses_preference = False
 
-    def loss(self, objectives: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def scalarise(objectives: torch.Tensor, preference: torch.Tensor, state=None) -> torch.Tensor:
         """Mean of L_1..L_J; L_0 (sparsity) is not an objective of this baseline."""
         return objectives[1:].mean()

@@ -69,6 +69,7 @@ sweep overrides any of them under ``params`` or ``train``.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -80,6 +81,43 @@ from trainers.methods import METHODS
 from trainers.methods.base import SPARSITY_TABLE, ScalarisingMethod
 from trainers.methods.params import Param, integer, real, word
 from trainers.methods.two_phase import PROX_STEPS, fit_two_phase
+
+@dataclass
+class ALState:
+    """What one WC-AL step reads besides the objectives: t (optimised with the weights),
+    the multipliers lambda and the penalty mu. Each may carry a leading member dimension
+    (trainers/packing/ trains many preferences at once)."""
+
+    t: torch.Tensor
+    lam: torch.Tensor
+    mu: torch.Tensor | float
+
+
+def wc_constraints(objectives: torch.Tensor, k: torch.Tensor, a: torch.Tensor, eps: float,
+                   t: torch.Tensor) -> torch.Tensor:
+    """H(x, t) of the modified WC problem, one entry per objective (a pure function)."""
+    gap = objectives - a
+    return k * gap - t + k * eps * gap.sum()
+
+
+def al_loss(objectives: torch.Tensor, k: torch.Tensor, a: torch.Tensor, eps: float,
+            state: ALState) -> torch.Tensor:
+    """t + sum_i psi(H_i), with psi = lambda H + mu/2 H^2 where lambda + mu H > 0 and
+    the constant -lambda^2 / (2 mu) elsewhere: the PHR form above, written without the
+    cancellation that (lambda + mu H)^2 - lambda^2 suffers in float32 when mu is the
+    paper's 2.5e-8. Pure: usable under ``torch.func.vmap``."""
+    h = wc_constraints(objectives, k, a, eps, state.t)
+    lam, mu = state.lam, state.mu
+    active = (lam + mu * h) > 0
+    psi = torch.where(active, lam * h + 0.5 * mu * h.square(), -lam.square() / (2.0 * mu))
+    return state.t + psi.sum()
+
+
+def multiplier_step(lam: torch.Tensor, mu: torch.Tensor | float,
+                    h_bar: torch.Tensor) -> torch.Tensor:
+    """lambda <- max(0, lambda + mu Hbar) (elementwise: any leading dimensions)."""
+    return torch.clamp(lam + mu * h_bar, min=0.0)
+
 
 #: whether a run starts with LSUV, by ``lsuv`` value and k0 > 0
 LSUV_POLICIES: dict[str, Callable[[bool], bool]] = {
@@ -158,19 +196,14 @@ class WeightedChebyshevAL(ScalarisingMethod):
 
     def constraints(self, objectives: torch.Tensor) -> torch.Tensor:
         """H(x, t) of the modified WC problem, one entry per objective."""
-        gap = objectives - self.a
-        return self.k * gap - self.t + self.k * self.params["eps"] * gap.sum()
+        return wc_constraints(objectives, self.k, self.a, self.params["eps"], self.t)
+
+    def step_state(self) -> ALState:
+        return ALState(self.t, self.lam, self.mu)
 
     def loss(self, objectives: torch.Tensor) -> torch.Tensor:
-        """t + sum_i psi(H_i), with psi = lambda H + mu/2 H^2 where lambda + mu H > 0 and
-        the constant -lambda^2 / (2 mu) elsewhere: the PHR form above, written without
-        the cancellation that (lambda + mu H)^2 - lambda^2 suffers in float32 when mu is
-        the paper's 2.5e-8."""
-        h = self.constraints(objectives)
-        active = (self.lam + self.mu * h) > 0
-        psi = torch.where(active, self.lam * h + 0.5 * self.mu * h.square(),
-                          -self.lam.square() / (2.0 * self.mu))
-        return self.t + psi.sum()
+        """The augmented Lagrangian ``al_loss`` at this trial's preference and state."""
+        return al_loss(objectives, self.k, self.a, self.params["eps"], self.step_state())
 
     def observe(self, objectives: torch.Tensor) -> None:
         """Add the batch's constraint values to the epoch's sum (for Hbar)."""
@@ -184,8 +217,7 @@ class WeightedChebyshevAL(ScalarisingMethod):
     def end_iteration(self) -> None:
         """Multiplier step lambda <- max(0, lambda + mu Hbar); then mu <- rho mu."""
         if self._h_batches:
-            h_bar = self._h_sum / self._h_batches
-            self.lam = torch.clamp(self.lam + self.mu * h_bar, min=0.0)
+            self.lam = multiplier_step(self.lam, self.mu, self._h_sum / self._h_batches)
         self.mu = min(self.mu * float(self.params["rho"]), float(self.params["mu_max"]))
         self.iterations += 1
 
