@@ -46,54 +46,63 @@ _AUTH_MODE = "RAY_AUTH_MODE"
 _PROBE_TIMEOUT_S = 10.0
 
 
+class EpochReports:
+    """Finished epochs waiting to go to the driver, per trial key: the first at once, then
+    at most every EPOCH_REPORT_EVERY_S (each report waits for the driver); what is left
+    goes with the trial's final report (``take``)."""
+
+    def __init__(self, report: Callable[[dict[str, Any]], None]) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.report, self.start, self.last = report, self.clock(), -math.inf
+        self.waiting: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, key: str, record: dict[str, Any]) -> None:
+        self.waiting.setdefault(key, []).append({**record, "elapsed_s": self.clock() - self.start})
+        if self.clock() - self.last >= EPOCH_REPORT_EVERY_S:
+            for waiting in list(self.waiting):
+                self.report({**self.take(waiting), "trial_key": waiting})
+            self.last = self.clock()
+
+    def take(self, key: str) -> dict[str, str]:
+        """The trial's unreported epochs as report fields (none: nothing)."""
+        records = self.waiting.pop(key, [])
+        # str() for anything JSON lacks; the driver cleans NaN before storing
+        return {EPOCH_KEY: json.dumps(records, default=str)} if records else {}
+
+
 def trial_trainable(config: dict[str, Any]) -> None:
     """Tune entry point (runs in a Ray worker): one trial. Finished epochs are reported as
-    they come (EPOCH_KEY; at most every EPOCH_REPORT_EVERY_S, the first at once), then
-    one final report, the result or the error, with the epochs not reported yet and the
-    node it ran on."""
-    import time
-
+    they come (EpochReports), then one final report, the result or the error, with the
+    epochs not reported yet and the node it ran on."""
     from ray import tune
 
     from trainers.errors import DataError
     from trainers.trial import run_trial
 
     trial = config["trial"]
-    start = time.monotonic()
-    unreported: list[dict[str, Any]] = []
-    last_report = -math.inf
-
-    def epochs() -> dict[str, str]:
-        # str() for anything JSON lacks; the driver cleans NaN before storing
-        sent = {EPOCH_KEY: json.dumps(unreported, default=str)} if unreported else {}
-        unreported.clear()
-        return sent
-
-    def report_epoch(record: dict[str, Any]) -> None:
-        nonlocal last_report
-        unreported.append({**record, "elapsed_s": time.monotonic() - start})
-        if time.monotonic() - last_report >= EPOCH_REPORT_EVERY_S:
-            tune.report({**epochs(), "trial_key": trial["key"]})
-            last_report = time.monotonic()
-
+    key = trial["key"]
+    epochs = EpochReports(tune.report)
     models: list[bytes] = []
     node = worker_node()
     try:
-        result = run_trial(trial, on_epoch=report_epoch, on_model=models.append)
+        result = run_trial(trial, on_epoch=lambda record: epochs.add(key, record),
+                           on_model=models.append)
     except Exception as exc:  # recorded as a failed trial; the sweep goes on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         if isinstance(exc, DataError) and node:  # data present on the driver, not here
             detail += f" (on node {node})"
-        tune.report({**epochs(), ERROR_KEY: detail, NODE_KEY: node, "trial_key": trial["key"]})
+        tune.report({**epochs.take(key), ERROR_KEY: detail, NODE_KEY: node, "trial_key": key})
         return
-    tune.report({**epochs(), RESULT_KEY: json.dumps(result), MODEL_KEY: models[0],
-                 NODE_KEY: node, "trial_key": trial["key"]})
+    tune.report({**epochs.take(key), RESULT_KEY: json.dumps(result), MODEL_KEY: models[0],
+                 NODE_KEY: node, "trial_key": key})
 
 
 def pack_trainable(config: dict[str, Any]) -> None:
-    """Tune entry point for a pack (orchestrator/packs.py): one report per member, as
-    soon as it has its result or error, each carrying the member's key and the node. A
-    pack of one is a plain trial."""
+    """Tune entry point for a pack (orchestrator/packs.py): each member's epochs as they
+    come and one final report per member, as soon as it has its result or error, each
+    carrying the member's key and the node. A pack of one is a plain trial."""
     members = config["pack"]
     if len(members) == 1:
         trial_trainable({"trial": members[0]})
@@ -103,15 +112,16 @@ def pack_trainable(config: dict[str, Any]) -> None:
     from trainers.pack import run_pack
 
     node = worker_node()
+    epochs = EpochReports(tune.report)
 
     def report(key: str, outcome: dict[str, Any] | str, model: bytes | None) -> None:
         if isinstance(outcome, str):
-            tune.report({ERROR_KEY: outcome, NODE_KEY: node, "trial_key": key})
+            tune.report({**epochs.take(key), ERROR_KEY: outcome, NODE_KEY: node, "trial_key": key})
         else:
-            tune.report({RESULT_KEY: json.dumps(outcome), MODEL_KEY: model, NODE_KEY: node,
-                         "trial_key": key})
+            tune.report({**epochs.take(key), RESULT_KEY: json.dumps(outcome), MODEL_KEY: model,
+                         NODE_KEY: node, "trial_key": key})
 
-    run_pack(members, on_member=report)
+    run_pack(members, on_member=report, on_epoch=epochs.add)
 
 
 def worker_node() -> str | None:

@@ -24,7 +24,7 @@ from orchestrator.errors import SpecError
 from orchestrator.expand import expand_sweep
 from orchestrator.packs import AUTO_PACK, group_key, group_trials, pack_size
 from orchestrator.progress import SweepProgress
-from orchestrator.runner import RESULT_KEY, SweepOutcome, pack_trainable, record_interrupted
+from orchestrator.runner import ERROR_KEY, RESULT_KEY, SweepOutcome, pack_trainable, record_interrupted
 from orchestrator.spec import MAX_PACK, parse_spec
 from store.db import open_store
 from tiny_trials import tiny_config
@@ -169,7 +169,7 @@ class FakePacking(types.ModuleType):
         assert all(isinstance(c, TrialConfig) for c in configs)
         return self.reason
 
-    def train_packed(self, configs, on_model=None):
+    def train_packed(self, configs, on_epoch=None, on_model=None):
         self.calls.append([c.key for c in configs])
         if self.error:
             raise self.error
@@ -182,7 +182,7 @@ def run_with(monkeypatch, fake) -> tuple[str, list]:
     monkeypatch.setitem(sys.modules, "trainers.packing", fake)
     monkeypatch.setattr(trial_module, "load_dataset", lambda c: "bundle")
     monkeypatch.setattr(trial_module, "run_trial",
-                        lambda c, on_model, bundle: {"ran": c.key, "on": bundle})
+                        lambda c, on_epoch, on_model, bundle: {"ran": c.key, "on": bundle})
     got: list = []
     how = pack_module.run_pack([{**tiny_config("linear"), "key": k} for k in "ab"],
                                lambda key, o, model: got.append((key, o)))
@@ -242,8 +242,9 @@ def test_each_member_is_reported_and_recorded_as_its_own_trial(tmp_path, monkeyp
     reports: list[dict] = []
     monkeypatch.setattr(tune, "report", reports.append)
     pack_trainable({"pack": members})
-    assert [r["trial_key"] for r in reports] == [m["key"] for m in members]
-    assert [RESULT_KEY in r for r in reports] == [True, False, True]
+    finals = [r for r in reports if RESULT_KEY in r or ERROR_KEY in r]
+    assert [r["trial_key"] for r in finals] == [m["key"] for m in members]
+    assert [RESULT_KEY in r for r in finals] == [True, False, True]
 
     writer, trial, outcome, progress = writer_for(tmp_path, members)
     first = members[0]["key"]
@@ -258,6 +259,10 @@ def test_each_member_is_reported_and_recorded_as_its_own_trial(tmp_path, monkeyp
                                                       ("done", first)]
     assert "training diverged" in rows[members[1]["key"]][2]
     assert (progress.done, progress.failed, len(progress.running)) == (2, 1, 0)
+    with sqlite3.connect(tmp_path / "store.db") as conn:  # the members' epochs as they came
+        assert dict(conn.execute("SELECT t.key, COUNT(*) FROM epochs e JOIN trials t "
+                                 "ON t.id = e.trial_id GROUP BY t.key")) == {
+            members[0]["key"]: 1, members[2]["key"]: 1}
     with sqlite3.connect(tmp_path / "store.db") as conn:
         per_trial = dict(conn.execute("SELECT t.key, COUNT(p.id) FROM trials t LEFT JOIN points p "
                                       "ON p.trial_id = t.id GROUP BY t.key"))
@@ -434,3 +439,33 @@ def test_a_batched_pack_gives_each_member_its_trained_model(tmp_path):
         test = next(p for p in outcome["points"] if p["split"] == "test")
         scores = evaluate_model(loaded, loaded_config, "test")
         assert {t: s["acc"] for t, s in scores.items()} == {t: s["acc"] for t, s in test["tasks"].items()}
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_every_member_of_a_pack_reports_its_epochs(monkeypatch, batched):
+    if not batched:
+        monkeypatch.setitem(sys.modules, "trainers.packing", None)
+    members = [member([0, 0.8, 0.2], epochs=2), member([0, 0.2, 0.8], epochs=2)]
+    epochs: list = []
+    how = pack_module.run_pack(members, lambda key, o, m: None,
+                               on_epoch=lambda key, record: epochs.append((key, record["epoch"])))
+    assert how == ("batched" if batched else "sequential")
+    assert sorted(epochs) == sorted((m["key"], e) for m in members for e in (0, 1))
+
+
+def test_epoch_reports_go_at_once_then_at_most_every_second_and_the_rest_with_the_result():
+    from orchestrator.runner import EPOCH_KEY, EpochReports
+
+    sent: list = []
+    reports = EpochReports(sent.append)
+    now = [0.0]
+    reports.clock = lambda: now[0]
+    reports.add("a", {"epoch": 0})
+    reports.add("b", {"epoch": 0})  # within the second: waits
+    now[0] = 1.5
+    reports.add("a", {"epoch": 1})  # a second on: everything waiting goes, per trial
+    reports.add("a", {"epoch": 2})
+    assert [(r["trial_key"], [e["epoch"] for e in json.loads(r[EPOCH_KEY])]) for r in sent] == [
+        ("a", [0]), ("b", [0]), ("a", [1])]
+    assert [e["epoch"] for e in json.loads(reports.take("a")[EPOCH_KEY])] == [2]
+    assert reports.take("a") == {} and reports.take("b") == {}

@@ -18,6 +18,8 @@ from contract.trial import TrialConfig
 
 #: a member's outcome: its plain TrialResult, or the error text that failed it
 MemberOutcome = dict[str, Any] | str
+#: called as on_epoch(key, record) with a member's epoch record, as run_trial's on_epoch
+OnEpoch = Callable[[str, dict[str, Any]], None]
 #: called as on_member(key, outcome, model bytes or None)
 OnMember = Callable[[str, MemberOutcome, "bytes | None"], None]
 
@@ -39,27 +41,30 @@ def batched_core() -> tuple[Callable, Callable] | None:
     return packable, train_packed
 
 
-def run_pack(configs: list[TrialConfig | dict[str, Any]], on_member: OnMember) -> str:
+def run_pack(configs: list[TrialConfig | dict[str, Any]], on_member: OnMember,
+             on_epoch: OnEpoch | None = None) -> str:
     """Train and evaluate every member of the pack, calling ``on_member(key, outcome,
-    model)`` once per member; returns how it ran: ``"batched"`` or ``"sequential"``."""
+    model)`` once per member and ``on_epoch(key, record)`` after each member's epoch; returns how it ran: ``"batched"`` or ``"sequential"``."""
     members = [c if isinstance(c, TrialConfig) else TrialConfig.from_plain(c) for c in configs]
     core = batched_core()
     if core is not None and len(members) > 1:
         packable, train_packed = core
         if packable(members) is None:
-            run_batched(members, train_packed, on_member)
+            run_batched(members, train_packed, on_member, on_epoch)
             return "batched"
-    run_sequential(members, on_member)
+    run_sequential(members, on_member, on_epoch)
     return "sequential"
 
 
 def run_batched(members: list[TrialConfig], train_packed: Callable,
-                on_member: OnMember) -> None:
+                on_member: OnMember, on_epoch: OnEpoch | None = None) -> None:
     """One batched model for the whole pack; an error of the batched run as a whole
     fails every member with it."""
     models: dict[int, bytes] = {}
     try:
-        outcomes = train_packed(members, on_model=models.__setitem__)
+        member_epoch = None if on_epoch is None else (
+            lambda index, record: on_epoch(members[index].key, record))
+        outcomes = train_packed(members, on_epoch=member_epoch, on_model=models.__setitem__)
     except Exception as exc:
         outcomes, models = [f"pack training failed: {error_text(exc)}"] * len(members), {}
     if len(outcomes) != len(members):
@@ -69,7 +74,8 @@ def run_batched(members: list[TrialConfig], train_packed: Callable,
         on_member(member.key, outcome, None if isinstance(outcome, str) else models.get(index))
 
 
-def run_sequential(members: list[TrialConfig], on_member: OnMember) -> None:
+def run_sequential(members: list[TrialConfig], on_member: OnMember,
+                   on_epoch: OnEpoch | None = None) -> None:
     """The members one after another, each data set loaded once; a member that fails
     (an exception, a diverged training) fails alone and the next one runs."""
     from trainers.trial import load_dataset, run_trial
@@ -82,7 +88,9 @@ def run_sequential(members: list[TrialConfig], on_member: OnMember) -> None:
                               sort_keys=True)
             if data not in bundles:
                 bundles[data] = load_dataset(member)
-            outcome: MemberOutcome = run_trial(member, on_model=models.append,
+            epoch = None if on_epoch is None else (
+                lambda record, key=member.key: on_epoch(key, record))
+            outcome: MemberOutcome = run_trial(member, on_epoch=epoch, on_model=models.append,
                                                bundle=bundles[data])
         except Exception as exc:  # this member fails; the pack goes on
             outcome, models = error_text(exc), []
