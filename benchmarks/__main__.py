@@ -1,4 +1,4 @@
-"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,all} ...``.
+"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,precision,all}``.
 
 Each subcommand prints the machine and a table; ``all`` runs every one at its defaults
 (about 10 minutes on 2 loaded cores). ``--device cuda`` times on a GPU.
@@ -32,6 +32,11 @@ def parser() -> argparse.ArgumentParser:
     front = sub.add_parser("front", help="front and hypervolume over 1e5 and 1e6 points")
     front.add_argument("--sizes", default="100000,1000000")
     front.add_argument("--store-points", type=int, default=100000, help="0: skip `paretoctl front`")
+    accuracy = sub.add_parser("precision", help="bf16 against fp32 test accuracy on Multi-Fashion")
+    accuracy.add_argument("--n-train", type=int, default=120000)
+    accuracy.add_argument("--epochs", type=int, default=3)
+    accuracy.add_argument("--seeds", default="0,1")
+    accuracy.add_argument("--data-dir", type=Path, default=None)
     everything = sub.add_parser("all", help="every benchmark at its defaults")
     everything.add_argument("--n-test", type=int, default=5000)
     return top
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print("--device: CUDA is not available on this machine", file=sys.stderr)
         return 2
-    from benchmarks import eval_speed, front_speed, growl_speed, machine, step
+    from benchmarks import eval_speed, front_speed, growl_speed, machine, precision_accuracy, step
 
     commands = [args.command] if args.command != "all" else ["machine", "step", "growl",
                                                               "eval", "front"]
@@ -61,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             growl_speed.run(device, getattr(args, "repeats", 5), getattr(args, "arch", "mdmtn"))
         elif command == "eval":
             eval_speed.run(device, args.n_test, getattr(args, "data_dir", None))
+        elif command == "precision":
+            seeds = tuple(int(s) for s in args.seeds.split(",") if s)
+            precision_accuracy.run(args.n_train, args.epochs, seeds, args.data_dir)
         elif command == "front":
             if args.command == "front":
                 front_speed.in_memory([int(v) for v in args.sizes.split(",")])

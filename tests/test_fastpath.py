@@ -401,3 +401,58 @@ def test_a_bad_precision_is_refused_naming_the_field():
     with pytest.raises(ValidationError, match="precision"):
         TrainConfig(precision="fp16")
     assert TrainConfig(precision="bf16").precision == "bf16"
+
+
+# --- GrOWL: vectorised over rows, and on channels-last weights -------------------------
+
+def loop_growl_layer(weight: torch.Tensor, beta1: float, beta2: float) -> float:
+    """The GrOWL value row by row (input channel i: weight[:, i])."""
+    norms = sorted((float(weight[:, i].norm()) for i in range(weight.shape[1])), reverse=True)
+    return sum((beta1 + beta2 if rank == 0 else beta2) * norm for rank, norm in enumerate(norms))
+
+
+def loop_growl_prox(weight: torch.Tensor, tau: float, beta1: float, beta2: float) -> torch.Tensor:
+    """The GrOWL prox row by row: pool adjacent violators over the shifted sorted norms."""
+    n = weight.shape[1]
+    norms = [float(weight[:, i].norm()) for i in range(n)]
+    order = sorted(range(n), key=lambda i: -norms[i])
+    blocks: list[list[float]] = []  # [sum, count], kept non-increasing
+    for rank, i in enumerate(order):
+        blocks.append([norms[i] - tau * (beta1 + beta2 if rank == 0 else beta2), 1])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] <= blocks[-1][0] / blocks[-1][1]:
+            total, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+    shrunk = [max(total / count, 0.0) for total, count in blocks for _ in range(count)]
+    out = weight.clone()
+    for rank, i in enumerate(order):
+        out[:, i] = weight[:, i] * (shrunk[rank] / norms[i]) if shrunk[rank] > 0 else 0.0
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_growl_value_and_prox_equal_the_row_loop_in_float64(seed):
+    from trainers.growl import growl_prox_
+    from trainers.sparsity import growl_layer
+
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.randn(6, 9, 3, 3, generator=gen, dtype=torch.float64)
+    weight[:, 2] *= 0.01  # a row the prox zeroes
+    value = float(growl_layer(weight, 0.8, 0.2))
+    assert value == pytest.approx(loop_growl_layer(weight, 0.8, 0.2), rel=1e-12)
+    expected = loop_growl_prox(weight, 0.5, 0.8, 0.2)
+    fast = weight.clone()
+    growl_prox_(fast, 0.5, 0.8, 0.2)
+    torch.testing.assert_close(fast, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_growl_prox_on_a_channels_last_weight_equals_the_contiguous_one():
+    from trainers.growl import growl_prox_
+
+    weight = torch.randn(6, 9, 3, 3, generator=torch.Generator().manual_seed(2))
+    cl = weight.contiguous(memory_format=torch.channels_last)
+    plain_info = growl_prox_(weight, 0.5, 0.8, 0.2, cap=0.3)
+    cl_info = growl_prox_(cl, 0.5, 0.8, 0.2, cap=0.3)
+    assert cl.is_contiguous(memory_format=torch.channels_last)
+    assert cl_info == plain_info  # the same rows pruned, and restored by the cap
+    torch.testing.assert_close(cl, weight)  # row norms summed in another order: float32

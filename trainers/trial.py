@@ -1,7 +1,9 @@
 """One trial, as a pure function of its config: build data, model and method, let the
 method fit the model (its own schedule, or the generic loop), evaluate every split of the
 final model (for WC-AL with k0 > 0: sparse and tied), return the evaluated points (never
-touches the store).
+touches the store). Fitting and evaluation run on the fast path ``train.precision``
+resolves to on this device (trainers/precision.py); the result says which precision ran.
+A train split over ``TRAIN_EVAL_SAMPLE`` examples is evaluated on a fixed sample of them.
 
 Times: ``time_phase1_s`` is everything before retraining (LSUV, phase 1, clustering) or
 the whole single stage; ``time_phase2_s`` is the retraining phase (the time the MDMTN
@@ -87,13 +89,17 @@ def finite(value: float | None) -> float | None:
 TRAIN_EVAL_SAMPLE = 10_000
 
 
+def train_sampled(bundle: DatasetBundle, settings: TrainSettings) -> bool:
+    return settings.eval_train == "sample" and len(bundle.splits["train"]) > TRAIN_EVAL_SAMPLE
+
+
 def evaluated_splits(bundle: DatasetBundle, settings: TrainSettings) -> dict[str, Split]:
     """The splits the stored points are computed on: every split whole, except a train
     split larger than ``TRAIN_EVAL_SAMPLE`` under ``eval_train: sample``, which becomes the
     same seeded sample in every trial (so train points of trials on one data set compare)."""
     splits = {name: bundle.splits[name] for name in SPLITS}
     train = splits["train"]
-    if settings.eval_train == "sample" and len(train) > TRAIN_EVAL_SAMPLE:
+    if train_sampled(bundle, settings):
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
         keep = order[:TRAIN_EVAL_SAMPLE].sort().values.to(train.x.device)
         splits["train"] = Split(train.x[keep], train.y[keep])
@@ -168,5 +174,7 @@ def run_trial(config: TrialConfig | dict[str, Any],
         time_phase1_s=outcome.time_phase1_s, time_phase2_s=outcome.time_phase2_s,
         device=str(device), precision=ran, versions=versions(),
         info={"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
-              "method_state": method.state(), "history": outcome.history, **outcome.info},
+              "method_state": method.state(), "history": outcome.history, **outcome.info,
+              **({"train_eval": {"n": TRAIN_EVAL_SAMPLE, "of": len(bundle.splits["train"])}}
+                 if train_sampled(bundle, settings) else {})},
     ).to_plain()
