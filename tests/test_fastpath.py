@@ -52,6 +52,14 @@ def test_auto_without_a_bf16_unit_is_fp32_without_counting():
     assert precision.resolve("auto", None, never) == "fp32"
 
 
+def test_auto_keeps_unmeasured_architectures_and_unsafe_methods_fp32():
+    assert precision.resolve("auto", "amx_bf16", never, measured=False) == "fp32"
+    assert precision.resolve("auto", "amx_bf16", never, unsafe="no dot") == "fp32"
+    with pytest.warns(RuntimeWarning, match="train.precision: no dot; running fp32"):
+        assert precision.resolve("bf16", "amx_bf16", never, unsafe="no dot") == "fp32"
+    assert precision.BF16_ARCHITECTURES == {"lenet", "hps", "mdmtn"}
+
+
 def test_bf16_asked_for_without_a_unit_warns_and_runs_fp32():
     with pytest.warns(RuntimeWarning, match="train.precision: bf16 is not native"):
         assert precision.resolve("bf16", None, never) == "fp32"
@@ -125,6 +133,7 @@ def test_auto_on_a_bf16_cpu_keeps_the_small_models_fp32(monkeypatch):
     assert auto_choice("lenet", {**tiny, "shift": 8}) == "fp32"
     assert auto_choice("lenet", {**tiny, "shift": 28}) == "bf16"
     assert auto_choice("mdmtn", {**tiny, "shift": 28}) == "bf16"
+    assert auto_choice("mtan", {**tiny, "shift": 28}) == "fp32"  # measured slower in bf16
 
 
 def test_counting_the_cost_leaves_the_random_state_alone():
@@ -209,6 +218,41 @@ def test_fp32_reproduces_the_plain_loop_exactly(monkeypatch, case):
     assert fast["precision"] == "fp32"
     assert timeless(fast["points"]) == timeless(plain["points"])
     assert timeless(fast["info"]) == timeless(plain["info"])
+
+
+BF16_CASES = {
+    "linear": ("lenet", {}, [0.0, 0.5, 0.5]),
+    "wc_al+growl": ("mdmtn", {"phase1_iterations": 1, "phase2_iterations": 1}, [0.01, 0.5, 0.49]),
+    "mgda": ("lenet", {}, None),
+    "pmtl": ("lenet", {}, [0.0, 0.5, 0.5]),
+    "cosmos": ("lenet", {"test_rays": 2}, None),
+    "phn_ls": ("lenet_pmtl", {"test_rays": 2}, None),
+    "stl": ("stl", {}, None),
+}
+
+
+@pytest.mark.parametrize("case", list(BF16_CASES))
+def test_every_method_trains_and_evaluates_in_bf16(monkeypatch, case):
+    """On a bf16 CPU (the flag faked where the CPU lacks it: bf16 is then emulated, slower
+    but the same rounding) every method runs its whole schedule on the fast path."""
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512_bf16"})
+    arch, params, preference = BF16_CASES[case]
+    method = case.split("+")[0]
+    config = tiny_config(method, arch=arch, params=params, preference=preference,
+                         data=LENET_DATA, train={"epochs": 1, "precision": "bf16"})
+    result = trial.run_trial(config)
+    assert result["precision"] == "bf16"
+    for point in result["points"]:
+        for scores in point["tasks"].values():
+            assert math.isfinite(scores["loss"]) and 0.0 <= scores["acc"] <= 1.0
+
+
+def test_kdmtl_asked_for_bf16_warns_and_runs_fp32(monkeypatch):
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512_bf16"})
+    config = tiny_config("kdmtl", arch="kdmtl", data=LENET_DATA,
+                         train={"epochs": 1, "precision": "bf16"})
+    with pytest.warns(RuntimeWarning, match="kdmtl's distillation term"):
+        assert trial.run_trial(config)["precision"] == "fp32"
 
 
 # --- the fast step and evaluation -----------------------------------------------------

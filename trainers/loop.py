@@ -16,7 +16,10 @@ one stage; a method with its own schedule (WC-AL with sparsity: phase 1 with the
 prox, Affinity Propagation, phase 2 with tying) chains stages in ``Method.fit``.
 
 The loop owns the step (``step``): the method gives the mini-batch's loss
-(``Method.batch_loss``); zero_grad, backward and the optimiser step are done here.
+(``Method.batch_loss``); zero_grad, backward and the optimiser step are done here. The
+step and ``evaluate`` compute on the trial's fast path (trainers/precision.py: bf16
+autocast and channels-last, or the plain fp32 computation); optimisers are foreach on the
+CPU (exactly the per-parameter loop's arithmetic) and fused on CUDA.
 """
 from __future__ import annotations
 

@@ -6,10 +6,13 @@ fast path: the step's forward pass and evaluation under ``torch.autocast(bfloat1
 float32 master weights, optimiser state and losses, and convolutional models and their
 input batches in channels-last memory format (bf16 convolutions are slow in NCHW on CPU).
 
-``auto`` (the default) picks bf16 only where it is native and pays:
+``auto`` (the default) picks bf16 only where it is native and measured to pay:
 
 - native: the CPU has ``amx_bf16`` or ``avx512_bf16`` (/proc/cpuinfo), or the CUDA device
   says ``torch.cuda.is_bf16_supported()``; elsewhere bf16 is emulated and slower than fp32;
+- measured: the architecture is one of ``BF16_ARCHITECTURES``. MTAN, for one, ran a
+  trial 1.7-1.9x *slower* in bf16 than in fp32 on the machine below, so a network's cost
+  alone does not predict the gain; an architecture joins the list once measured;
 - pays: the network's forward pass costs at least ``BF16_MIN_MFLOP`` MFLOP per sample.
   Measured on a 2-core AMD EPYC with AVX512-BF16 (batch 256, one thread, against the
   plain fp32 step): LeNet on 36x36 (2.0 MFLOP) 1.8x, HPS on 36x36 (0.93) 2.3x, MDMTN
@@ -38,6 +41,8 @@ from torch import nn
 
 #: forward MFLOP per sample from which ``auto`` picks bf16 (see the module docstring)
 BF16_MIN_MFLOP = 0.25
+#: architectures measured faster in bf16 (with channels-last) than in fp32
+BF16_ARCHITECTURES = frozenset({"lenet", "hps", "mdmtn"})
 #: CPU flags of native bf16 arithmetic, best first
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
@@ -75,21 +80,24 @@ def bf16_unit(device: torch.device) -> str | None:
     return None
 
 
-def resolve(requested: str, unit: str | None, mflop: Callable[[], float | None]) -> str:
+def resolve(requested: str, unit: str | None, mflop: Callable[[], float | None],
+            measured: bool = True, unsafe: str | None = None) -> str:
     """The precision that runs: ``fp32`` or ``bf16``. ``unit`` is the device's native bf16
     (``bf16_unit``); ``mflop`` gives the forward MFLOP per sample (None: unknown), asked
-    only when ``auto`` has a unit to decide for."""
+    only when ``auto`` has a unit to decide for; ``measured``: the architecture is in
+    ``BF16_ARCHITECTURES``; ``unsafe``: why the method cannot run under autocast, if so."""
     if requested == "fp32":
         return "fp32"
     if requested == "bf16":
-        if unit is None:
-            warnings.warn("train.precision: bf16 is not native on this device; running fp32",
-                          RuntimeWarning, stacklevel=2)
+        refusal = unsafe or (None if unit else "bf16 is not native on this device")
+        if refusal:
+            warnings.warn(f"train.precision: {refusal}; running fp32", RuntimeWarning,
+                          stacklevel=2)
             return "fp32"
         return "bf16"
     if requested != "auto":
         raise ValueError(f"train.precision: expected auto, fp32 or bf16, got {requested!r}")
-    if unit is None:
+    if unit is None or not measured or unsafe:
         return "fp32"
     cost = mflop()
     return "bf16" if cost is not None and cost >= BF16_MIN_MFLOP else "fp32"
@@ -106,7 +114,7 @@ def forward_mflop(build: Callable[[], nn.Module], input_shape: tuple[int, ...]) 
             net = build().eval()
             with FlopCounterMode(display=False) as counter:
                 net(torch.zeros(2, *input_shape))
-        except (RuntimeError, TypeError, ValueError, NotImplementedError):
+        except Exception:  # a cost that cannot be counted means fp32, not a failed trial
             return None
     return counter.get_total_flops() / 2 / 1e6
 

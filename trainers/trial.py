@@ -67,6 +67,11 @@ def build_model(config: TrialConfig, bundle: DatasetBundle, method: Method) -> M
     return method.build_model(build, bundle.input_shape)
 
 
+#: methods whose own arithmetic fails under autocast, and why (they run fp32)
+AUTOCAST_UNSAFE = {"kdmtl": "kdmtl's distillation term (torch.dot of float32 weights and "
+                            "bf16 features) does not run under bf16 autocast"}
+
+
 def trial_precision(config: TrialConfig, bundle: DatasetBundle, device: torch.device) -> str:
     """``train.precision`` resolved on this device for the sweep's architecture (its
     forward cost is counted on a throw-away copy, only when ``auto`` needs it)."""
@@ -77,7 +82,9 @@ def trial_precision(config: TrialConfig, bundle: DatasetBundle, device: torch.de
             lambda: builder(bundle.tasks, bundle.input_shape, bundle.name, config.arch.options),
             bundle.input_shape)
 
-    return precision.resolve(config.train.precision, precision.bf16_unit(device), mflop)
+    return precision.resolve(config.train.precision, precision.bf16_unit(device), mflop,
+                             measured=config.arch.name in precision.BF16_ARCHITECTURES,
+                             unsafe=AUTOCAST_UNSAFE.get(config.method.name))
 
 
 def finite(value: float | None) -> float | None:
