@@ -35,7 +35,9 @@ def test_the_precision_benchmark_reports_each_seeds_difference(monkeypatch, caps
     monkeypatch.setattr(precision_accuracy, "run_trial", fake_trial)
     rows = precision_accuracy.run(n_train=100, epochs=1, seeds=(0, 1))
     assert [round(r["diff"], 6) for r in rows] == [0.2, -0.4]
-    assert "largest |bf16 - fp32|: 0.40 points (target <= 0.3): missed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "difference -0.10 points (target |.| <= 0.3: met)" in out
+    assert "largest per-seed |bf16 - fp32| 0.40, fp32 spread between seeds 1.00" in out
 
 
 def test_the_baseline_normalises_each_sample_and_keeps_nchw_fp32():
