@@ -222,7 +222,7 @@ def test_fp32_reproduces_the_plain_loop_exactly(monkeypatch, case):
 
 BF16_CASES = {
     "linear": ("lenet", {}, [0.0, 0.5, 0.5]),
-    "wc_al+growl": ("mdmtn", {"phase1_iterations": 1, "phase2_iterations": 1}, [0.01, 0.5, 0.49]),
+    "wc_al+growl": ("hps", {"phase1_iterations": 1, "phase2_iterations": 1}, [0.01, 0.5, 0.49]),
     "mgda": ("lenet", {}, None),
     "pmtl": ("lenet", {}, [0.0, 0.5, 0.5]),
     "cosmos": ("lenet", {"test_rays": 2}, None),
