@@ -11,7 +11,7 @@ input batches in channels-last memory format (bf16 convolutions are slow in NCHW
 - native: the CPU has ``amx_bf16`` or ``avx512_bf16`` (/proc/cpuinfo), or the CUDA device
   says ``torch.cuda.is_bf16_supported()``; elsewhere bf16 is emulated and slower than fp32;
 - measured: the architecture is one of ``BF16_ARCHITECTURES``. MTAN, for one, ran a
-  trial 1.7-1.9x *slower* in bf16 than in fp32 on the machine below, so a network's cost
+  trial 1.6-1.9x *slower* in bf16 than in fp32 on the machine below, so a network's cost
   alone does not predict the gain; an architecture joins the list once measured;
 - pays: the network's forward pass costs at least ``BF16_MIN_MFLOP`` MFLOP per sample.
   Measured on a 2-core AMD EPYC with AVX512-BF16 (batch 256, one thread, against the
