@@ -1,4 +1,4 @@
-"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,pack,all} ...``.
+"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,pack,precision,all}``.
 
 Each subcommand prints the machine and a table; ``all`` runs every one at its defaults
 (about 10 minutes on 2 loaded cores). ``--device cuda`` times on a GPU.
@@ -40,6 +40,11 @@ def parser() -> argparse.ArgumentParser:
     pack.add_argument("--n-test", type=int, default=512, help="validation and test samples")
     pack.add_argument("--epochs", type=int, default=1)
     pack.add_argument("--batch-size", type=int, default=256)
+    accuracy = sub.add_parser("precision", help="bf16 against fp32 test accuracy on Multi-Fashion")
+    accuracy.add_argument("--n-train", type=int, default=120000)
+    accuracy.add_argument("--epochs", type=int, default=3)
+    accuracy.add_argument("--seeds", default="0,1")
+    accuracy.add_argument("--data-dir", type=Path, default=None)
     everything = sub.add_parser("all", help="every benchmark at its defaults")
     everything.add_argument("--n-test", type=int, default=5000)
     return top
@@ -51,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print("--device: CUDA is not available on this machine", file=sys.stderr)
         return 2
-    from benchmarks import eval_speed, front_speed, growl_speed, machine, pack, step
+    from benchmarks import (eval_speed, front_speed, growl_speed, machine, pack,
+                            precision_accuracy, step)
 
     commands = [args.command] if args.command != "all" else ["machine", "step", "growl",
                                                               "eval", "pack", "front"]
@@ -75,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
                          args.epochs, args.batch_size)
             else:
                 pack.run(device)
+        elif command == "precision":
+            seeds = tuple(int(s) for s in args.seeds.split(",") if s)
+            precision_accuracy.run(args.n_train, args.epochs, seeds, args.data_dir)
         elif command == "front":
             if args.command == "front":
                 front_speed.in_memory([int(v) for v in args.sizes.split(",")])

@@ -9,6 +9,12 @@ on the same architecture built by the registry. FLOPs per sample are one forward
 backward of that step (torch.utils.flop_counter), so the GFLOP/s of methods doing more per
 step (MGDA, PMTL, COSMOS, PHN) count the model's flops only. paretoctl's epoch also
 includes its per-epoch validation (kept small here: n_val = 64).
+
+The fast path (trainers/precision.py) is timed against paretoctl's own plain path in the
+same interleaving: ``paretoctl`` runs ``train.precision: auto`` (bf16 autocast and
+channels-last where the CPU has native bf16 and the model pays; ``ran`` says which),
+``fp32`` the same trial with ``precision: fp32`` (float32, NCHW: the plain computation);
+``fast`` is their ratio.
 """
 from __future__ import annotations
 
@@ -50,7 +56,8 @@ CASES = [Case("linear", "lenet", HALF), Case("linear", "hps", HALF), Case("linea
          Case("phn_ls", "hps")]
 
 
-def case_config(case: Case, n: int, epochs: int, batch: int, device: str) -> dict[str, Any]:
+def case_config(case: Case, n: int, epochs: int, batch: int, device: str,
+                precision: str = "auto") -> dict[str, Any]:
     params: dict[str, Any] = {}
     if case.method == "wc_al":  # LSUV is set-up, not a step
         params["lsuv"] = "never"
@@ -58,15 +65,18 @@ def case_config(case: Case, n: int, epochs: int, batch: int, device: str) -> dic
         params.update(phase1_iterations=1, phase2_iterations=epochs)
     if case.method == "pmtl":  # phase 1 stops early and unevenly: time the fixed phase only
         params["phase1_epochs"] = 0
-    return trial_config(case.method, case.arch, n_train=n, epochs=epochs, batch_size=batch,
-                        device=device, preference=case.preference, params=params)
+    config = trial_config(case.method, case.arch, n_train=n, epochs=epochs, batch_size=batch,
+                          device=device, preference=case.preference, params=params)
+    config["train"]["precision"] = precision
+    return config
 
 
-def paretoctl_epoch_s(case: Case, config: dict[str, Any], epochs: int) -> float:
+def paretoctl_epoch_s(case: Case, config: dict[str, Any], epochs: int) -> tuple[float, str]:
+    """Seconds per training epoch, and the precision that ran."""
     result = run_trial(config)
     if case.growl:
-        return result["time_phase2_s"] / epochs
-    return result["time_train_s"] / epochs
+        return result["time_phase2_s"] / epochs, result["precision"]
+    return result["time_train_s"] / epochs, result["precision"]
 
 
 class PerSample(Dataset):
@@ -135,26 +145,32 @@ def measure(case: Case, n: int, epochs: int, batch: int, repeats: int,
             device: torch.device) -> dict[str, Any]:
     state = TorchState()
     config = case_config(case, n, epochs, batch, str(device))
+    plain = case_config(case, n, epochs, batch, str(device), precision="fp32")
     baseline = Baseline(case, config, device)
     flops = baseline.flops_per_sample()
-    ours, theirs = [], []
-    for _ in range(repeats):  # interleaved, so a change of load hits both alike
-        ours.append(n / paretoctl_epoch_s(case, config, epochs))
+    ours, fp32, theirs = [], [], []
+    for _ in range(repeats):  # interleaved, so a change of load hits all alike
+        seconds, ran = paretoctl_epoch_s(case, config, epochs)
+        ours.append(n / seconds)
+        fp32.append(n / paretoctl_epoch_s(case, plain, epochs)[0])
         state.restore()
         theirs.append(n / median([baseline.epoch_s() for _ in range(epochs)]))
-    ours_sps, theirs_sps = median(ours), median(theirs)
-    return {"case": case.label, "n": n, "paretoctl": ours_sps, "baseline": theirs_sps,
+    ours_sps, fp32_sps, theirs_sps = median(ours), median(fp32), median(theirs)
+    return {"case": case.label, "n": n, "paretoctl": ours_sps, "ran": ran, "fp32": fp32_sps,
+            "fast": ours_sps / fp32_sps, "baseline": theirs_sps,
             "ratio": ours_sps / theirs_sps, "mflop": flops / 1e6,
             "ours_gflops": flops * ours_sps / 1e9, "base_gflops": flops * theirs_sps / 1e9,
             "load": load_average().split()[0]}
 
 
-HEADER = (f"{'method / arch':<22} {'N':>6} {'paretoctl/s':>11} {'baseline/s':>10} {'ratio':>6} "
+HEADER = (f"{'method / arch':<22} {'N':>6} {'paretoctl/s':>11} {'ran':>4} {'fp32/s':>7} "
+          f"{'fast':>5} {'baseline/s':>10} {'ratio':>6} "
           f"{'MFLOP/smp':>9} {'ours GF/s':>9} {'base GF/s':>9} {'load':>5}")
 
 
 def row(r: dict[str, Any]) -> str:
-    return (f"{r['case']:<22} {r['n']:>6} {r['paretoctl']:>11.0f} {r['baseline']:>10.0f} "
+    return (f"{r['case']:<22} {r['n']:>6} {r['paretoctl']:>11.0f} {r['ran']:>4} "
+            f"{r['fp32']:>7.0f} {r['fast']:>5.2f} {r['baseline']:>10.0f} "
             f"{r['ratio']:>6.2f} {r['mflop']:>9.2f} {r['ours_gflops']:>9.2f} "
             f"{r['base_gflops']:>9.2f} {r['load']:>5}")
 
@@ -163,6 +179,7 @@ def run(device: torch.device, n: int, epochs: int, batch: int, repeats: int,
         only: list[str] | None = None) -> list[dict[str, Any]]:
     """Print one row per case (``only``: methods to keep); returns the rows."""
     print("samples/s: median of interleaved repeats; ratio = paretoctl / baseline; "
+          "fast = paretoctl (precision auto, ran) / paretoctl fp32 NCHW; "
           "load = 1-minute load average after the case")
     print(HEADER)
     rows = []

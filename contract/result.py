@@ -91,6 +91,8 @@ class TrialResult:
     #: the retraining phase, None without one
     time_phase2_s: float | None = None
     device: str | None = None
+    #: the arithmetic that ran: 'fp32' or 'bf16' (trainers/precision.py)
+    precision: str | None = None
     #: versions that can change results (trainers.trial.versions)
     versions: dict[str, Any] | None = None
     #: the method's state, training history and whatever else it reports
@@ -100,7 +102,8 @@ class TrialResult:
         return {"points": [p.to_plain() for p in self.points],
                 "time_train_s": self.time_train_s, "time_phase1_s": self.time_phase1_s,
                 "time_phase2_s": self.time_phase2_s, "device": self.device,
-                "versions": plain_copy(self.versions), "info": plain_copy(self.info)}
+                "precision": self.precision, "versions": plain_copy(self.versions),
+                "info": plain_copy(self.info)}
 
     @classmethod
     def from_plain(cls, data: Any) -> TrialResult:
@@ -112,7 +115,8 @@ class TrialResult:
             points=tuple(Point.from_plain(p, f"points[{i}]") for i, p in enumerate(points)),
             time_train_s=data.get("time_train_s"), time_phase1_s=data.get("time_phase1_s"),
             time_phase2_s=data.get("time_phase2_s"), device=data.get("device"),
-            versions=plain_copy(data.get("versions")), info=plain_copy(data.get("info")))
+            precision=data.get("precision"), versions=plain_copy(data.get("versions")),
+            info=plain_copy(data.get("info")))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:[0-9]+)?)$")
+#: ``train.precision``: auto picks bf16 where it is native and pays (trainers/precision.py)
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def _setting(default: Any, *, gt: float | None = None, ge: float | None = None,
@@ -45,6 +47,11 @@ class TrainSettings:
     #: not part of a trial's identity
     device: str = _setting("auto", pattern=DEVICE_PATTERN,
                            expected="expected auto, cpu, cuda or cuda:N", runtime=True)
+    #: arithmetic of the step and evaluation (trainers/precision.py); not part of the
+    #: identity, like the device: the trial stores which one ran
+    precision: str = _setting("auto", choices=PRECISIONS, runtime=True)
+    #: the train split's stored point: a fixed sample of at most 10,000 examples, or all
+    eval_train: str = _setting("sample", choices=("sample", "full"), runtime=True)
 
     @classmethod
     def field_names(cls) -> set[str]:

@@ -258,7 +258,8 @@ def record_result(store: "Store", key: str, result: dict[str, Any],
         session.execute(
             update(Trial)
             .where(Trial.id == trial_id)
-            .values(status="done", error=None, finished_at=_utcnow(), **fields)
+            .values(status="done", error=None, finished_at=_utcnow(), **fields,
+                    precision=None if typed.precision is None else str(typed.precision))
         )
         store.ensure_flat_view(session.connection(), tasks, metrics)
 

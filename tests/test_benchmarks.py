@@ -17,6 +17,27 @@ def test_step_rows_are_positive_and_the_ratio_is_their_quotient():
         assert r["paretoctl"] > 0 and r["baseline"] > 0 and r["mflop"] > 0
         assert math.isclose(r["ratio"], r["paretoctl"] / r["baseline"], rel_tol=1e-12)
         assert math.isclose(r["ours_gflops"] / r["base_gflops"], r["ratio"], rel_tol=1e-9)
+        assert r["fp32"] > 0 and r["ran"] in ("fp32", "bf16")
+        assert math.isclose(r["fast"], r["paretoctl"] / r["fp32"], rel_tol=1e-12)
+
+
+def test_the_precision_benchmark_reports_each_seeds_difference(monkeypatch, capsys):
+    from benchmarks import precision_accuracy
+
+    accs = {("fp32", 0): 0.80, ("bf16", 0): 0.802, ("fp32", 1): 0.81, ("bf16", 1): 0.806}
+
+    def fake_trial(config):
+        assert config["dataset"]["name"] == "multifashion" and config["arch"]["name"] == "lenet"
+        key = (config["train"]["precision"], config["seed"])
+        test = {"split": "test", "tasks": {"left": {"acc": accs[key]}, "right": {"acc": accs[key]}}}
+        return {"points": [test], "precision": key[0], "time_train_s": 1.0}
+
+    monkeypatch.setattr(precision_accuracy, "run_trial", fake_trial)
+    rows = precision_accuracy.run(n_train=100, epochs=1, seeds=(0, 1))
+    assert [round(r["diff"], 6) for r in rows] == [0.2, -0.4]
+    out = capsys.readouterr().out
+    assert "difference -0.10 points (target |.| <= 0.3: met)" in out
+    assert "largest per-seed |bf16 - fp32| 0.40, fp32 spread between seeds 1.00" in out
 
 
 def test_the_baseline_normalises_each_sample_and_keeps_nchw_fp32():

@@ -137,7 +137,8 @@ def test_every_train_setting_name_comes_from_the_contract():
 
     assert trainers.settings.TrainSettings is TrainSettings
     assert set(TrainConfig.model_fields) == TrainSettings.field_names()
-    assert expand.RUNTIME_TRAIN_FIELDS == TrainSettings.runtime_fields() == ("device",)
+    assert expand.RUNTIME_TRAIN_FIELDS == TrainSettings.runtime_fields() == (
+        "device", "precision", "eval_train")
 
 
 def test_the_expansion_builds_trial_configs():

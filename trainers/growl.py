@@ -52,9 +52,9 @@ def owl_prox(values: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
 
 
 def growl_thresholds(n_rows: int, tau: float, beta1: float, beta2: float,
-                     device=None) -> torch.Tensor:
+                     device=None, dtype: torch.dtype | None = None) -> torch.Tensor:
     """tau * theta with the spike weights (theta_1 = beta1 + beta2, theta_i = beta2)."""
-    return tau * growl_weights(n_rows, beta1, beta2, device=device)
+    return tau * growl_weights(n_rows, beta1, beta2, device=device, dtype=dtype)
 
 
 def growl_prox_rows(rows: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
@@ -102,8 +102,9 @@ def growl_prox_(weight: torch.Tensor, tau: float, beta1: float, beta2: float,
                 cap: float | None = None) -> LayerProx:
     """In place: the GrOWL prox of one layer's rows, then the cap (if given)."""
     old = row_view(weight)
-    thresholds = growl_thresholds(old.shape[0], tau, beta1, beta2, device=old.device)
-    new = growl_prox_rows(old, thresholds.to(old.dtype))
+    thresholds = growl_thresholds(old.shape[0], tau, beta1, beta2, device=old.device,
+                                  dtype=old.dtype)
+    new = growl_prox_rows(old, thresholds)
     if cap is not None:
         new = apply_cap(new, old, cap)
     zero_before = int((~old.any(dim=1)).sum())

@@ -21,7 +21,10 @@ one stage; a method with its own schedule (WC-AL with sparsity: phase 1 with the
 prox, Affinity Propagation, phase 2 with tying) chains stages in ``Method.fit``.
 
 The loop owns the step (``step``): the method gives the mini-batch's loss
-(``Method.batch_loss``); zero_grad, backward and the optimiser step are done here.
+(``Method.batch_loss``); zero_grad, backward and the optimiser step are done here. The
+step and ``evaluate`` compute on the trial's fast path (trainers/precision.py: bf16
+autocast and channels-last, or the plain fp32 computation); optimisers are foreach on the
+CPU (exactly the per-parameter loop's arithmetic) and fused on CUDA.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import torch
 
+from trainers import precision
 from trainers.datasets import Split, Task
 from trainers.models import MultiTaskNet
 from trainers.settings import TrainSettings
@@ -106,28 +110,46 @@ class SplitScores:
         return -sum(self.losses) / len(self.losses)
 
 
-@torch.no_grad()
 def evaluate(model: MultiTaskNet, split: Split, tasks: tuple[Task, ...],
              batch_size: int) -> SplitScores:
+    """Mean loss and accuracy per task on ``split``, in the active fast path's arithmetic
+    and layout, without autograd. Sums stay on the device (losses in float64, hits as
+    counts) and cross to the host once; in fp32 the figures are exactly those of
+    summing each batch's float32 loss on the host."""
+    path = precision.current()
     model.eval()
-    loss_sums = torch.zeros(len(tasks), dtype=torch.float64)
-    correct = torch.zeros(len(tasks), dtype=torch.float64)
-    for x, y in batches(split, batch_size, None):
-        for i, (out, task) in enumerate(zip(model(x), tasks)):
-            loss_sums[i] += task.loss(out, y[:, i], reduction="sum").item()
-            hits = task.n_correct(out, y[:, i])
-            if hits is not None:
-                correct[i] += hits.item()
+    with torch.inference_mode():
+        loss_sums = torch.zeros(len(tasks), dtype=torch.float64, device=split.x.device)
+        correct = torch.zeros_like(loss_sums)  # exact: counts stay far below 2**53
+        for x, y in batches(split, batch_size, None):
+            with path.autocast():
+                outputs = model(path.batch(x))
+            for i, (out, task) in enumerate(zip(outputs, tasks)):
+                out = out.float()  # bf16 logits: the loss and argmax in float32
+                loss_sums[i] += task.loss(out, y[:, i], reduction="sum").double()
+                hits = task.n_correct(out, y[:, i])
+                if hits is not None:
+                    correct[i] += hits
+        loss_sums, correct = loss_sums.cpu(), correct.cpu()  # the one transfer
     n = len(split)
     accs = [float(correct[i] / n) if t.has_accuracy else None for i, t in enumerate(tasks)]
     return SplitScores((loss_sums / n).tolist(), accs, n)
 
 
+def optimizer_kernel(params: list[torch.nn.Parameter]) -> dict[str, bool]:
+    """Fused kernels where every parameter is on CUDA; elsewhere foreach, which on the CPU
+    computes exactly what the per-parameter loop computes."""
+    if params and all(p.device.type == "cuda" for p in params):
+        return {"fused": True}
+    return {"foreach": True}
+
+
 def make_optimizer(settings: TrainSettings, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    kernel = optimizer_kernel(params)
     if settings.optimizer == "adam":
-        return torch.optim.Adam(params, lr=settings.lr)
+        return torch.optim.Adam(params, lr=settings.lr, **kernel)
     if settings.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum)
+        return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, **kernel)
     raise ValueError(f"unknown optimizer {settings.optimizer!r} (known: adam, sgd)")
 
 
@@ -271,8 +293,12 @@ def step(model: MultiTaskNet, method: "Method", tasks: tuple[Task, ...], x: torc
          before_update: list[StepHook] | tuple = ()) -> torch.Tensor | None:
     """One optimiser step on one mini-batch: the method's loss, zero_grad, backward, the
     ``before_update`` hooks, the optimiser's step. Returns the loss, detached, for the
-    divergence check; a loss without graph (or None) takes no step."""
-    loss = method.batch_loss(model, tasks, x, y)
+    divergence check; a loss without graph (or None) takes no step. The forward pass runs
+    in the active fast path (``trainers.precision``: bf16 autocast, channels-last
+    batches); backward and the update in float32; nothing waits for the device."""
+    path = precision.current()
+    with path.autocast():
+        loss = method.batch_loss(model, tasks, path.batch(x), y)
     if loss is None or not loss.requires_grad:
         return loss
     optimizer.zero_grad(set_to_none=True)

@@ -26,9 +26,11 @@ def rows_to_weight(rows: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return rows.reshape(n_in, out, *rest).transpose(0, 1)
 
 
-def growl_weights(n: int, beta1: float, beta2: float, device=None) -> torch.Tensor:
-    """The paper's "spike" OWL weights: theta_1 = beta1 + beta2, theta_i = beta2 (i >= 2)."""
-    theta = torch.full((n,), beta2, device=device)
+def growl_weights(n: int, beta1: float, beta2: float, device=None,
+                  dtype: torch.dtype | None = None) -> torch.Tensor:
+    """The paper's "spike" OWL weights: theta_1 = beta1 + beta2, theta_i = beta2 (i >= 2),
+    in ``dtype`` (the weights'; default float32)."""
+    theta = torch.full((n,), beta2, device=device, dtype=dtype)
     theta[0] = beta1 + beta2
     return theta
 
@@ -37,7 +39,7 @@ def growl_layer(weight: torch.Tensor, beta1: float, beta2: float) -> torch.Tenso
     """GrOWL value of one layer: sum_i theta_i * ||row||_[i], norms sorted descending."""
     norms = row_view(weight).norm(dim=1)
     ordered, _ = torch.sort(norms, descending=True)
-    return (growl_weights(len(ordered), beta1, beta2, norms.device) * ordered).sum()
+    return (growl_weights(len(ordered), beta1, beta2, norms.device, norms.dtype) * ordered).sum()
 
 
 def growl_value(weights: Iterable[torch.Tensor], beta1: float = 0.8,

@@ -1,7 +1,9 @@
 """One trial, as a pure function of its config: build data, model and method, let the
 method fit the model (its own schedule, or the generic loop), evaluate every split of the
 final model (for WC-AL with k0 > 0: sparse and tied), return the evaluated points (never
-touches the store).
+touches the store). Fitting and evaluation run on the fast path ``train.precision``
+resolves to on this device (trainers/precision.py); the result says which precision ran.
+A train split over ``TRAIN_EVAL_SAMPLE`` examples is evaluated on a fixed sample of them.
 
 Times: ``time_phase1_s`` is everything before retraining (LSUV, phase 1, clustering) or
 the whole single stage; ``time_phase2_s`` is the retraining phase (the time the MDMTN
@@ -25,7 +27,8 @@ import torch
 
 from contract.result import Point, TrialResult
 from contract.trial import TrialConfig
-from trainers.datasets import DATASETS, SPLITS, DatasetBundle
+from trainers import precision
+from trainers.datasets import DATASETS, SPLITS, DatasetBundle, Split
 from trainers.loop import TrainData, TrainingDiverged, evaluate, sparsity_objective
 from trainers.methods import METHODS, Method
 from trainers.methods.base import SPARSITY_PARAMS
@@ -65,8 +68,50 @@ def build_model(config: TrialConfig, bundle: DatasetBundle, method: Method) -> M
     return method.build_model(build, bundle.input_shape)
 
 
+#: methods whose own arithmetic fails under autocast, and why (they run fp32)
+AUTOCAST_UNSAFE = {"kdmtl": "kdmtl's distillation term (torch.dot of float32 weights and "
+                            "bf16 features) does not run under bf16 autocast"}
+
+
+def trial_precision(config: TrialConfig, bundle: DatasetBundle, device: torch.device) -> str:
+    """``train.precision`` resolved on this device for the sweep's architecture (its
+    forward cost is counted on a throw-away copy, only when ``auto`` needs it)."""
+    builder = ARCHITECTURES.get(config.arch.name)
+
+    def mflop() -> float | None:
+        return precision.forward_mflop(
+            lambda: builder(bundle.tasks, bundle.input_shape, bundle.name, config.arch.options),
+            bundle.input_shape)
+
+    return precision.resolve(config.train.precision, precision.bf16_unit(device), mflop,
+                             measured=config.arch.name in precision.BF16_ARCHITECTURES,
+                             unsafe=AUTOCAST_UNSAFE.get(config.method.name))
+
+
 def finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
+
+
+#: the train split's point is computed on a fixed sample of at most this many examples
+#: (``train.eval_train: full`` evaluates all): a training fit figure, not a test score
+TRAIN_EVAL_SAMPLE = 10_000
+
+
+def train_sampled(bundle: DatasetBundle, settings: TrainSettings) -> bool:
+    return settings.eval_train == "sample" and len(bundle.splits["train"]) > TRAIN_EVAL_SAMPLE
+
+
+def evaluated_splits(bundle: DatasetBundle, settings: TrainSettings) -> dict[str, Split]:
+    """The splits the stored points are computed on: every split whole, except a train
+    split larger than ``TRAIN_EVAL_SAMPLE`` under ``eval_train: sample``, which becomes the
+    same seeded sample in every trial (so train points of trials on one data set compare)."""
+    splits = {name: bundle.splits[name] for name in SPLITS}
+    train = splits["train"]
+    if train_sampled(bundle, settings):
+        order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
+        keep = order[:TRAIN_EVAL_SAMPLE].sort().values.to(train.x.device)
+        splits["train"] = Split(train.x[keep], train.y[keep])
+    return splits
 
 
 def evaluate_points(model: MultiTaskNet, method: Method, bundle: DatasetBundle,
@@ -79,26 +124,27 @@ def evaluate_points(model: MultiTaskNet, method: Method, bundle: DatasetBundle,
     metrics = {k: finite(v) if isinstance(v, float) else v
                for k, v in sparsity_metrics(model).items()}
     metrics |= {"sparsity": finite(l0), "n_params": count_parameters(model)}
+    splits = evaluated_splits(bundle, settings)
     rays = method.eval_rays()
     points = []
     for ray_index, ray in enumerate(rays):
         method.condition(model, ray)
         preference = config.preference if len(rays) == 1 else ray
         for split in SPLITS:
-            points.append(evaluate_point(model, bundle, split, settings, Point(
+            points.append(evaluate_point(model, bundle, splits[split], settings, Point(
                 split, ray_index, None if preference is None else tuple(preference),
                 metrics=dict(metrics), time_train_s=time_train_s)))
     return points
 
 
-def evaluate_point(model: MultiTaskNet, bundle: DatasetBundle, split: str,
+def evaluate_point(model: MultiTaskNet, bundle: DatasetBundle, data: Split,
                    settings: TrainSettings, point: Point) -> Point:
-    """``point`` (of ``split``) with its per-task scores and evaluation time."""
+    """``point`` with its per-task scores on ``data`` (its split) and evaluation time."""
     start = time.perf_counter()
-    scores = evaluate(model, bundle.splits[split], bundle.tasks, settings.eval_batch_size)
+    scores = evaluate(model, data, bundle.tasks, settings.eval_batch_size)
     for task, loss in zip(bundle.tasks, scores.losses):
         if not math.isfinite(loss):  # a diverged model: no point, the trial fails
-            raise TrainingDiverged(f"training diverged: the {split} loss of task "
+            raise TrainingDiverged(f"training diverged: the {point.split} loss of task "
                                    f"{task.name} is {loss} after training")
     tasks = {task.name: (finite(loss), finite(acc))
              for task, loss, acc in zip(bundle.tasks, scores.losses, scores.accs)}
@@ -128,9 +174,14 @@ def run_trial(config: TrialConfig | dict[str, Any],
     method.to(device)
     model = build_model(config, bundle, method).to(device)
 
+    ran = trial_precision(config, bundle, device)
+    path = precision.choose(ran, model, device)
+    path.prepare(model)
+
     data = TrainData(bundle.tasks, bundle.splits["train"], bundle.splits["val"])
-    outcome = method.fit(model, data, settings, generator, on_epoch)
-    points = evaluate_points(model, method, bundle, config, settings, outcome.time_train_s)
+    with precision.using(path):
+        outcome = method.fit(model, data, settings, generator, on_epoch)
+        points = evaluate_points(model, method, bundle, config, settings, outcome.time_train_s)
     if on_model is not None:
         from trainers.artifacts import serialise_model
 
@@ -139,7 +190,9 @@ def run_trial(config: TrialConfig | dict[str, Any],
     return TrialResult(
         points=tuple(points), time_train_s=outcome.time_train_s,
         time_phase1_s=outcome.time_phase1_s, time_phase2_s=outcome.time_phase2_s,
-        device=str(device), versions=versions(),
+        device=str(device), precision=ran, versions=versions(),
         info={"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
-              "method_state": method.state(), "history": outcome.history, **outcome.info},
+              "method_state": method.state(), "history": outcome.history, **outcome.info,
+              **({"train_eval": {"n": TRAIN_EVAL_SAMPLE, "of": len(bundle.splits["train"])}}
+                 if train_sampled(bundle, settings) else {})},
     ).to_plain()

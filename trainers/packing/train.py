@@ -86,9 +86,10 @@ def packable(configs: list[TrialConfig | dict[str, Any]]) -> str | None:
         if family.batchnorm:
             return (f"architecture {arch} on {config.dataset.name} has BatchNorm, "
                     "which does not pack")
-    precision = getattr(config.train, "precision", "fp32")
-    if precision != "fp32":
-        return f"packed trials train in fp32, not train.precision {precision}"
+    # the batched path is fp32: ``auto`` resolves to fp32 in a pack (the result says so),
+    # an explicit bf16 trains member by member on the fast path instead
+    if config.train.precision == "bf16":
+        return "packed trials train in fp32, not train.precision bf16"
     return None
 
 
@@ -128,7 +129,7 @@ def member_result(member: Member, config: TrialConfig, bundle: DatasetBundle,
     return TrialResult(
         points=tuple(points), time_train_s=outcome.time_train_s,
         time_phase1_s=outcome.time_phase1_s, time_phase2_s=outcome.time_phase2_s,
-        device=str(device), versions=versions(),
+        device=str(device), precision="fp32", versions=versions(),
         info={"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
               "method_state": member.method.state(), "history": outcome.history,
               **outcome.info, "pack_size": size},
