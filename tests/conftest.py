@@ -3,6 +3,8 @@ Ray folders and data folder, so nothing leaks between tests or into the checkout
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -28,6 +30,15 @@ def workdir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("PARETOCTL_HOME", str(tmp_path / ".paretoctl"))
     monkeypatch.setenv("PARETOCTL_DATA", str(tmp_path / "data"))
     return tmp_path
+
+
+@pytest.fixture()
+def ray_tmp() -> Path:
+    """A fresh folder for Ray's session files under /tmp: its socket paths must stay under 108 bytes."""
+    folder = Path(tempfile.mkdtemp(prefix="prt-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
 
 @pytest.fixture()
 def write_spec(workdir):

@@ -10,13 +10,13 @@ import pickle
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
+from cli_runs import cli_env, explicit, run_cli, sqlite_rows, tiny_sweep
 from contract.result import Artifact
 from contract.trial import trial_key
 from orchestrator.cli import app
@@ -31,7 +31,6 @@ from trainers.methods.front import FrontMethod
 from trainers.trial import run_trial
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
 runner = CliRunner()
 PREFERENCE = {"linear": [0.0, 0.5, 0.5]}
 #: losses are float32 sums over 60 samples: another thread count may reassociate them
@@ -341,42 +340,32 @@ def test_paretoctl_model_refusals(trained, store_with_models, workdir):
 
 # --------------------------------------------------------------------- a real sweep
 
-SPEC = """
-name: saved
-datasets: [{name: multidigits, n_train: 200, n_val: 60, n_test: 60}]
-architectures: [{name: hps, width: 0.5}]
-methods:
-  - {name: linear, preferences: {explicit: [%s]}}
-  - {name: cosmos, params: {test_rays: 5}}
-train: {epochs: 1, batch_size: 64}
-resources: {cpus_per_trial: 1, max_concurrent: 2}
-"""
+def saved_spec(*preferences: list[float]) -> str:
+    """Linear at ``preferences`` and cosmos, one epoch of a half-width net: each saves its model."""
+    return tiny_sweep("saved", [explicit("linear", *preferences),
+                                {"name": "cosmos", "params": {"test_rays": 5}}],
+                      arch={"name": "hps", "width": 0.5})
 
 
 def sweep(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PARETOCTL_HOME": str(cwd / ".paretoctl"), "PARETOCTL_DATA": str(cwd / "data")}
-    env.pop("PARETOCTL_STORE", None)
-    return subprocess.run([PARETOCTL, *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return run_cli(*args, cwd=cwd, env=cli_env(cwd, PARETOCTL_DATA=str(cwd / "data")))
 
 
 def stored(db: Path) -> dict[str, tuple]:
-    with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT key, method, status, artifact_path, artifact_bytes, "
-                           "artifact_sha256 FROM trials").fetchall()
+    rows = sqlite_rows(db, "SELECT key, method, status, artifact_path, artifact_bytes, "
+                           "artifact_sha256 FROM trials")
     return {row[0]: row[1:] for row in rows}
 
 
 def stored_accuracies(db: Path, key: str) -> dict[int, dict[str, float]]:
-    with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT ray_index, acc_left, acc_right FROM points_flat "
-                           "WHERE trial = ? AND split = 'test'", (key,)).fetchall()
+    rows = sqlite_rows(db, "SELECT ray_index, acc_left, acc_right FROM points_flat "
+                           "WHERE trial = ? AND split = 'test'", key)
     return {ray: {"left": left, "right": right} for ray, left, right in rows}
 
 
 @pytest.mark.e2e
 def test_a_sweep_saves_every_model_and_a_resume_leaves_them(tmp_path):
-    (tmp_path / "saved.yaml").write_text(SPEC % "[0, 0.5, 0.5]")
+    (tmp_path / "saved.yaml").write_text(saved_spec([0, 0.5, 0.5]))
     first = sweep(tmp_path, "sweep", "saved.yaml", "--store", "sqlite:///results.db")
     assert first.returncode == 0, first.stderr
     db = tmp_path / "results.db"
@@ -401,7 +390,7 @@ def test_a_sweep_saves_every_model_and_a_resume_leaves_them(tmp_path):
         assert {t: s["acc"] for t, s in scores.items()} == stored_accuracies(db, key)[4 if ray else 0]
 
     # --resume with one more trial and --artifacts: only the new trial is written, there
-    (tmp_path / "saved.yaml").write_text(SPEC % "[0, 0.5, 0.5], [0, 0.2, 0.8]")
+    (tmp_path / "saved.yaml").write_text(saved_spec([0, 0.5, 0.5], [0, 0.2, 0.8]))
     second = sweep(tmp_path, "sweep", "saved.yaml", "--store", "sqlite:///results.db",
                    "--resume", "--artifacts", "elsewhere")
     assert second.returncode == 0, second.stderr
@@ -417,7 +406,7 @@ def test_a_sweep_saves_every_model_and_a_resume_leaves_them(tmp_path):
 
 @pytest.mark.parametrize("folder", ["taken", "taken/models"])
 def test_artifacts_under_a_file_is_refused_before_anything_is_written(write_spec, workdir, folder):
-    spec = write_spec(SPEC % "[0, 0.5, 0.5]")
+    spec = write_spec(saved_spec([0, 0.5, 0.5]))
     (workdir / "taken").write_text("")
     result = runner.invoke(app, ["sweep", str(spec), "--artifacts", folder])
     assert result.exit_code == 2, result.output

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cli_runs import explicit, tiny_sweep
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
 ENTRYPOINT = DOCKER / "entrypoint.sh"
@@ -40,12 +42,17 @@ def pins() -> dict[str, str]:
     return found
 
 
+def entrypoint(*args: str, cwd: Path | None = None, timeout: float = 30,
+               **env: str) -> subprocess.CompletedProcess:
+    """Run the entry point with ARGS, this environment's Ray and paretoctl settings replaced by ``env``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "PARETOCTL_"))}
+    return subprocess.run(["bash", str(ENTRYPOINT), *args], cwd=cwd, env={**base, **env},
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def printed(*args: str, **env: str) -> list[str]:
     """The argv the entry point would run (its --print line, shell-unquoted)."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("RAY_", "PARETOCTL_"))}
-    out = subprocess.run(["bash", str(ENTRYPOINT), "--print", *args], env={**base, **env},
-                         capture_output=True, text=True, timeout=30)
+    out = entrypoint("--print", *args, **env)
     assert out.returncode == 0, out.stderr
     return shlex.split(out.stdout)
 
@@ -115,24 +122,14 @@ def test_roles_pass_options_and_other_commands_through():
     ([], {}, "usage"),
 ])
 def test_missing_settings_are_one_line_exit_2(args, env, field):
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "PARETOCTL_"))}
-    out = subprocess.run(["bash", str(ENTRYPOINT), *args], env={**base, **env},
-                         capture_output=True, text=True, timeout=30)
+    out = entrypoint(*args, **env)
     assert out.returncode == 2
     assert out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1 and field in out.stderr
 
 
-TINY = """
-name: docker_tiny
-datasets: [{name: multidigits, n_train: 200, n_val: 50, n_test: 50}]
-architectures: [hps]
-methods:
-  - name: linear
-    preferences: {explicit: [[0, 0.5, 0.5]]}
-train: {epochs: 1, batch_size: 64}
-resources: {cpus_per_trial: 1, max_concurrent: 1}
-"""
+TINY = tiny_sweep("docker_tiny", [explicit("linear", [0, 0.5, 0.5])], splits=(200, 50, 50),
+                  resources={"cpus_per_trial": 1, "max_concurrent": 1})
 
 
 @pytest.mark.e2e
@@ -140,12 +137,10 @@ def test_sweep_role_runs_a_sweep_on_a_local_ray(tmp_path):
     """The `sweep` role's command line, run for real: without RAY_HEAD_ADDRESS the driver
     starts a local Ray; the store comes from PARETOCTL_STORE, as in the image."""
     (tmp_path / "tiny.yaml").write_text(TINY)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "PARETOCTL_"))}
-    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-               PARETOCTL_STORE=f"sqlite:///{tmp_path / 'store.db'}",
-               PARETOCTL_DATA=str(tmp_path / "data"), PARETOCTL_HOME=str(tmp_path / "home"))
-    out = subprocess.run(["bash", str(ENTRYPOINT), "sweep", "tiny.yaml"], cwd=tmp_path,
-                         env=env, capture_output=True, text=True, timeout=300)
+    out = entrypoint("sweep", "tiny.yaml", cwd=tmp_path, timeout=300,
+                     PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                     PARETOCTL_STORE=f"sqlite:///{tmp_path / 'store.db'}",
+                     PARETOCTL_DATA=str(tmp_path / "data"), PARETOCTL_HOME=str(tmp_path / "home"))
     assert out.returncode == 0, out.stderr
     with sqlite3.connect(tmp_path / "store.db") as conn:
         assert conn.execute("SELECT status FROM trials").fetchall() == [("done",)]

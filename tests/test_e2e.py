@@ -5,48 +5,38 @@ flat view. Reruns never duplicate rows; a failing trial is recorded and the swee
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_runs import cli_env, explicit, run_cli, sqlite_rows, tiny_sweep
+
 pytestmark = pytest.mark.e2e
 
-PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
+PREFERENCES = ([0, 0.8, 0.2], [0, 0.5, 0.5], [0, 0.2, 0.8])
 
-SPEC = """
-name: e2e
-datasets: [{name: multidigits, n_train: 400, n_val: 100, n_test: 200}]
-architectures: [hps]
-methods:
-  - name: linear
-    preferences: {explicit: [[0, 0.8, 0.2], [0, 0.5, 0.5], [0, 0.2, 0.8]]}
-  - name: wc_al
-    preferences: {explicit: [[0, 0.8, 0.2], [0, 0.5, 0.5], [0, 0.2, 0.8]]}
-train: {epochs: 3, batch_size: 64}
-resources: {cpus_per_trial: 1, max_concurrent: 2}
-"""
+
+def e2e_spec(name: str, **wc_al_fields) -> str:
+    """Linear and wc_al at three preferences each, three epochs on 400 training samples."""
+    return tiny_sweep(name, [explicit("linear", *PREFERENCES),
+                             explicit("wc_al", *PREFERENCES, **wc_al_fields)],
+                      splits=(400, 100, 200), epochs=3)
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PARETOCTL_HOME": str(cwd / ".paretoctl")}
-    env.pop("PARETOCTL_STORE", None)
-    return subprocess.run([PARETOCTL, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return run_cli(*args, cwd=cwd, env=cli_env(cwd))
 
 
 def count(db: Path, table: str) -> int:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    return sqlite_rows(db, f"SELECT COUNT(*) FROM {table}")[0][0]
 
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("e2e")
-    (cwd / "e2e.yaml").write_text(SPEC)
+    (cwd / "e2e.yaml").write_text(e2e_spec("e2e"))
     first = run("sweep", "e2e.yaml", cwd=cwd)
     return cwd, first
 
@@ -106,8 +96,7 @@ def test_rerun_runs_nothing_and_duplicates_nothing(swept):
 
 def test_failing_trial_is_recorded_and_the_sweep_goes_on(swept):
     cwd, _ = swept
-    spec = SPEC.replace("name: e2e", "name: e2e_fail").replace(
-        "  - name: wc_al\n", "  - name: wc_al\n    params: {ref_point: [0, 0]}\n")
+    spec = e2e_spec("e2e_fail", params={"ref_point": [0, 0]})
     (cwd / "fail.yaml").write_text(spec)
     result = run("sweep", "fail.yaml", cwd=cwd)
     assert result.returncode == 1, result.stderr
@@ -119,17 +108,8 @@ def test_failing_trial_is_recorded_and_the_sweep_goes_on(swept):
     assert rows == {"done": 3, "failed": 3}  # the linear trials are shared with sweep e2e
 
 
-FRONT_METHODS_SPEC = """
-name: e2e_front_methods
-datasets: [{name: multidigits, n_train: 300, n_val: 100, n_test: 100}]
-architectures: [hps]
-methods:
-  - name: cosmos
-    params: {test_rays: 5}
-  - name: mgda
-train: {epochs: 1, batch_size: 64}
-resources: {cpus_per_trial: 1, max_concurrent: 2}
-"""
+FRONT_METHODS_SPEC = tiny_sweep("e2e_front_methods", [{"name": "cosmos", "params": {"test_rays": 5}},
+                                                       {"name": "mgda"}], splits=(300, 100, 100))
 
 
 def test_front_learning_and_gradient_methods_through_ray(swept):

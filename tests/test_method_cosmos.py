@@ -8,6 +8,7 @@ from torch import nn
 
 from store.db import open_store
 from store.queries import PointFilter, load_points
+from tiny_trials import adult_mlp, assert_one_point_per_ray, tiny_config
 from trainers import loop
 from trainers.datasets import DATASETS, Task
 from trainers.methods import METHODS
@@ -105,9 +106,7 @@ def test_conditioned_lenet_has_the_papers_43058_parameters():
 
 
 def test_fairness_mlp_conditioned_has_the_papers_7011_parameters():
-    tasks = DATASETS.get("adult").tasks
-    net = make(dataset="adult").build_model(
-        lambda shape: ARCHITECTURES.get("mlp")(tasks, shape, "adult", {}), (88,))
+    net = make(dataset="adult").build_model(adult_mlp, (88,))
     assert count_parameters(net) == 7_011
 
 
@@ -246,17 +245,8 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
 # ------------------------------------------------------------------ trial and store
 
 
-def trial_config(method="cosmos", arch="hps"):
-    return {
-        "key": "00000000000c0505",
-        "dataset": {"name": "multidigits", "options": dict(DATA_OPTIONS)},
-        "arch": {"name": arch, "options": {}},
-        "method": {"name": method, "params": METHODS.get(method).resolve_params({}, "multidigits")},
-        "preference": None,
-        "seed": 0,
-        "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3},
-        "runtime": {"threads": 1},
-    }
+def trial_config():
+    return {**tiny_config("cosmos", data=DATA_OPTIONS), "key": "00000000000c0505"}
 
 
 _RESULT = {}
@@ -272,10 +262,7 @@ def test_trial_stores_one_point_per_test_ray_and_split():
     points = cosmos_trial()["points"]
     rays = make().eval_rays()
     assert len(points) == 3 * 25
-    for split in ("train", "val", "test"):
-        mine = [p for p in points if p["split"] == split]
-        assert [p["ray_index"] for p in mine] == list(range(25))
-        assert [p["preference"] for p in mine] == rays
+    assert_one_point_per_ray(points, rays)
     losses = [p["tasks"]["left"]["loss"] for p in points if p["split"] == "test"]
     assert len(set(losses)) > 1                              # the rays change the answers
     assert all(math.isfinite(p["tasks"]["right"]["acc"]) for p in points)

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from tiny_trials import adult_mlp, assert_one_point_per_ray, tiny_config
 from trainers.datasets import DATASETS, Task
 from trainers.methods import METHODS
 from trainers import loop
@@ -44,9 +45,7 @@ def test_hypernet_for_the_pmtl_lenet_has_the_papers_3243410_parameters():
 
 
 def test_hypernet_for_the_adult_mlp_has_the_papers_716491_parameters():
-    tasks = DATASETS.get("adult").tasks
-    net = make(dataset="adult").build_model(
-        lambda s: ARCHITECTURES.get("mlp")(tasks, s, "adult", {}), (88,))
+    net = make(dataset="adult").build_model(adult_mlp, (88,))
     assert count_parameters(net) == 716_491
 
 
@@ -172,17 +171,9 @@ def test_paper_defaults():
 
 
 def trial_config(method):
-    return {
-        "key": f"00000000000{'a' if method == 'phn_ls' else 'b'}0505",
-        "dataset": {"name": "multidigits", "options": dict(DATA_OPTIONS)},
-        "arch": {"name": "hps", "options": {}},
-        "method": {"name": method,
-                   "params": METHODS.get(method).resolve_params({"test_rays": 9}, "multidigits")},
-        "preference": None,
-        "seed": 0,
-        "train": {"epochs": 2, "batch_size": 64, "lr": 1e-3},
-        "runtime": {"threads": 1},
-    }
+    key = f"00000000000{'a' if method == 'phn_ls' else 'b'}0505"
+    config = tiny_config(method, params={"test_rays": 9}, data=DATA_OPTIONS, train={"lr": 1e-3})
+    return {**config, "key": key}
 
 
 @pytest.mark.parametrize("method", ["phn_ls", "phn_epo"])
@@ -191,10 +182,7 @@ def test_trial_stores_one_point_per_test_ray_and_split(method):
     rays = make(METHODS.get(method), test_rays=9).eval_rays()
     points = result["points"]
     assert len(points) == 3 * 9
-    for split in ("train", "val", "test"):
-        mine = [p for p in points if p["split"] == split]
-        assert [p["ray_index"] for p in mine] == list(range(9))
-        assert [p["preference"] for p in mine] == rays
+    assert_one_point_per_ray(points, rays)
     test_losses = [p["tasks"]["left"]["loss"] for p in points if p["split"] == "test"]
     assert len(set(test_losses)) == 9
     assert all(math.isfinite(p["tasks"]["right"]["loss"]) for p in points)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -19,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from cli_runs import explicit, run_cli, sqlite_rows, sweep_cli, tiny_sweep
 from contract.trial import TrialConfig, trial_key
 from orchestrator.errors import SpecError
 from orchestrator.expand import expand_sweep
@@ -31,7 +31,6 @@ from tiny_trials import tiny_config
 from trainers import pack as pack_module
 from trainers.trial import run_trial
 
-PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
 PREFERENCES = [[0, 0.8, 0.2], [0, 0.5, 0.5], [0, 0.2, 0.8]]
 
 
@@ -218,9 +217,8 @@ def test_a_broken_batched_trainer_is_an_error_not_a_silent_fallback(monkeypatch)
 
 
 def trial_rows(db_path: Path) -> dict[str, tuple]:
-    with sqlite3.connect(db_path) as conn:
-        return {key: (status, pack, error) for key, status, pack, error in
-                conn.execute("SELECT key, status, pack, error FROM trials")}
+    return {key: (status, pack, error) for key, status, pack, error in
+            sqlite_rows(db_path, "SELECT key, status, pack, error FROM trials")}
 
 
 def writer_for(tmp_path, members):
@@ -312,18 +310,6 @@ def test_a_crashed_pack_fails_only_its_unfinished_members_and_a_retry_keeps_the_
 
 # --------------------------------------------------------------------------- a real sweep
 
-SPEC = """
-name: packed
-datasets: [{{name: multidigits, n_train: 200, n_val: 60, n_test: 60}}]
-architectures: [{{name: hps, width: 0.5}}]
-methods:
-  - name: linear
-    preferences: {{explicit: [[0, 0.8, 0.2], [0, 0.5, 0.5], [0, 0.2, 0.8]]}}
-  - name: wc_al
-    preferences: {{explicit: [[0, 0.5, 0.5]]}}
-train: {{epochs: 1, batch_size: 64}}
-resources: {{cpus_per_trial: 1, max_concurrent: 2, pack: {pack}}}
-"""
 SPLIT_SIZES = {"train": 200, "val": 60, "test": 60}
 #: a batched trainer sums the same float32 terms in another order: a few ulps per step,
 #: which the 4 optimiser steps of this sweep (200 samples, batch 64) may grow a few
@@ -333,21 +319,17 @@ FLOAT32_RTOL = 1024 * torch.finfo(torch.float32).eps
 
 
 def sweep(cwd: Path, pack, *flags: str) -> subprocess.CompletedProcess:
-    (cwd / "spec.yaml").write_text(SPEC.format(pack=pack))
-    return subprocess.run([PARETOCTL, "sweep", "spec.yaml", *flags], cwd=cwd,
-                          env=dict(os.environ), capture_output=True, text=True, timeout=600)
-
-
-def query(db: Path, sql: str, *args) -> list[tuple]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, args).fetchall()
+    spec = tiny_sweep("packed", [explicit("linear", *PREFERENCES), explicit("wc_al", [0, 0.5, 0.5])],
+                      arch={"name": "hps", "width": 0.5},
+                      resources={"cpus_per_trial": 1, "max_concurrent": 2, "pack": pack})
+    return sweep_cli(cwd, spec, *flags)
 
 
 def stored_points(db: Path) -> dict[tuple, tuple[float, float]]:
     return {(key, split, ray, task): (loss, acc) for key, split, ray, task, loss, acc in
-            query(db, "SELECT t.key, p.split, p.ray_index, pt.task, pt.loss, pt.acc "
-                      "FROM trials t JOIN points p ON p.trial_id = t.id "
-                      "JOIN point_tasks pt ON pt.point_id = p.id")}
+            sqlite_rows(db, "SELECT t.key, p.split, p.ray_index, pt.task, pt.loss, pt.acc "
+                            "FROM trials t JOIN points p ON p.trial_id = t.id "
+                            "JOIN point_tasks pt ON pt.point_id = p.id")}
 
 
 def ran_sequentially(db: Path) -> bool:
@@ -355,7 +337,7 @@ def ran_sequentially(db: Path) -> bool:
     core = pack_module.batched_core()
     if core is None:
         return True
-    spec = json.loads(query(db, "SELECT spec FROM sweeps")[0][0])
+    spec = json.loads(sqlite_rows(db, "SELECT spec FROM sweeps")[0][0])
     linear = [TrialConfig.from_plain(t) for t in expand_sweep(parse_spec(spec))
               if t["method"]["name"] == "linear"]
     return core[0](linear) is not None
@@ -383,9 +365,9 @@ def test_a_packed_sweep_stores_the_unpacked_points_and_resumes_only_unfinished_m
     first = sweep(unpacked, 1)
     assert first.returncode == 0 and "done 4, failed 0" in first.stderr, first.stderr
     reference = stored_points(unpacked / "paretoctl.db")
-    linear = [k for (k,) in query(unpacked / "paretoctl.db", "SELECT key FROM trials WHERE "
-                                  "method = 'linear' ORDER BY id")]
-    (wc_al,), = query(unpacked / "paretoctl.db", "SELECT key FROM trials WHERE method = 'wc_al'")
+    linear = [k for (k,) in sqlite_rows(unpacked / "paretoctl.db", "SELECT key FROM trials WHERE "
+                                        "method = 'linear' ORDER BY id")]
+    (wc_al,), = sqlite_rows(unpacked / "paretoctl.db", "SELECT key FROM trials WHERE method = 'wc_al'")
 
     # packed from scratch: the three linear trials in one pack, wc_al on its own
     second = sweep(packed, 3)
@@ -403,12 +385,12 @@ def test_a_packed_sweep_stores_the_unpacked_points_and_resumes_only_unfinished_m
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE trials SET status = 'failed' WHERE key = ?", (linear[0],))
         conn.execute("UPDATE trials SET status = 'interrupted' WHERE key = ?", (linear[2],))
-    before = dict(query(db, "SELECT key, finished_at FROM trials"))
+    before = dict(sqlite_rows(db, "SELECT key, finished_at FROM trials"))
     third = sweep(resumed, 3, "--resume")  # the spec changed: pack 1 -> 3
     assert third.returncode == 0, third.stderr
     assert "2 already done, 2 to run in 1 pack " in third.stderr, third.stderr
     assert "done 2, failed 0" in third.stderr
-    rows, after = trial_rows(db), dict(query(db, "SELECT key, finished_at FROM trials"))
+    rows, after = trial_rows(db), dict(sqlite_rows(db, "SELECT key, finished_at FROM trials"))
     assert {key: row[:2] for key, row in rows.items()} == {
         linear[0]: ("done", linear[0]), linear[1]: ("done", None),
         linear[2]: ("done", linear[0]), wc_al: ("done", None)}
@@ -416,8 +398,7 @@ def test_a_packed_sweep_stores_the_unpacked_points_and_resumes_only_unfinished_m
     assert [after[k] == before[k] for k in (linear[0], linear[2])] == [False, False]
     assert_same_points(db, reference)
 
-    listing = subprocess.run([PARETOCTL, "trials", "--sweep", "packed", "--format", "json"],
-                             cwd=packed, capture_output=True, text=True, timeout=120)
+    listing = run_cli("trials", "--sweep", "packed", "--format", "json", cwd=packed, timeout=120)
     assert listing.returncode == 0, listing.stderr
     shown = {t["key"]: t["status"] for t in json.loads(listing.stdout)["trials"]}
     assert shown == {k: "done" for k in [*linear, wc_al]}

@@ -7,12 +7,8 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -20,6 +16,7 @@ from rich.console import Console
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from cli_runs import cli_env, explicit, start_cli, tiny_sweep
 from orchestrator.cli import app
 from orchestrator.progress import SweepProgress, estimate_eta, format_eta
 from store import writes
@@ -422,19 +419,11 @@ def test_watch_follows_epochs_and_statuses_until_all_finish(sqlite_store):
 
 # ----------------------------------------------------------------------------- a real sweep
 
-PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
 # enough epochs that each trial stays running with stored epochs for a second or more
 # (an epoch of this tiny net takes milliseconds), so readers see it while it trains
 EPOCHS = 100
-SWEEP = f"""
-name: live
-datasets: [{{name: multidigits, n_train: 200, n_val: 60, n_test: 60}}]
-architectures: [{{name: hps, width: 0.5}}]
-methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
-seeds: [0, 1]
-train: {{epochs: {EPOCHS}, batch_size: 64}}
-resources: {{cpus_per_trial: 1, max_concurrent: 1}}
-"""
+SWEEP = tiny_sweep("live", [explicit("linear", [0, 0.5, 0.5])], arch={"name": "hps", "width": 0.5},
+                   seeds=[0, 1], epochs=EPOCHS, resources={"cpus_per_trial": 1, "max_concurrent": 1})
 
 
 def wait_for_store(url: str, process: subprocess.Popen, timeout_s: float = 120.0):
@@ -450,19 +439,16 @@ def wait_for_store(url: str, process: subprocess.Popen, timeout_s: float = 120.0
 
 
 @pytest.mark.e2e
-def test_a_running_sweep_stores_its_epochs_and_readers_follow_them(workdir):
+def test_a_running_sweep_stores_its_epochs_and_readers_follow_them(workdir, ray_tmp):
     (workdir / "spec.yaml").write_text(SWEEP)
-    ray_tmp = Path("/tmp") / f"prp-{os.getpid()}"  # Ray's socket paths stay short
-    env = {**os.environ, "PARETOCTL_RAY_TMP": str(ray_tmp)}
+    env = cli_env(PARETOCTL_RAY_TMP=str(ray_tmp))
     url = f"sqlite:///{workdir / 'paretoctl.db'}"
-    sweep = subprocess.Popen([PARETOCTL, "sweep", "spec.yaml"], cwd=workdir, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sweep = start_cli("sweep", "spec.yaml", cwd=workdir, env=env)
     watcher = None
     try:
         store = wait_for_store(url, sweep)
-        watcher = subprocess.Popen([PARETOCTL, "trials", "--watch", "--interval", "0.5",
-                                    "--store", url], cwd=workdir, env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watcher = start_cli("trials", "--watch", "--interval", "0.5", "--store", url,
+                            cwd=workdir, env=env)
         seen = None
         deadline = time.monotonic() + 300
         while seen is None and time.monotonic() < deadline and sweep.poll() is None:
@@ -480,7 +466,6 @@ def test_a_running_sweep_stores_its_epochs_and_readers_follow_them(workdir):
             if process is not None and process.poll() is None:
                 process.kill()
                 process.communicate()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
     assert watcher.returncode == 0, watch_err
     lines = watch_out.splitlines()
     assert lines[-1] == "all finished: 2 trials: done 2"

@@ -3,31 +3,18 @@ with no half-written trial), and readers during concurrent writers (no lock erro
 lost or duplicated points) on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import os
-import shutil
 import sqlite3
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from benchmarks.store_stress import stress
+from cli_runs import cli_env, explicit, start_cli, tiny_sweep
 
-PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
-
-SPEC = """
-name: kills
-datasets: [{name: multidigits, n_train: 200, n_val: 50, n_test: 50}]
-architectures: [hps]
-methods:
-  - name: linear
-    preferences: {explicit: [[0, 0.8, 0.2], [0, 0.5, 0.5], [0, 0.2, 0.8], [0, 0.1, 0.9]]}
-train: {epochs: 2, batch_size: 64}
-resources: {cpus_per_trial: 1, max_concurrent: 2}
-"""
+SPEC = tiny_sweep("kills", [explicit("linear", [0, 0.8, 0.2], [0, 0.5, 0.5], [0, 0.2, 0.8],
+                                     [0, 0.1, 0.9])], splits=(200, 50, 50), epochs=2)
 N_TRIALS = 4
 
 
@@ -58,19 +45,8 @@ MOMENTS = {
 }
 
 
-@pytest.fixture()
-def ray_tmp():
-    """Ray's folder, short: its socket paths must stay under 108 bytes."""
-    folder = tempfile.mkdtemp(prefix="pk-", dir="/tmp")
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def start(cwd: Path, ray_tmp: str) -> subprocess.Popen:
-    env = {**os.environ, "PARETOCTL_HOME": str(cwd / ".paretoctl"), "PARETOCTL_RAY_TMP": ray_tmp}
-    env.pop("PARETOCTL_STORE", None)
-    return subprocess.Popen([PARETOCTL, "sweep", "spec.yaml"], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(cwd: Path, ray_tmp: Path) -> subprocess.Popen:
+    return start_cli("sweep", "spec.yaml", cwd=cwd, env=cli_env(cwd, PARETOCTL_RAY_TMP=str(ray_tmp)))
 
 
 def kill_when(proc: subprocess.Popen, condition, db: Path, timeout: float = 240) -> bool:

@@ -2,41 +2,28 @@
 wait forever); a concurrency cap above what fits is a warning."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_runs import explicit, sweep_cli, tiny_sweep
 from orchestrator.capacity import Capacity, check_capacity, local_resources
 from orchestrator.errors import SpecError
 
-PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
 
-SPEC = """
-name: capacity
-datasets: [{{name: multidigits, n_train: 200, n_val: 60, n_test: 60}}]
-architectures: [hps]
-methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
-train: {{epochs: 1, batch_size: 64}}
-resources: {{{resources}}}
-"""
+def sweep(workdir: Path, resources: dict, *args: str) -> subprocess.CompletedProcess:
+    spec = tiny_sweep("capacity", [explicit("linear", [0, 0.5, 0.5])], resources=resources)
+    return sweep_cli(workdir, spec, *args, timeout=120)
 
 
-def sweep(workdir: Path, resources: str, *args: str) -> subprocess.CompletedProcess:
-    (workdir / "spec.yaml").write_text(SPEC.format(resources=resources))
-    return subprocess.run([PARETOCTL, "sweep", "spec.yaml", *args], cwd=workdir,
-                          env=dict(os.environ), capture_output=True, text=True, timeout=120)
-
-
-@pytest.mark.parametrize("resources, field, unit", [
-    ("cpus_per_trial: 1000", "resources.cpus_per_trial", "1000 CPUs per trial"),
-    ("gpus_per_trial: {gpus}", "resources.gpus_per_trial", "per trial"),
+@pytest.mark.parametrize("asked, field, unit", [
+    (1000, "resources.cpus_per_trial", "1000 CPUs per trial"),
+    (None, "resources.gpus_per_trial", "per trial"),  # one GPU more than the machine has
 ])
-def test_a_trial_no_node_can_hold_is_refused_before_any_write(workdir, resources, field, unit):
+def test_a_trial_no_node_can_hold_is_refused_before_any_write(workdir, asked, field, unit):
     cpus, gpus = local_resources()
-    result = sweep(workdir, resources.format(gpus=int(gpus) + 1))
+    result = sweep(workdir, {field.split(".")[1]: int(gpus) + 1 if asked is None else asked})
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1

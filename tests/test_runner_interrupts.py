@@ -14,38 +14,29 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from cli_runs import explicit, run_cli, sqlite_rows, start_cli, tiny_sweep
+
 pytestmark = pytest.mark.e2e
 
-PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
 TRIALS = 6
-SPEC = f"""
-name: stop
-datasets: [{{name: multidigits, n_train: 800, n_val: 60, n_test: 60}}]
-architectures: [hps]
-methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
-seeds: [{", ".join(str(s) for s in range(TRIALS))}]
-train: {{epochs: 6, batch_size: 32}}
-resources: {{cpus_per_trial: 1, max_concurrent: 2}}
-"""
+SPEC = tiny_sweep("stop", [explicit("linear", [0, 0.5, 0.5])], splits=(800, 60, 60),
+                  seeds=list(range(TRIALS)), epochs=6, batch_size=32)
 CRASH_MARKERS = ("Traceback", "*** SIG", "core dumped", "Aborted", "Fatal Python error",
                  "logging.cc", "rpc_client")
 
 
 def statuses(db: Path) -> dict[str, int]:
-    with sqlite3.connect(db) as conn:
-        return dict(conn.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"))
+    return dict(sqlite_rows(db, "SELECT status, COUNT(*) FROM trials GROUP BY status"))
 
 
 def start(cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([PARETOCTL, "sweep", "spec.yaml"], cwd=cwd, env=dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # its own group, as a shell job has
+    return start_cli("sweep", "spec.yaml", cwd=cwd,
+                     start_new_session=True)  # its own group, as a shell job has
 
 
 def wait_for_a_running_trial(sweep: subprocess.Popen, db: Path, timeout: float = 240) -> None:
@@ -85,14 +76,11 @@ def test_a_stopped_sweep_exits_cleanly_and_a_rerun_finishes_it(workdir, signum, 
     assert interrupted >= 1 and done + interrupted + not_started == TRIALS
     expected = {"done": done, "interrupted": interrupted, "pending": not_started}
     assert statuses(db) == {k: v for k, v in expected.items() if v}  # none failed or running
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM sweep_leases").fetchone() == (0,)
+    assert sqlite_rows(db, "SELECT COUNT(*) FROM sweep_leases") == [(0,)]
 
-    rerun = subprocess.run([PARETOCTL, "sweep", "spec.yaml"], cwd=workdir, env=dict(os.environ),
-                           capture_output=True, text=True, timeout=300)
+    rerun = run_cli("sweep", "spec.yaml", cwd=workdir, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert f"{done} already done, {TRIALS - done} to run" in rerun.stderr
     assert f"done {TRIALS - done}, failed 0" in rerun.stderr
     assert statuses(db) == {"done": TRIALS}
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM points").fetchone() == (TRIALS * 3,)
+    assert sqlite_rows(db, "SELECT COUNT(*) FROM points") == [(TRIALS * 3,)]

@@ -9,43 +9,25 @@ there are trials.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
 
+from cli_runs import cli_env, explicit, start_cli, tiny_sweep
 from store.db import open_store
 from store.schema import SweepLease
 
 pytestmark = pytest.mark.e2e
 
-PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
 TRIALS = 6
-SPEC = f"""
-name: twice
-datasets: [{{name: multidigits, n_train: 200, n_val: 60, n_test: 60}}]
-architectures: [hps]
-methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
-seeds: [{", ".join(str(s) for s in range(TRIALS))}]
-train: {{epochs: 1, batch_size: 64}}
-resources: {{cpus_per_trial: 1, max_concurrent: 2}}
-"""
-
-
-@pytest.fixture
-def ray_tmp():
-    path = tempfile.mkdtemp(prefix="prt-", dir="/tmp")  # Ray's socket paths stay short
-    yield Path(path)
-    shutil.rmtree(path, ignore_errors=True)
+SPEC = tiny_sweep("twice", [explicit("linear", [0, 0.5, 0.5])], seeds=list(range(TRIALS)))
 
 
 def plant_dead_holders_lease(db: Path) -> str:
@@ -63,10 +45,8 @@ def plant_dead_holders_lease(db: Path) -> str:
 def test_a_sweep_started_twice_at_once_trains_once(workdir, ray_tmp):
     (workdir / "spec.yaml").write_text(SPEC)
     dead = plant_dead_holders_lease(workdir / "paretoctl.db")
-    env = {**os.environ, "PARETOCTL_RAY_TMP": str(ray_tmp)}
-    runs = [subprocess.Popen([PARETOCTL, "sweep", "spec.yaml"], cwd=workdir, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]
+    env = cli_env(PARETOCTL_RAY_TMP=str(ray_tmp))
+    runs = [start_cli("sweep", "spec.yaml", cwd=workdir, env=env) for _ in range(2)]
     results = [(run.pid, run.wait(timeout=300), run.communicate()[1]) for run in runs]
     codes = sorted(code for _, code, _ in results)
     assert codes == [0, 2], results

@@ -14,37 +14,32 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from cli_runs import explicit, sqlite_rows, start_cli, sweep_cli, tiny_sweep
+
 pytestmark = pytest.mark.e2e
 
-PARETOCTL = str(Path(sys.executable).with_name("paretoctl"))
-SPEC = """
-name: retries
-datasets: [{{name: multidigits, n_train: 800, n_val: 60, n_test: 60}}]
-architectures: [hps]
-methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
-seeds: [0, 1, 2]
-train: {{epochs: 6, batch_size: 32}}
-resources: {{cpus_per_trial: 1, max_concurrent: 1, max_failures: {max_failures}}}
-"""
+
+def retries_spec(max_failures: int) -> str:
+    """Three seeds of one linear trial, one at a time, each retried ``max_failures`` times."""
+    return tiny_sweep("retries", [explicit("linear", [0, 0.5, 0.5])], splits=(800, 60, 60),
+                      seeds=[0, 1, 2], epochs=6, batch_size=32,
+                      resources={"cpus_per_trial": 1, "max_concurrent": 1, "max_failures": max_failures})
 
 
 def rows(db: Path) -> dict[str, tuple[str, str | None]]:
-    with sqlite3.connect(db) as conn:
-        return {key: (status, error) for key, status, error
-                in conn.execute("SELECT key, status, error FROM trials")}
+    return {key: (status, error) for key, status, error
+            in sqlite_rows(db, "SELECT key, status, error FROM trials")}
 
 
 def run_info(db: Path) -> dict[str, tuple[int | None, str | None]]:
     """``{key: (attempts, node)}``: what the driver recorded of each trial's starts and node."""
-    with sqlite3.connect(db) as conn:
-        return {key: (attempts, node) for key, attempts, node
-                in conn.execute("SELECT key, attempts, node FROM trials")}
+    return {key: (attempts, node) for key, attempts, node
+            in sqlite_rows(db, "SELECT key, attempts, node FROM trials")}
 
 
 def descends_from(pid: int, ancestor: int) -> bool:
@@ -91,11 +86,9 @@ def kill_first_running_trial(sweep: subprocess.Popen, db: Path, timeout: float =
 
 
 def run_and_kill(workdir: Path, max_failures: int):
-    (workdir / "spec.yaml").write_text(SPEC.format(max_failures=max_failures))
+    (workdir / "spec.yaml").write_text(retries_spec(max_failures))
     db = workdir / "paretoctl.db"
-    sweep = subprocess.Popen([PARETOCTL, "sweep", "spec.yaml"], cwd=workdir,
-                             env=dict(os.environ), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    sweep = start_cli("sweep", "spec.yaml", cwd=workdir)
     killed = kill_first_running_trial(sweep, db)
     _, stderr = sweep.communicate(timeout=180)
     return sweep.returncode, stderr, killed, rows(db), run_info(db)
@@ -126,9 +119,7 @@ def test_without_retries_a_crashed_trial_fails_with_the_reason_and_the_sweep_goe
 
 
 def test_a_trial_that_diverges_is_not_retried(workdir):
-    (workdir / "spec.yaml").write_text(DIVERGING)
-    out = subprocess.run([PARETOCTL, "sweep", "spec.yaml"], cwd=workdir, env=dict(os.environ),
-                         capture_output=True, text=True, timeout=300)
+    out = sweep_cli(workdir, DIVERGING, timeout=300)
     assert out.returncode == 1, out.stderr
     [(key, (status, error))] = rows(workdir / "paretoctl.db").items()
     assert status == "failed" and "training diverged" in error, error
@@ -136,14 +127,8 @@ def test_a_trial_that_diverges_is_not_retried(workdir):
     assert "done 0, failed 1" in out.stderr
 
 
-DIVERGING = """
-name: diverging
-datasets: [{name: multidigits, n_train: 200, n_val: 60, n_test: 60}]
-architectures: [hps]
-methods: [{name: wc_al, preferences: {explicit: [[0, 0.5, 0.5]]}}]
-train: {epochs: 1, batch_size: 64, lr: 1.0e+6}
-resources: {cpus_per_trial: 1, max_concurrent: 1, max_failures: 1}
-"""
+DIVERGING = tiny_sweep("diverging", [explicit("wc_al", [0, 0.5, 0.5])], lr=1.0e+6,
+                       resources={"cpus_per_trial": 1, "max_concurrent": 1, "max_failures": 1})
 
 
 def test_record_run_sets_node_and_attempts_and_keeps_what_it_is_not_given(tmp_path):

@@ -219,6 +219,17 @@ def renamed(found: list[tuple]) -> list[tuple]:
     return [tuple(COSMOS_KEY if v == OLD_COSMOS_KEY else v for v in row) for row in found]
 
 
+def assert_a_rerun_of_its_sweep_runs_and_writes_nothing(path: Path, workdir: Path) -> None:
+    """`paretoctl sweep` of the sweep stored in ``path`` finds its 4 trials done and writes nothing."""
+    ((spec_yaml,),) = rows(path, "SELECT spec_yaml FROM sweeps")
+    (workdir / "spec.yaml").write_text(spec_yaml)
+    snapshot = path.read_bytes()
+    result = invoke("sweep", "spec.yaml", "--store", f"sqlite:///{path}")
+    assert result.exit_code == 0, result.stderr
+    assert "all 4 trials already done, nothing to run" in result.stderr
+    assert path.read_bytes() == snapshot
+
+
 def test_after_upgrading_the_v3_fixture_a_rerun_finds_every_trial_done_with_no_run_facts(
         tmp_path, workdir):
     path = copy(V3_STORE, tmp_path)
@@ -240,13 +251,7 @@ def test_after_upgrading_the_v3_fixture_a_rerun_finds_every_trial_done_with_no_r
     assert rows(path, "SELECT node, precision, attempts, pack, artifact_path, artifact_bytes, "
                       "artifact_sha256 FROM trials") == [(None,) * 7] * 4
     assert rows(path, "SELECT COUNT(*) FROM epochs") == [(0,)]
-    ((spec_yaml,),) = rows(path, "SELECT spec_yaml FROM sweeps")
-    (workdir / "spec.yaml").write_text(spec_yaml)
-    snapshot = path.read_bytes()
-    result = invoke("sweep", "spec.yaml", "--store", url)
-    assert result.exit_code == 0, result.stderr
-    assert "all 4 trials already done, nothing to run" in result.stderr
-    assert path.read_bytes() == snapshot
+    assert_a_rerun_of_its_sweep_runs_and_writes_nothing(path, workdir)
 
 
 def test_after_upgrading_the_v2_fixture_a_rerun_of_its_sweep_finds_every_trial_done(
@@ -273,12 +278,7 @@ def test_after_upgrading_the_v2_fixture_a_rerun_of_its_sweep_finds_every_trial_d
                                    "acc.right", "mcr.left", "mcr.right"]
     assert frame[list(old_frame)].astype(object).equals(old_frame.astype(object))
 
-    (workdir / "spec.yaml").write_text(spec_yaml)  # the real command: nothing to run
-    snapshot = path.read_bytes()
-    result = invoke("sweep", "spec.yaml", "--store", url)
-    assert result.exit_code == 0, result.stderr
-    assert "all 4 trials already done, nothing to run" in result.stderr
-    assert path.read_bytes() == snapshot
+    assert_a_rerun_of_its_sweep_runs_and_writes_nothing(path, workdir)
 
 
 def v3_with_a_twin(folder: Path, status: str, twin_status: str, weights: bool = True) -> Path:
