@@ -87,10 +87,12 @@ def test_penalty_is_capped():
 def solve_toy(method, steps=3000, iteration=100):
     """min over x in R of L1 = (x-1)^2, L2 = (x+1)^2 under ``method``; returns x."""
     x = torch.nn.Parameter(torch.tensor(0.9))
-    opt = torch.optim.Adam([x, *method.extra_parameters()], lr=0.01)
+    hooks = method.stage_hooks()
+    opt = torch.optim.Adam([x, *hooks.parameters], lr=0.01)
     for step in range(steps):
         if step % iteration == 0:
-            method.begin_epoch()
+            for hook in hooks.before_epoch:
+                hook()
         L = torch.stack([torch.zeros(()), (x - 1) ** 2, (x + 1) ** 2])
         method.observe(L.detach())
         loss = method.loss(L)
@@ -98,7 +100,8 @@ def solve_toy(method, steps=3000, iteration=100):
         loss.backward()
         opt.step()
         if (step + 1) % iteration == 0:
-            method.end_iteration()
+            for hook in hooks.after_iteration:
+                hook()
     return float(x.detach())
 
 

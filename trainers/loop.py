@@ -16,9 +16,12 @@ figures, the method's state) goes to the history and to ``on_epoch`` (live progr
 the time ``on_epoch`` takes is left out of the stage's training time.
 
 A *stage* is a run of epochs with its own optimiser, learning-rate schedule, checkpoint
-rule and hooks (after every step, after every epoch). The generic schedule, ``train``, is
-one stage; a method with its own schedule (WC-AL with sparsity: phase 1 with the GrOWL
-prox, Affinity Propagation, phase 2 with tying) chains stages in ``Method.fit``.
+rule and hooks (after every step, after every epoch). The method adds its own to every
+stage (``Method.stage_hooks``: tensors optimised and checkpointed with the weights, hooks
+before every epoch and after every iteration; WC-AL's t and multiplier step). The
+generic schedule, ``train``, is one stage; a method with its own schedule (WC-AL with
+sparsity: phase 1 with the GrOWL prox, Affinity Propagation, phase 2 with tying) chains
+stages in ``Method.fit``.
 
 The loop owns the step (``step``): the method gives the mini-batch's loss
 (``Method.batch_loss``); zero_grad, backward and the optimiser step are done here. The
@@ -176,16 +179,28 @@ StepHook = Callable[[], None]
 EpochHook = Callable[[EpochEnd], "dict[str, Any] | None"]
 
 
+@dataclass
+class StageHooks:
+    """What a method adds to every stage it trains in (``Method.stage_hooks``):
+    ``parameters`` optimised and checkpointed with the model's, hooks run before every
+    epoch and after every iteration (``epochs_per_iteration`` epochs, before the
+    learning-rate step)."""
+
+    parameters: list[torch.Tensor] = field(default_factory=list)
+    before_epoch: list[StepHook] = field(default_factory=list)
+    after_iteration: list[StepHook] = field(default_factory=list)
+
+
 def snapshot(model: MultiTaskNet, method: "Method") -> tuple:
     """The trainable state: model weights and buffers, plus the method's own variables (t)."""
     return (copy.deepcopy(model.state_dict()),
-            [p.detach().clone() for p in method.extra_parameters()])
+            [p.detach().clone() for p in method.stage_hooks().parameters])
 
 
 @torch.no_grad()
 def load_snapshot(model: MultiTaskNet, method: "Method", state: tuple) -> None:
     model.load_state_dict(state[0])
-    for param, value in zip(method.extra_parameters(), state[1]):
+    for param, value in zip(method.stage_hooks().parameters, state[1]):
         param.copy_(value)
 
 
@@ -315,7 +330,6 @@ def train_epoch(model: MultiTaskNet, method: "Method", data: TrainData, settings
     """One pass over the shuffled training split; returns the number of batches and the
     sum of the steps' training losses (a device tensor: summing never waits for it)."""
     model.train()
-    method.begin_epoch()
     n_batches = 0
     loss_sum = torch.zeros((), device=data.train.x.device)
     for x, y in batches(data.train, settings.batch_size, generator):
@@ -354,13 +368,17 @@ def validation_tasks(scores: SplitScores | None, tasks: tuple[Task, ...]) -> dic
 def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
               stage: Stage, generator: torch.Generator,
               on_epoch: Callable[[dict[str, Any]], None] | None = None) -> StageOutcome:
-    """Train one stage; leaves the stage's checkpoint (by its rule) in ``model``."""
-    optimizer = make_optimizer(settings, list(model.parameters()) + method.extra_parameters())
+    """Train one stage, with the method's ``stage_hooks``; leaves the stage's checkpoint
+    (by its rule) in ``model``."""
+    hooks = method.stage_hooks()
+    optimizer = make_optimizer(settings, list(model.parameters()) + hooks.parameters)
     scheduler = method.lr_scheduler(optimizer, settings)
     history: list[dict[str, Any]] = []
     start = time.perf_counter()
     for epoch in range(stage.epochs):
         lr = optimizer.param_groups[0]["lr"]
+        for hook in hooks.before_epoch:
+            hook()
         n_batches, loss_sum = train_epoch(model, method, data, settings, optimizer, generator,
                                           stage)
         end = EpochEnd(epoch, epoch // settings.epochs_per_iteration, lr, n_batches)
@@ -368,7 +386,8 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
         for hook in stage.after_epoch:
             figures.update(hook(end) or {})
         if (epoch + 1) % settings.epochs_per_iteration == 0:
-            method.end_iteration()
+            for hook in hooks.after_iteration:
+                hook()
             scheduler.step()
         check_finite(stage.name, epoch, loss_sum, method.state())
         method.val_scores = None  # set again by a validation pass of one model

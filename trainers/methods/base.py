@@ -25,10 +25,12 @@ and steps the optimiser. A method only says what the loss is, in one of two ways
   returns sum_t w_t L_t (MGDA, Pareto MTL, PHN-EPO).
 
 What a method carries between steps (WC-AL's t, lambda and mu; Pareto MTL's phase; MGDA's
-last alpha) is plain data on the instance, read by the step and moved by the epoch hooks
-``begin_epoch`` and ``end_iteration`` (from what ``observe`` recorded of each batch; a
-new phase of WC-AL's own two-phase schedule also restarts lambda and mu); ``state``
-reports it. ``loss`` itself has no side effects. Apart from that
+last alpha) is plain data on the instance, read by the step; ``state`` reports it.
+``loss`` itself has no side effects. A method whose state moves between steps says so
+in one place, ``stage_hooks``: the tensors every stage optimises and checkpoints with
+the weights, and hooks the stage runs before every epoch and after every iteration
+(WC-AL alone: t, and its multiplier step from what ``observe`` recorded of each batch;
+a new phase of its own two-phase schedule also restarts lambda and mu). Apart from that
 and a front method's per-batch ray, the loss is a function of (parameters, batch,
 preference, state), which is what lets many preferences train as one batched model.
 
@@ -193,15 +195,11 @@ class Method(ABC):
         per iteration by default (COSMOS's MultiStep milestones override it)."""
         return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=settings.lr_decay)
 
-    def extra_parameters(self) -> list[nn.Parameter]:
-        """Trainable scalars the method adds to the optimiser (WC-AL's t)."""
-        return []
-
-    def begin_epoch(self) -> None:
-        """Called before every training epoch."""
-
-    def end_iteration(self) -> None:
-        """Called after every iteration (``epochs_per_iteration`` epochs)."""
+    def stage_hooks(self) -> loop.StageHooks:
+        """What the method adds to every stage it trains in: tensors optimised and
+        checkpointed with the weights, hooks before every epoch and after every
+        iteration (WC-AL's t, constraint average and multiplier step); none by default."""
+        return loop.StageHooks()
 
     def initialise(self, model: nn.Module, data: loop.TrainData, settings,
                    generator: torch.Generator) -> None:
@@ -243,7 +241,7 @@ class ScalarisingMethod(Method):
         return None
 
     def observe(self, objectives: torch.Tensor) -> None:
-        """Record what the epoch hooks need from a training batch's (detached) objectives
+        """Record what the stage hooks need from a training batch's (detached) objectives
         (WC-AL's constraint average); nothing by default."""
 
     def batch_loss(self, model: nn.Module, tasks: tuple[Task, ...], x: torch.Tensor,

@@ -191,9 +191,6 @@ class WeightedChebyshevAL(ScalarisingMethod):
         self.t.data = self.t.data.to(device)
         return self
 
-    def extra_parameters(self) -> list[nn.Parameter]:
-        return [self.t]
-
     def constraints(self, objectives: torch.Tensor) -> torch.Tensor:
         """H(x, t) of the modified WC problem, one entry per objective."""
         return wc_constraints(objectives, self.k, self.a, self.params["eps"], self.t)
@@ -210,7 +207,14 @@ class WeightedChebyshevAL(ScalarisingMethod):
         self._h_sum += self.constraints(objectives).detach()
         self._h_batches += 1
 
+    def stage_hooks(self) -> loop.StageHooks:
+        """t is trained and checkpointed with the weights; every epoch starts a new
+        constraint average, every iteration ends with the multiplier and penalty step."""
+        return loop.StageHooks(parameters=[self.t], before_epoch=[self.begin_epoch],
+                               after_iteration=[self.end_iteration])
+
     def begin_epoch(self) -> None:
+        """Start the epoch's constraint average (Hbar) afresh."""
         self._h_sum.zero_()
         self._h_batches = 0
 

@@ -75,7 +75,7 @@ class Pack:
 
     def tensors(self) -> list[torch.Tensor]:
         """What the optimiser trains: the stacked weights and method variables."""
-        return self.stacked.leaves() + self.method.extra_leaves()
+        return self.stacked.leaves() + self.method.stage_hooks().parameters
 
     def to_members(self, which: list[int]) -> None:
         self.stacked.to_members(which)
@@ -196,6 +196,7 @@ def run_stage(pack: Pack, stage: PackedStage) -> None:
     members = pack.members
     optimizer = PackedOptimizer(settings, pack.tensors(), pack.stacked.size)
     schedule = LearningRate(settings)
+    hooks = pack.method.stage_hooks()
     histories: dict[int, list[dict[str, Any]]] = {i: [] for i in pack.live()}
     hold = StackedZeroRows(pack.stacked, {i: stage.holds(i) for i in pack.live()}) \
         if stage.holds else None
@@ -205,7 +206,8 @@ def run_stage(pack: Pack, stage: PackedStage) -> None:
         if not live:
             break
         lr = schedule.value
-        pack.method.begin_epoch()
+        for hook in hooks.before_epoch:
+            hook()
         order = BatchOrder(pack, live)
         n_batches, loss_sum = train_steps(pack, optimizer, lr, order, pack.alive.clone(),
                                           hold.hold if hold else None)
@@ -219,7 +221,8 @@ def run_stage(pack: Pack, stage: PackedStage) -> None:
         if stage.holds:
             hold = StackedZeroRows(pack.stacked, {i: stage.holds(i) for i in pack.live()})
         if (epoch + 1) % settings.epochs_per_iteration == 0:
-            pack.method.end_iteration()
+            for hook in hooks.after_iteration:
+                hook()
             schedule.step()
         pack.method.to_members(pack.live())
         sums = loss_sum.tolist()   # one device sync per epoch, as unpacked

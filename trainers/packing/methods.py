@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 from torch.func import vmap
 
+from trainers import loop
 from trainers.datasets import Task
 from trainers.methods import Method
 from trainers.methods.base import GradientCombiningMethod, ScalarisingMethod
@@ -49,18 +50,10 @@ class PackedMethod:
     def objectives(self, groups) -> torch.Tensor:
         return self.pack.objectives(groups, self.tasks, self.sparsity)
 
-    def extra_leaves(self) -> list[torch.Tensor]:
-        """Stacked method variables trained with the weights (WC-AL's t)."""
-        return []
-
-    def begin_epoch(self) -> None:
-        pass
-
-    def end_iteration(self) -> None:
-        pass
-
-    def restart(self) -> None:
-        pass
+    def stage_hooks(self) -> loop.StageHooks:
+        """``Method.stage_hooks`` over the pack: stacked variables trained with the
+        weights, hooks before every epoch and after every iteration; none by default."""
+        return loop.StageHooks()
 
     def to_members(self, which: list[int]) -> None:
         """Write the batched state into the members' method objects (for ``state()``,
@@ -99,8 +92,9 @@ class PackedWcAl(PackedMethod):
         self.iterations = 0
         self.begin_epoch()
 
-    def extra_leaves(self) -> list[torch.Tensor]:
-        return [self.t]
+    def stage_hooks(self) -> loop.StageHooks:
+        return loop.StageHooks(parameters=[self.t], before_epoch=[self.begin_epoch],
+                               after_iteration=[self.end_iteration])
 
     def losses(self, groups, active: torch.Tensor) -> StepLosses:
         objectives = self.objectives(groups)
