@@ -37,14 +37,15 @@ NODE_START_S = 180
 
 
 def sweep_spec(name: str, seeds: list[int], concurrent: int, max_failures: int = 0,
-               dataset: str = "{name: multidigits, n_train: 200, n_val: 60, n_test: 60}") -> str:
+               dataset: str = "{name: multidigits, n_train: 200, n_val: 60, n_test: 60}",
+               epochs: int = 1) -> str:
     return f"""
 name: {name}
 datasets: [{dataset}]
 architectures: [{{name: hps, width: 0.5}}]
 methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
 seeds: {seeds}
-train: {{epochs: 1, batch_size: 64}}
+train: {{epochs: {epochs}, batch_size: 64}}
 resources: {{cpus_per_trial: 1, max_concurrent: {concurrent}, max_failures: {max_failures}}}
 """
 
@@ -338,7 +339,10 @@ def test_a_lost_node_fails_its_trial_with_the_reason_and_the_sweep_goes_on(clust
                                                                           workdir):
     doomed = cluster.start("worker")
     try:
-        (workdir / "spec.yaml").write_text(sweep_spec("lostnode", [30, 31, 32], concurrent=3))
+        # long enough (many epochs) that the doomed node's trial is still training when the
+        # node dies, however loaded the machine is
+        (workdir / "spec.yaml").write_text(sweep_spec("lostnode", [30, 31, 32], concurrent=3,
+                                                      epochs=200))
         env = cluster.driver_env(pg_store, workdir)
         proc = sweep(cluster, workdir / "spec.yaml", env)
         deadline = time.monotonic() + 300
