@@ -40,6 +40,8 @@ def parser() -> argparse.ArgumentParser:
     pack.add_argument("--n-test", type=int, default=512, help="validation and test samples")
     pack.add_argument("--epochs", type=int, default=1)
     pack.add_argument("--batch-size", type=int, default=256)
+    pack.add_argument("--precision", default="auto", choices=("auto", "fp32"),
+                      help="the trials' train.precision (a pack trains in fp32)")
     accuracy = sub.add_parser("precision", help="bf16 against fp32 test accuracy on Multi-Fashion")
     accuracy.add_argument("--n-train", type=int, default=120000)
     accuracy.add_argument("--epochs", type=int, default=3)
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "pack":
             if args.command == "pack":
                 pack.run(device, args.k, args.repeats, args.dataset, args.n_train, args.n_test,
-                         args.epochs, args.batch_size)
+                         args.epochs, args.batch_size, precision=args.precision)
             else:
                 pack.run(device)
         elif command == "precision":

@@ -37,7 +37,8 @@ def data_options(dataset: str, n_train: int, n_test: int) -> dict[str, Any]:
 
 
 def pack_configs(arch: str, k: int, dataset: str, n_train: int, n_test: int, epochs: int,
-                 batch: int, device: str, threads: int) -> list[dict[str, Any]]:
+                 batch: int, device: str, threads: int,
+                 precision: str = "auto") -> list[dict[str, Any]]:
     """K linear trials on ``arch`` at preferences (0, a, 1 - a), a evenly in [0, 1]."""
     params = METHODS.get("linear").resolve_params({}, dataset, arch)
     configs = []
@@ -49,7 +50,8 @@ def pack_configs(arch: str, k: int, dataset: str, n_train: int, n_test: int, epo
             "arch": {"name": arch, "options": {}},
             "method": {"name": "linear", "params": params},
             "preference": [0.0, a, 1.0 - a], "seed": 0,
-            "train": {"epochs": epochs, "batch_size": batch, "lr": 1e-3, "device": device},
+            "train": {"epochs": epochs, "batch_size": batch, "lr": 1e-3, "device": device,
+                      "precision": precision},
             "runtime": {"threads": threads},
         })
     return configs
@@ -81,17 +83,19 @@ def measure(arch: str, k: int, repeats: int, **kwargs: Any) -> dict[str, Any]:
 
 def run(device: torch.device, k: int = 8, repeats: int = 3, dataset: str = "multidigits",
         n_train: int = 2048, n_test: int = 512, epochs: int = 1, batch: int = 256,
-        threads: int | None = None) -> list[dict[str, Any]]:
-    """Print one row per architecture; returns the rows."""
+        threads: int | None = None, precision: str = "auto") -> list[dict[str, Any]]:
+    """Print one row per architecture; returns the rows. ``precision`` is the trials'
+    ``train.precision`` (a pack always trains in fp32; one at a time follows it)."""
     threads = threads or torch.get_num_threads()
     print(f"linear, {dataset} n_train={n_train} n_val/n_test={n_test}, {epochs} epoch(s), "
-          f"batch {batch}, {threads} thread(s); trials/hour: median of {repeats} interleaved "
+          f"batch {batch}, {threads} thread(s), precision {precision}; trials/hour: median of {repeats} interleaved "
           "repeats; load = load averages after the case")
     print(HEADER)
     rows = []
     for arch in ARCHS:
         row = measure(arch, k, repeats, dataset=dataset, n_train=n_train, n_test=n_test,
-                      epochs=epochs, batch=batch, device=str(device), threads=threads)
+                      epochs=epochs, batch=batch, device=str(device), threads=threads,
+                      precision=precision)
         rows.append(row)
         print(f"{row['case']:<16}{row['k']:>3}{row['one']:>18.0f}{row['packed']:>12.0f}"
               f"{row['packed'] / row['one']:>8.2f}  {row['load']}", flush=True)
