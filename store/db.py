@@ -113,7 +113,7 @@ class Store:
         extra = set(metrics) - set(POINT_METRICS)
         if tasks <= self._view_tasks and extra <= self._view_metrics:
             return
-        in_tasks, in_metrics = _flat_view_names(connection)
+        in_tasks, in_metrics = flat_view_names(connection)
         if not (tasks <= in_tasks and extra <= in_metrics):
             new_tasks, new_metrics = refresh_flat_view(connection)
             in_tasks, in_metrics = set(new_tasks), set(new_metrics)
@@ -182,7 +182,7 @@ class Store:
         self.close()
 
 
-def _flat_view_names(connection: Connection) -> tuple[set[str], set[str]]:
+def flat_view_names(connection: Connection) -> tuple[set[str], set[str]]:
     """Task names and extra metric names that the current ``points_flat`` has columns
     for (both empty if it is absent)."""
     try:

@@ -23,7 +23,7 @@ import pandas as pd
 from sqlalchemy import Select, Text, and_, cast, select
 from sqlalchemy.orm import aliased
 
-from store.db import _flat_view_names
+from store.db import flat_view_names
 from store.schema import (
     INT_METRICS, POINT_METRICS, POINT_TIMES, Epoch, Point, PointMetric, PointTask, Sweep,
     SweepTrial, Trial, join_metrics, known_metrics, known_tasks, metric_aliases,
@@ -140,7 +140,7 @@ def _stored_names(connection: "Connection") -> tuple[list[str], list[str]]:
     """Task names and extra metric names a point may have, sorted: the columns of
     ``points_flat``, which every write keeps covering them (a catalogue lookup, where
     scanning the long tables costs a second per 1e6 points); the scans without the view."""
-    tasks, metrics = _flat_view_names(connection)
+    tasks, metrics = flat_view_names(connection)
     if not (tasks or metrics):
         return known_tasks(connection), known_metrics(connection)
     return sorted(tasks), sorted(metrics)
