@@ -116,3 +116,10 @@ def test_a_scalarising_loss_has_no_side_effects():
     m.observe(torch.tensor([0.0, 5.0, 7.0]))
     m.end_iteration()
     assert not torch.equal(m.lam, lam)
+
+
+def test_a_scalarising_method_without_a_loss_is_refused_when_its_class_is_made():
+    from trainers.methods.base import ScalarisingMethod
+
+    with pytest.raises(TypeError, match="define scalarise"):
+        type("NoLoss", (ScalarisingMethod,), {"name": "no_loss"})

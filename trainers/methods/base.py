@@ -221,20 +221,23 @@ class Method(ABC):
 
 
 class ScalarisingMethod(Method):
-    """A method whose step minimises one scalar of the objective vector."""
+    """A method whose step minimises one scalar of the objective vector.
+
+    It defines either ``scalarise(objectives, preference, state)``, a static pure function
+    with no leading dimension (``torch.func.vmap`` adds one to train many preferences as
+    one batched model, trainers/packing/), or, where its loss reads more, ``loss``."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.loss is ScalarisingMethod.loss and not hasattr(cls, "scalarise"):
+            raise TypeError(f"{cls.__name__}: define scalarise(objectives, preference, state) "
+                            "or loss(objectives)")
 
     def loss(self, objectives: torch.Tensor) -> torch.Tensor:
         """Scalar loss from ``objectives`` = (L0, L1, ..., Lm) of one mini-batch: a pure
         function of the objectives and the method's state (no side effects); by default
         ``scalarise`` at this trial's preference and ``step_state``."""
         return self.scalarise(objectives, self.k, self.step_state())
-
-    @staticmethod
-    def scalarise(objectives: torch.Tensor, preference: torch.Tensor, state: Any) -> torch.Tensor:
-        """The loss as a pure function of (objectives, preference, state), with no leading
-        dimension; ``torch.func.vmap`` adds one to train many preferences as one batched
-        model (trainers/packing/). Methods whose loss reads more override ``loss``."""
-        raise NotImplementedError("this method defines loss, not scalarise")
 
     def step_state(self) -> Any:
         """The state ``scalarise`` reads, as one explicit object (None: it reads none)."""
