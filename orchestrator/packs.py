@@ -13,11 +13,14 @@ import json
 import math
 from typing import Any
 
-#: ``pack: auto`` caps packs at this size: the size the project's CPU packing target is
-#: set at; one batched step of 8 LeNet/HPS members already keeps a few cores busy, and
-#: larger packs only delay their members' results (sizing from free GPU memory is not
-#: done yet: a CUDA run gets the same rule)
+#: ``pack: auto`` caps packs at this size on the CPU: the size the project's CPU packing
+#: target is set at; one batched step of 8 LeNet/HPS members already keeps a few cores
+#: busy, and larger packs only delay their members' results
 AUTO_PACK = 8
+#: ``pack: auto`` with GPUs per trial: the driver's upper bound; the worker, where the GPU
+#: is, trains such a pack in chunks of as many members as its share of the free device
+#: memory holds (trainers/packing/device_fit.py)
+AUTO_PACK_GPU = 64
 #: what a pack member may differ in; everything else must be equal
 MEMBER_FIELDS = ("key", "sweep", "preference", "seed")
 
@@ -29,12 +32,23 @@ def group_key(trial: dict[str, Any]) -> str:
     return json.dumps(shared, sort_keys=True, separators=(",", ":"))
 
 
-def pack_size(pack: int | str, n_trials: int, max_concurrent: int) -> int:
+def pack_size(pack: int | str, n_trials: int, max_concurrent: int, gpu: bool = False) -> int:
     """The largest pack for ``resources.pack``: K itself, or for ``auto`` enough members
-    per pack to fill ``max_concurrent`` slots with ``n_trials``, at most ``AUTO_PACK``."""
+    per pack to fill ``max_concurrent`` slots with ``n_trials``, at most ``AUTO_PACK``
+    (``AUTO_PACK_GPU`` where trials get a GPU: ``gpu``)."""
     if pack != "auto":
         return int(pack)
-    return max(1, min(AUTO_PACK, math.ceil(n_trials / max(1, max_concurrent))))
+    cap = AUTO_PACK_GPU if gpu else AUTO_PACK
+    return max(1, min(cap, math.ceil(n_trials / max(1, max_concurrent))))
+
+
+def gpu_share(pack: int | str, gpus_per_trial: float) -> float | None:
+    """What a pack's worker sizes its batched chunks against: the fraction of one device
+    a trial holds (``gpus_per_trial``, at most 1: a pack trains on one device), for
+    ``pack: auto`` with GPUs; None where the pack trains as formed (a fixed K, or no GPU)."""
+    if pack != "auto" or gpus_per_trial <= 0:
+        return None
+    return min(1.0, float(gpus_per_trial))
 
 
 def group_trials(trials: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

@@ -38,6 +38,8 @@ EPOCH_KEY = "paretoctl_epochs"
 # ones in between go with the next report or the result
 EPOCH_REPORT_EVERY_S = 1.0
 NODE_KEY = "paretoctl_node"
+#: a pack's Tune config: the GPU share its worker sizes batched chunks against (packs.gpu_share)
+PACK_SHARE_KEY = "gpu_share"
 # Ray reads this once, when it is first imported: "0" makes a local Ray pick the loopback
 # address as its node address, so every server it starts binds 127.0.0.1 only
 _RAY_LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -102,7 +104,8 @@ def trial_trainable(config: dict[str, Any]) -> None:
 def pack_trainable(config: dict[str, Any]) -> None:
     """Tune entry point for a pack (orchestrator/packs.py): each member's epochs as they
     come and one final report per member, as soon as it has its result or error, each
-    carrying the member's key and the node. A pack of one is a plain trial."""
+    carrying the member's key and the node. A pack of one is a plain trial. With a GPU
+    share (``pack: auto`` on GPUs) the worker trains the pack in chunks that fit it."""
     members = config["pack"]
     if len(members) == 1:
         trial_trainable({"trial": members[0]})
@@ -121,7 +124,8 @@ def pack_trainable(config: dict[str, Any]) -> None:
             tune.report({**epochs.take(key), RESULT_KEY: json.dumps(outcome), MODEL_KEY: model,
                          NODE_KEY: node, "trial_key": key})
 
-    run_pack(members, on_member=report, on_epoch=epochs.add)
+    run_pack(members, on_member=report, on_epoch=epochs.add,
+             gpu_share=config.get(PACK_SHARE_KEY))
 
 
 def worker_node() -> str | None:
@@ -286,6 +290,24 @@ def cluster_nodes() -> list[tuple[float, float]]:
             for node in ray.nodes() if node.get("Alive")]
 
 
+def trial_resources(cpus_per_trial: float, gpus_per_trial: float) -> dict[str, float]:
+    """What Tune reserves per trial (or pack): fractions as given, so 4 trials at 0.25
+    GPU share one device."""
+    return {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
+
+
+def tune_space(tune, trials: list[dict[str, Any]], packs: list[list[dict[str, Any]]] | None,
+               pack_share: float | None) -> tuple[Callable, dict[str, Any]]:
+    """The trainable and its parameter space: one Tune trial per trial, or per pack (with
+    the GPU share its worker sizes against, where there is one)."""
+    if packs is None:
+        return trial_trainable, {"trial": tune.grid_search(trials)}
+    space: dict[str, Any] = {"pack": tune.grid_search(packs)}
+    if pack_share is not None:
+        space[PACK_SHARE_KEY] = pack_share
+    return pack_trainable, space
+
+
 def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
                cpus_per_trial: float, gpus_per_trial: float, max_concurrent: int,
                address: str | None = None, progress: SweepProgress,
@@ -293,7 +315,8 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
                lease_lost: Callable[[], bool] = lambda: False,
                max_failures: int = 0,
                packs: list[list[dict[str, Any]]] | None = None,
-               artifacts: Path | None = None) -> SweepOutcome:
+               artifacts: Path | None = None,
+               pack_share: float | None = None) -> SweepOutcome:
     """Run ``trials`` through Ray Tune and record every result in ``store``.
 
     SIGINT and SIGTERM stop the run cleanly: no new trial starts, the running ones are
@@ -302,8 +325,10 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
     records nothing more. ``local_resources`` are the (CPUs, GPUs) a local Ray gets.
     A trial whose worker crashes is restarted up to ``max_failures`` times. ``packs``
     (``trials`` grouped by orchestrator.packs) runs one Ray trial per pack instead of
-    one per trial; the store and ``SweepOutcome`` still see each member as a trial. Each
-    trained model is saved in the folder ``artifacts`` (none: not saved).
+    one per trial; the store and ``SweepOutcome`` still see each member as a trial;
+    ``pack_share`` (orchestrator.packs.gpu_share) goes to every pack's worker. Each
+    trained model is saved in the folder ``artifacts`` (none: not saved). Fractional
+    ``gpus_per_trial`` go to Tune as they are: trials share a GPU.
     """
     from orchestrator.interrupts import StopSignals
 
@@ -318,9 +343,8 @@ def run_trials(trials: list[dict[str, Any]], store, sweep_name: str, *,
 
         from orchestrator.tune_hooks import StopWhen, StoreWriter
 
-        function, space = ((trial_trainable, {"trial": tune.grid_search(trials)}) if packs is None
-                           else (pack_trainable, {"pack": tune.grid_search(packs)}))
-        trainable = tune.with_resources(function, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
+        function, space = tune_space(tune, trials, packs, pack_share)
+        trainable = tune.with_resources(function, trial_resources(cpus_per_trial, gpus_per_trial))
         results_dir = paths.ray_results_dir()
         results_dir.mkdir(parents=True, exist_ok=True)
         writer = StoreWriter(store, outcome, progress, paused=lease_lost, artifacts=artifacts)

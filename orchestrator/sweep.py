@@ -171,11 +171,14 @@ def register_and_run(db, spec, spec_path: Path, spec_dict: dict[str, Any], resum
     db.register_sweep(spec.name, Path(spec_path).read_text(), spec_dict, versions)
     statuses = db.add_trials(spec.name, trials)
     todo = [t for t in trials if statuses.get(t["key"]) != "done"]
-    packs = None
+    packs, share = None, None
     if spec.resources.pack != 1:  # packs of the trials still to do: done members never rerun
-        from orchestrator.packs import group_trials, pack_size
+        from orchestrator.packs import gpu_share, group_trials, pack_size
 
-        packs = group_trials(todo, pack_size(spec.resources.pack, len(todo), max_concurrent))
+        gpus = spec.resources.gpus_per_trial
+        packs = group_trials(todo, pack_size(spec.resources.pack, len(todo), max_concurrent,
+                                             gpu=gpus > 0))
+        share = gpu_share(spec.resources.pack, gpus)
     err.print(f"sweep [bold]{spec.name}[/bold]: {len(trials)} trials, "
               f"{len(trials) - len(todo)} already done, {len(todo)} to run"
               f"{f' in {len(packs)} pack' + 's' * (len(packs) != 1) if packs else ''} "
@@ -188,7 +191,8 @@ def register_and_run(db, spec, spec_path: Path, spec_dict: dict[str, Any], resum
             todo, db, spec.name, cpus_per_trial=spec.resources.cpus_per_trial,
             gpus_per_trial=spec.resources.gpus_per_trial, max_concurrent=max_concurrent,
             address=address, progress=progress, local_resources=local, lease_lost=lease_lost,
-            max_failures=spec.resources.max_failures, packs=packs, artifacts=artifacts)
+            max_failures=spec.resources.max_failures, packs=packs, artifacts=artifacts,
+            pack_share=share)
     elapsed = time.perf_counter() - start
     if outcome.lease_lost:
         err.print(f"[red]stopped:[/red] another run took over sweep {spec.name} (this one was "

@@ -42,24 +42,48 @@ def batched_core() -> tuple[Callable, Callable] | None:
 
 
 def run_pack(configs: list[TrialConfig | dict[str, Any]], on_member: OnMember,
-             on_epoch: OnEpoch | None = None) -> str:
+             on_epoch: OnEpoch | None = None, gpu_share: float | None = None) -> str:
     """Train and evaluate every member of the pack, calling ``on_member(key, outcome,
-    model)`` once per member and ``on_epoch(key, record)`` after each member's epoch; returns how it ran: ``"batched"`` or ``"sequential"``."""
+    model)`` once per member and ``on_epoch(key, record)`` after each member's epoch;
+    returns how it ran: ``"batched"`` or ``"sequential"``. ``gpu_share`` (``pack: auto``
+    with GPUs): the batched model is trained in chunks that fit this share of the device
+    (trainers/packing/device_fit.py); None: the whole pack at once."""
     members = [c if isinstance(c, TrialConfig) else TrialConfig.from_plain(c) for c in configs]
     core = batched_core()
     if core is not None and len(members) > 1:
         packable, train_packed = core
         if packable(members) is None:
-            run_batched(members, train_packed, on_member, on_epoch)
+            run_batched(members, train_packed, on_member, on_epoch, gpu_share)
             return "batched"
     run_sequential(members, on_member, on_epoch)
     return "sequential"
 
 
 def run_batched(members: list[TrialConfig], train_packed: Callable,
-                on_member: OnMember, on_epoch: OnEpoch | None = None) -> None:
-    """One batched model for the whole pack; an error of the batched run as a whole
-    fails every member with it."""
+                on_member: OnMember, on_epoch: OnEpoch | None = None,
+                gpu_share: float | None = None) -> None:
+    """The pack as one batched model, or as batched chunks that fit ``gpu_share`` of the
+    device; an error of a batched run (or of sizing the chunks) as a whole fails every
+    member it trains with it."""
+    sizes = [len(members)]
+    if gpu_share is not None:
+        try:
+            from trainers.packing.device_fit import chunk_sizes, fitting_size
+
+            sizes = chunk_sizes(len(members), fitting_size(members, gpu_share))
+        except Exception as exc:
+            for member in members:
+                on_member(member.key, f"pack sizing failed: {error_text(exc)}", None)
+            return
+    start = 0
+    for size in sizes:
+        run_chunk(members[start:start + size], train_packed, on_member, on_epoch)
+        start += size
+
+
+def run_chunk(members: list[TrialConfig], train_packed: Callable,
+              on_member: OnMember, on_epoch: OnEpoch | None = None) -> None:
+    """``members`` as one batched model."""
     models: dict[int, bytes] = {}
     try:
         member_epoch = None if on_epoch is None else (
