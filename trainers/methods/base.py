@@ -110,6 +110,8 @@ class Method(ABC):
         if preference is None:
             preference = [0.0] + [1.0 / n_tasks] * n_tasks
         self.k = torch.tensor(preference, dtype=torch.float32)
+        # whether k0 > 0, decided here: the step asks every batch, and k may be on the GPU
+        self._sparse = bool(self.k[0] > 0)
 
     @classmethod
     def resolve_params(cls, params: dict[str, Any] | None, dataset: str,
@@ -150,7 +152,7 @@ class Method(ABC):
     @property
     def uses_sparsity(self) -> bool:
         """Whether L0 must be computed with gradient (k0 > 0)."""
-        return bool(self.k[0] > 0)
+        return self._sparse
 
     def to(self, device: torch.device) -> "Method":
         self.k = self.k.to(device)

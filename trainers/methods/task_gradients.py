@@ -80,12 +80,23 @@ def combined_loss(model: nn.Module, method, tasks: tuple[Task, ...], x: torch.Te
     method takes no step, the detached loss sum where every weight is zero (no step,
     but the loop still checks the losses)."""
     losses, inputs = gram_losses(model, method, tasks, x, y)
-    gram = task_gram(losses, inputs).cpu()
-    weights = method.weights_from_gram(gram, losses.detach().to("cpu", torch.float64))
+    gram, plain = to_host(task_gram(losses, inputs), losses)
+    weights = method.weights_from_gram(gram, plain)
     if weights is None:
         return None
     if not bool(weights.any()):
         return losses.detach().sum()
+    # to the device before the fresh forward is queued: the copy waits for nothing
+    weights = weights.detach().to(losses)
     if method.fresh_forward or method.gram_inputs() == "representation":
         losses = task_losses(model, method, tasks, x, y)
-    return torch.dot(weights.detach().to(losses), losses)
+    return torch.dot(weights, losses)
+
+
+def to_host(gram: torch.Tensor, losses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The float64 Gram matrices (..., m, m) and the task losses (..., m), detached, on
+    the host in one copy (one wait for the device per step); float32 losses become
+    float64 exactly, wherever converted."""
+    m = losses.shape[-1]
+    both = torch.cat([gram.detach().flatten(-2), losses.detach().double()], dim=-1).cpu()
+    return both[..., :m * m].unflatten(-1, (m, m)), both[..., m * m:]

@@ -22,6 +22,7 @@ from trainers import loop
 from trainers.datasets import Task
 from trainers.methods import Method
 from trainers.methods.base import GradientCombiningMethod, ScalarisingMethod
+from trainers.methods.task_gradients import to_host
 from trainers.methods.wc_al import ALState, WeightedChebyshevAL, al_loss, multiplier_step, \
     wc_constraints
 from trainers.packing.stacked import StackedModel
@@ -167,8 +168,7 @@ class PackedGradientCombining(PackedMethod):
 
     def losses(self, groups, active: torch.Tensor) -> StepLosses:
         task_losses = self.objectives(groups)[:, 1:]
-        gram = self.gram(task_losses).cpu()
-        plain = task_losses.detach().to("cpu", torch.float64)
+        gram, plain = to_host(self.gram(task_losses), task_losses)   # one wait per step
         size = self.pack.size
         weights = torch.zeros(size, task_losses.shape[1], dtype=torch.float64)
         stepping = torch.zeros(size, dtype=torch.bool)
@@ -185,14 +185,16 @@ class PackedGradientCombining(PackedMethod):
             reported[i] = True
             if bool(w.any()):
                 weights[i], stepping[i] = w.detach(), True
-        device = task_losses.device
         report = task_losses.detach().sum(dim=1)
         loss = None
         if bool(stepping.any()):
+            # one copy to the device, before the fresh forward is queued; a member steps
+            # exactly where its weights are not all zero
+            weights = weights.to(task_losses)
             if self.methods[0].fresh_forward:
                 task_losses = self.objectives(groups)[:, 1:]
-            loss = vmap(torch.dot)(weights.to(task_losses), task_losses)
-            report = torch.where(stepping.to(device), loss.detach(), report)  # a mask copy
+            loss = vmap(torch.dot)(weights, task_losses)
+            report = torch.where(weights.ne(0).any(dim=1), loss.detach(), report)
         return StepLosses(loss, stepping, report, reported)
 
 

@@ -31,8 +31,18 @@ class PackedOptimizer:
             raise ValueError(f"unknown optimizer {settings.optimizer!r} (known: adam, sgd)")
         self.kind, self.momentum = settings.optimizer, float(settings.momentum)
         self.tensors = tensors
-        self.steps = torch.zeros(size, dtype=torch.float64)
+        # each member's step count, and the factors made of it, live on the device: a
+        # step copies nothing from the host (only a new value of the host's mask)
+        self.steps = torch.zeros(size, dtype=torch.float64, device=tensors[0].device)
         self.moments = [(torch.zeros_like(t), torch.zeros_like(t)) for t in tensors]
+        self.masks: dict[tuple[bool, ...], torch.Tensor] = {}
+
+    def on_device(self, stepping: torch.Tensor) -> torch.Tensor:
+        """The (host) member mask on the device, copied once per distinct value."""
+        key = tuple(stepping.tolist())
+        if key not in self.masks:
+            self.masks[key] = stepping.to(self.steps.device)
+        return self.masks[key]
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor | None], lr: float, stepping: torch.Tensor) -> None:
@@ -41,14 +51,14 @@ class PackedOptimizer:
         if not bool(stepping.any()):
             return
         everyone = bool(stepping.all())
-        steps = self.steps + stepping.to(self.steps)
-        device = self.tensors[0].device
+        mask = self.on_device(stepping)
+        steps = self.steps + mask.to(self.steps)
         # per-member factors, computed once per step in float64 as torch's Python floats
         beta1, beta2 = BETAS
         counted = steps.clamp(min=1.0)   # members still at 0 steps are masked out below
-        factors = {"step_size": (lr / (1.0 - beta1 ** counted)).to(device),
-                   "bias2_sqrt": (1.0 - beta2 ** counted).sqrt().to(device),
-                   "first": (steps == 1.0).to(device), "stepping": stepping.to(device)}
+        factors = {"step_size": lr / (1.0 - beta1 ** counted),
+                   "bias2_sqrt": (1.0 - beta2 ** counted).sqrt(),
+                   "first": steps == 1.0, "stepping": mask}
         for tensor, grad, (first, second) in zip(self.tensors, grads, self.moments):
             grad = torch.zeros_like(tensor) if grad is None else grad
             if self.kind == "adam":
@@ -62,7 +72,7 @@ class PackedOptimizer:
                     keep = per_member(factors["stepping"], tensor).bool()
                     value = torch.where(keep, value, target)
                 target.copy_(value)
-        self.steps = torch.where(stepping, steps, self.steps)
+        self.steps = torch.where(mask, steps, self.steps)
 
     @staticmethod
     def adam(param, grad, exp_avg, exp_avg_sq, factors, lr):
