@@ -1,4 +1,4 @@
-"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,pack,precision,all}``.
+"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,pack,pack-size,precision,all}``.
 
 Each subcommand prints the machine and a table; ``all`` runs every one at its defaults
 (about 10 minutes on 2 loaded cores). ``--device cuda`` times on a GPU.
@@ -42,6 +42,10 @@ def parser() -> argparse.ArgumentParser:
     pack.add_argument("--batch-size", type=int, default=256)
     pack.add_argument("--precision", default="auto", choices=("auto", "fp32"),
                       help="the trials' train.precision (a pack trains in fp32)")
+    sizing = sub.add_parser("pack-size", help="what pack: auto chooses on the device (CUDA)")
+    sizing.add_argument("--k", type=int, default=64, help="trials in the pack")
+    sizing.add_argument("--n-train", type=int, default=2048)
+    sizing.add_argument("--batch-size", type=int, default=256)
     accuracy = sub.add_parser("precision", help="bf16 against fp32 test accuracy on Multi-Fashion")
     accuracy.add_argument("--n-train", type=int, default=120000)
     accuracy.add_argument("--epochs", type=int, default=3)
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print("--device: CUDA is not available on this machine", file=sys.stderr)
         return 2
-    from benchmarks import (eval_speed, front_speed, growl_speed, machine, pack,
+    from benchmarks import (eval_speed, front_speed, growl_speed, machine, pack, pack_size,
                             precision_accuracy, step)
 
     commands = [args.command] if args.command != "all" else ["machine", "step", "growl",
@@ -83,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                          args.epochs, args.batch_size, precision=args.precision)
             else:
                 pack.run(device)
+        elif command == "pack-size":
+            pack_size.run(device, args.k, n_train=args.n_train, batch=args.batch_size)
         elif command == "precision":
             seeds = tuple(int(s) for s in args.seeds.split(",") if s)
             precision_accuracy.run(args.n_train, args.epochs, seeds, args.data_dir)

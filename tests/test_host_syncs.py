@@ -19,12 +19,15 @@ from trainers.trial import run_trial
 
 BATCH = 64
 PREFERENCES = ([0.0, 0.7, 0.3], [0.0, 0.2, 0.8])
+SPARSE = ([0.2, 0.4, 0.4], [0.1, 0.6, 0.3])   # the two-phase schedule: prox, tying
 
 
 def config(method: str, n_batches: int, preference=None, seed: int = 0) -> dict:
     data = {"n_train": n_batches * BATCH, "n_val": 60, "n_test": 60}
-    return {**tiny_config(method, preference=preference, data=data, seed=seed,
-                          train={"epochs": 1, "batch_size": BATCH}), "key": f"k{seed}-{preference}"}
+    params = {"phase1_iterations": 1, "phase2_iterations": 1} if method == "wc_al" else None
+    return {**tiny_config(method, preference=preference, data=data, seed=seed, params=params,
+                          train={"epochs": 1, "batch_size": BATCH, "epochs_per_iteration": 1}),
+            "key": f"k{seed}-{preference}"}
 
 
 def epoch_syncs(monkeypatch, run, packed: bool) -> Counter:
@@ -66,6 +69,8 @@ CASES = {
     "packed linear": (pack("linear", PREFERENCES), True),
     "packed linear, two seeds": (pack("linear", PREFERENCES, (0, 1)), True),
     "packed wc_al": (pack("wc_al", PREFERENCES), True),
+    "wc_al with sparsity": (single("wc_al", SPARSE[0]), False),
+    "packed wc_al with sparsity": (pack("wc_al", SPARSE), True),
 }
 
 
