@@ -62,37 +62,52 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print("--device: CUDA is not available on this machine", file=sys.stderr)
         return 2
-    from benchmarks import (eval_speed, front_speed, growl_speed, machine, pack, pack_size,
-                            precision_accuracy, step)
-
+    # each benchmark's module is imported only where it runs: the front's needs the store
+    # (SQLAlchemy), which a bare GPU image may lack
     commands = [args.command] if args.command != "all" else ["machine", "step", "growl",
                                                               "eval", "pack", "front"]
     for command in commands:
         print(f"== {command}")
         if command == "machine":
+            from benchmarks import machine
+
             machine.run(device)
         elif command == "step":
+            from benchmarks import step
+
             if args.command == "step":
                 only = [m for m in args.methods.split(",") if m]
                 step.run(device, args.n, args.epochs, args.batch_size, args.repeats, only)
             else:
                 step.run(device, 1024, 1, 256, 3)
         elif command == "growl":
+            from benchmarks import growl_speed
+
             growl_speed.run(device, getattr(args, "repeats", 5), getattr(args, "arch", "mdmtn"))
         elif command == "eval":
+            from benchmarks import eval_speed
+
             eval_speed.run(device, args.n_test, getattr(args, "data_dir", None))
         elif command == "pack":
+            from benchmarks import pack
+
             if args.command == "pack":
                 pack.run(device, args.k, args.repeats, args.dataset, args.n_train, args.n_test,
                          args.epochs, args.batch_size, precision=args.precision)
             else:
                 pack.run(device)
         elif command == "pack-size":
+            from benchmarks import pack_size
+
             pack_size.run(device, args.k, n_train=args.n_train, batch=args.batch_size)
         elif command == "precision":
+            from benchmarks import precision_accuracy
+
             seeds = tuple(int(s) for s in args.seeds.split(",") if s)
             precision_accuracy.run(args.n_train, args.epochs, seeds, args.data_dir)
         elif command == "front":
+            from benchmarks import front_speed
+
             if args.command == "front":
                 front_speed.in_memory([int(v) for v in args.sizes.split(",")])
                 if args.store_points:

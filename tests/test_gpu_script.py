@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 from benchmarks.__main__ import main, parser
@@ -33,7 +34,10 @@ def test_every_benchmark_the_script_calls_takes_its_options_on_cuda():
     assert parser().parse_args(calls[-1]).k == 32
 
 
-def test_the_pack_benchmarks_run_tiny_on_the_cpu(capsys):
+def test_the_pack_benchmarks_run_tiny_on_the_cpu_without_the_store(capsys, monkeypatch):
+    # the GPU image has no SQLAlchemy, Ray or pydantic: the trainers' benchmarks need none
+    for name in ("sqlalchemy", "store.db", "ray", "pydantic", "benchmarks.front_speed"):
+        monkeypatch.setitem(sys.modules, name, None)
     assert main(["--device", "cpu", "pack", "--k", "2", "--repeats", "1", "--n-train", "64",
                  "--n-test", "32", "--batch-size", "32"]) == 0
     assert main(["--device", "cpu", "pack-size", "--k", "16"]) == 0
