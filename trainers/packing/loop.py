@@ -9,7 +9,7 @@ learning-rate schedule, and one batched forward and backward per step.
 
 A member that fails (a non-finite loss or state at an epoch's end, or an error in one of
 its own hooks) is frozen: it takes no further step, its hooks no longer run, and the
-others go on. Members that share a seed share their batches (one gather, one input for
+others go on. Validation is one batched forward for all live members (``validate``). Members that share a seed share their batches (one gather, one input for
 every member); members with different seeds each get their own (one vmap per seed).
 """
 from __future__ import annotations
@@ -189,6 +189,30 @@ def train_steps(pack: Pack, optimizer: PackedOptimizer, lr: float, order: BatchO
     return n_batches, loss_sum
 
 
+def batched_evaluation(method: Method) -> bool:
+    """Whether the member's validation score and evaluation are ``loop.evaluate`` of its
+    one network (``Method``'s own, no ray to condition on), so the pack can batch them."""
+    cls = type(method)
+    return (cls.validation_score is Method.validation_score and cls.eval_rays is Method.eval_rays
+            and cls.condition is Method.condition)
+
+
+def validate(pack: Pack) -> dict[int, loop.SplitScores]:
+    """The live members' validation scores as one batched forward (``StackedModel.scores``
+    on the stacked weights, which equal their plain networks here), for the members whose
+    method allows it; the others (and all, should the batched pass fail) are validated
+    member by member by the caller."""
+    which = [i for i in pack.live() if batched_evaluation(pack.members[i].method)]
+    if not which:
+        return {}
+    data, settings = pack.data, pack.settings
+    try:
+        scores = pack.stacked.scores(which, data.val, data.tasks, settings.eval_batch_size)
+    except Exception:  # noqa: BLE001 - each member then validates alone, failing alone
+        return {}
+    return dict(zip(which, scores))
+
+
 def run_stage(pack: Pack, stage: PackedStage) -> None:
     """``loop.run_stage`` for every live member; appends each one's StageOutcome and
     leaves its checkpoint in its network (plain and stacked)."""
@@ -227,13 +251,17 @@ def run_stage(pack: Pack, stage: PackedStage) -> None:
         pack.method.to_members(pack.live())
         sums = loss_sum.tolist()   # one device sync per epoch, as unpacked
         for i in pack.live():
-            method, model = members[i].method, members[i].model
             pack.guard(i, loop.check_finite, stage.name, epoch, torch.tensor(sums[i]),
-                       method.state())
-            if not pack.alive[i]:
-                continue
-            val_score = pack.guard(i, method.validation_score, model, data.val, data.tasks,
-                                   settings.eval_batch_size)
+                       members[i].method.state())
+        scores = validate(pack)
+        for i in pack.live():
+            method, model = members[i].method, members[i].model
+            if i in scores:
+                method.val_scores = scores[i]
+                val_score = scores[i].selection_score
+            else:
+                val_score = pack.guard(i, method.validation_score, model, data.val, data.tasks,
+                                       settings.eval_batch_size)
             if not pack.alive[i]:
                 continue
             record = {"stage": stage.name, "epoch": epoch, "val_score": val_score,

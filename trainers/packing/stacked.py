@@ -9,8 +9,18 @@ member, the gradient of that member's own loss.
 
 The stacked tensors are the truth while training; each member also keeps its plain
 network (``members``), which ``to_members`` / ``from_members`` copy to and from, so the
-per-member pieces of the unpacked trial (prox, tying, validation, checkpoints,
-evaluation) run on a plain network exactly as they do unpacked.
+per-member pieces of the unpacked trial (prox, tying, checkpoints) run on a plain network
+exactly as they do unpacked. Validation and the final evaluation are one batched forward
+without autograd (``scores``).
+
+Precision ``bf16`` is the trial's fast path (trainers/precision.py) done by hand:
+``torch.autocast`` does not reach inside ``vmap`` (its dispatch key is skipped for batched
+tensors), so the forward casts the float32 master weights and the input to bfloat16 itself,
+which is what autocast does for these networks' layers (convolutions and linear layers in
+bf16; ReLU, pooling, MDMTN's alpha fusion follow their bf16 inputs), and the logits go back
+to float32 for the losses. L0 (GrOWL), the gradients, the optimiser state and the losses
+stay float32. The layout stays NCHW: channels-last inputs and weights under vmap measured
+no faster (slower on HPS; vmap's batched convolutions reshape their operands anyway).
 """
 from __future__ import annotations
 
@@ -19,7 +29,8 @@ import copy
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from trainers.datasets import Task
+from trainers.datasets import Split, Task
+from trainers.loop import SplitScores, batches
 from trainers.models import MultiTaskNet
 from trainers.sparsity import growl_value
 
@@ -27,11 +38,13 @@ from trainers.sparsity import growl_value
 class StackedModel:
     """The members' networks as stacked leaf tensors ``params[name]`` of shape (K, ...)."""
 
-    def __init__(self, members: list[MultiTaskNet]) -> None:
+    def __init__(self, members: list[MultiTaskNet], precision: str = "fp32") -> None:
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"a packed network computes in fp32 or bf16, not {precision!r}")
         params, buffers = stack_module_state(members)
         if buffers:  # packable() refuses these (BatchNorm statistics would need vmap state)
             raise ValueError("a packed network cannot have buffers")
-        self.members = members
+        self.members, self.precision = members, precision
         self.params: dict[str, torch.Tensor] = params
         self.base = copy.deepcopy(members[0]).to("meta")
         self.eligible = [name for name, _ in members[0].eligible_weights()]
@@ -41,6 +54,16 @@ class StackedModel:
     @property
     def size(self) -> int:
         return len(self.members)
+
+    def compute(self, params: dict[str, torch.Tensor], x: torch.Tensor
+                ) -> tuple[torch.Tensor, ...]:
+        """One member's outputs on ``x`` in the pack's precision: float32 logits either way
+        (in bf16 from bf16 weights and input: autocast by hand, see the module docstring)."""
+        if self.precision == "bf16":
+            params = {name: p.to(torch.bfloat16) for name, p in params.items()}
+            outputs = functional_call(self.base, params, (x.to(torch.bfloat16),))
+            return tuple(out.float() for out in outputs)
+        return functional_call(self.base, params, (x,))
 
     def leaves(self, grad_set: str = "all") -> list[torch.Tensor]:
         """The stacked parameters, in the network's order (``shared``: outside the heads)."""
@@ -56,7 +79,7 @@ class StackedModel:
 
         def member(params: dict[str, torch.Tensor], x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
-            outputs = functional_call(self.base, params, (x,))
+            outputs = self.compute(params, x)
             losses = [task.loss(out, y[:, i]) for i, (out, task) in enumerate(zip(outputs, tasks))]
             if sparsity is not None:
                 l0 = growl_value([params[name] for name in self.eligible], *sparsity)
@@ -72,6 +95,40 @@ class StackedModel:
             parts.append(shared({name: p[which] for name, p in self.params.items()}, x, y))
             members.append(which)
         return torch.cat(parts)[torch.argsort(torch.cat(members))]
+
+    @torch.no_grad()
+    def scores(self, which: list[int], split: Split, tasks: tuple[Task, ...],
+               batch_size: int) -> list[SplitScores]:
+        """``loop.evaluate`` of members ``which`` on ``split``, as one batched forward per
+        batch: per member and task the float32 loss sum of each batch added in float64 and
+        the hit count, crossing to the host once. Equals the per-member evaluation within
+        float32 rounding (the batched kernels sum in another order)."""
+        index = torch.tensor(which, device=split.x.device)
+        params = {name: p[index] for name, p in self.params.items()}
+
+        def member(params: dict[str, torch.Tensor], x: torch.Tensor,
+                   y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            losses, hits = [], []
+            for i, (out, task) in enumerate(zip(self.compute(params, x), tasks)):
+                losses.append(task.loss(out, y[:, i], reduction="sum").double())
+                count = task.n_correct(out, y[:, i])
+                hits.append(torch.zeros((), dtype=torch.float64, device=x.device)
+                            if count is None else torch.as_tensor(count).double())
+            return torch.stack(losses), torch.stack(hits)
+
+        batched = vmap(member, in_dims=(0, None, None))
+        loss_sums = torch.zeros(len(which), len(tasks), dtype=torch.float64, device=split.x.device)
+        correct = torch.zeros_like(loss_sums)  # exact: counts stay far below 2**53
+        for x, y in batches(split, batch_size, None):
+            losses, hits = batched(params, x, y)
+            loss_sums += losses
+            correct += hits
+        loss_sums, correct = loss_sums.cpu(), correct.cpu()  # the one transfer
+        n = len(split)
+        return [SplitScores((loss_sums[k] / n).tolist(),
+                            [float(correct[k, i] / n) if task.has_accuracy else None
+                             for i, task in enumerate(tasks)], n)
+                for k in range(len(which))]
 
     @torch.no_grad()
     def to_members(self, which: list[int]) -> None:
