@@ -12,7 +12,8 @@ first batch, from its own generator), so a member starts from the unpacked trial
 weights; the data set is loaded once (it depends on its own options, not on the seed).
 ``train.precision`` resolves as it does for one trial (``trial_precision``): the batched
 forward runs in bf16 where the trial would, and each member records what ran. Each
-member's final evaluation is one batched forward per split for the whole pack.
+member's own pieces (hooks, and evaluation where it is not batched: see
+``trainers.packing.loop.batch_evaluation``) run on its network on the trial's fast path.
 """
 from __future__ import annotations
 
@@ -120,10 +121,11 @@ def fit(pack: Pack) -> tuple[float, float | None]:
 def split_scores(pack: Pack, bundle: DatasetBundle) -> dict[int, dict[str, Scored]]:
     """Per live member whose evaluation batches (``batched_evaluation``), its scores on
     every evaluated split and the pack's time for that split: one batched forward per
-    split for the whole pack, on each member's final (checkpoint) weights. Empty where no
-    member batches or the batched pass fails (each member then evaluates alone)."""
+    split for the whole pack, on each member's final (checkpoint) weights. Empty where the
+    pack does not batch its evaluation (``batch_evaluation``), no member batches, or the
+    batched pass fails: each member then evaluates alone."""
     which = [i for i in pack.live() if batched_evaluation(pack.members[i].method)]
-    if not which:
+    if not which or not pack.batch_evaluation:
         return {}
     pack.stacked.from_members(which)   # the checkpoints the members' networks hold
     settings = pack.settings
@@ -184,7 +186,6 @@ def train_packed(configs: list[TrialConfig | dict[str, Any]],
     bundle = DatasetBundle(bundle.name, bundle.tasks, bundle.input_shape, splits, bundle.info)
     data = TrainData(bundle.tasks, bundle.splits["train"], bundle.splits["val"])
     ran = trial_precision(first, bundle, device)   # as run_trial resolves it
-    path = precision.FastPath(ran, False, device.type)  # NCHW: see trainers/packing/stacked.py
 
     outcomes: list[MemberOutcome | None] = [None] * len(configs)
     built: list[tuple[int, Member]] = []
@@ -198,6 +199,11 @@ def train_packed(configs: list[TrialConfig | dict[str, Any]],
     if built:
         members = [member for _, member in built]
         stacked = StackedModel([member.model for member in members], ran)
+        # the members' own networks compute as run_trial's (bf16: channels-last); the
+        # stack stays NCHW (trainers/packing/stacked.py), copy_ converts between them
+        path = precision.choose(ran, members[0].model, device)
+        for member in members:
+            path.prepare(member.model)
         method = packed_method([member.method for member in members], stacked, bundle.tasks)
 
         def member_epoch(i: int, record: dict[str, Any]) -> None:
