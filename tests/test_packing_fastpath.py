@@ -83,24 +83,28 @@ def lenet_members(n: int = 3):
     return bundle, nets
 
 
-def packed_step(nets, bundle, x, y, which: str):
-    stacked = StackedModel(nets, which)
+def packed_step(nets, bundle, x, y, which: str, loop: bool | None = None):
+    stacked = StackedModel(nets, which, loop)
     objectives = stacked.objectives([(None, x, y)], bundle.tasks, None)
     grads = torch.autograd.grad(objectives[:, 1:].sum(), stacked.leaves())
     return objectives.detach(), [g.detach() for g in grads]
 
 
-def test_a_packed_bf16_step_is_the_trials_bf16_step():
+@pytest.mark.parametrize("looped", [True, False], ids=["member loop", "vmap"])
+def test_a_packed_bf16_step_is_the_trials_bf16_step(looped):
     """Per member, the packed bf16 objectives and gradients against the unpacked trial's
-    bf16 step (autocast, channels-last). Both round every layer's operands and outputs to
-    8 significant bits and accumulate in float32, in another order: the losses agree
-    within two bf16 roundings, the gradients (about 4 layers x 2 passes of roundings)
-    within 16, as bf16 against fp32 does (tests/test_fastpath.py). That the pack did
-    compute in bf16 shows in its distance from its own fp32 step."""
+    bf16 step (autocast, channels-last); the CPU loops over a convolutional network's
+    members, CUDA (and a network without convolutions) vmaps them with bf16 by hand. Both
+    round every layer's operands and outputs to 8 significant bits and accumulate in
+    float32, perhaps in another order: the losses agree within two bf16 roundings, the
+    gradients (about 4 layers x 2 passes of roundings) within 16, as bf16 against fp32
+    does (tests/test_fastpath.py). That the pack did compute in bf16 shows in its
+    distance from its own fp32 step."""
     bundle, nets = lenet_members()
     split = bundle.splits["train"]
     x, y = split.x[:64], split.y[:64]
-    bf16, bf16_grads = packed_step(nets, bundle, x, y, "bf16")
+    assert StackedModel(nets, "bf16").loop and not StackedModel(nets, "fp32").loop
+    bf16, bf16_grads = packed_step(nets, bundle, x, y, "bf16", looped)
     fp32, _ = packed_step(nets, bundle, x, y, "fp32")
     assert bf16.dtype == torch.float32 and all(g.dtype == torch.float32 for g in bf16_grads)
     assert not torch.allclose(bf16, fp32, rtol=1e-5, atol=0.0)   # bf16 ran

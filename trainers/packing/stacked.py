@@ -13,14 +13,20 @@ per-member pieces of the unpacked trial (prox, tying, checkpoints) run on a plai
 exactly as they do unpacked. Validation and the final evaluation are one batched forward
 without autograd (``scores``).
 
-Precision ``bf16`` is the trial's fast path (trainers/precision.py) done by hand:
-``torch.autocast`` does not reach inside ``vmap`` (its dispatch key is skipped for batched
-tensors), so the forward casts the float32 master weights and the input to bfloat16 itself,
-which is what autocast does for these networks' layers (convolutions and linear layers in
-bf16; ReLU, pooling, MDMTN's alpha fusion follow their bf16 inputs), and the logits go back
-to float32 for the losses. L0 (GrOWL), the gradients, the optimiser state and the losses
-stay float32. The layout stays NCHW: channels-last inputs and weights under vmap measured
-no faster (slower on HPS; vmap's batched convolutions reshape their operands anyway).
+Precision ``bf16`` is the trial's fast path (trainers/precision.py). On the CPU, for
+networks with 2-D convolutions, the forward loops over the members instead of vmapping
+(``member_loop``): each member's forward is the unpacked trial's own, under bf16 autocast
+with channels-last weights (views of the stack, so one backward still reaches every
+member) and input. Under vmap the CPU runs the members' convolutions grouped and copies
+activations between layouts, which measured 2x slower than the loop (8 LeNets or HPS
+nets on 36x36, batch 256, bf16); channels-last does not help there. Elsewhere (CUDA,
+networks without convolutions) the forward is vmapped, and bf16 is done by hand there:
+``torch.autocast`` does not reach inside ``vmap`` (its dispatch key is skipped for
+batched tensors), so the forward casts the float32 master weights and the input to
+bfloat16, which is what autocast does for these networks' layers (convolutions and linear
+layers in bf16; ReLU, pooling, MDMTN's alpha fusion follow their bf16 inputs), and the
+logits go back to float32 for the losses. Either way the gradients, the optimiser state
+and the losses stay float32. fp32 is vmapped everywhere.
 """
 from __future__ import annotations
 
@@ -32,13 +38,22 @@ from torch.func import functional_call, stack_module_state, vmap
 from trainers.datasets import Split, Task
 from trainers.loop import SplitScores, batches
 from trainers.models import MultiTaskNet
+from trainers.precision import choose, has_conv2d
 from trainers.sparsity import growl_value
 
 
-class StackedModel:
-    """The members' networks as stacked leaf tensors ``params[name]`` of shape (K, ...)."""
+def member_loop(precision: str, model: MultiTaskNet, device: torch.device) -> bool:
+    """Whether the bf16 forward loops over the members (module docstring): on the CPU,
+    for networks with 2-D convolutions."""
+    return precision == "bf16" and device.type == "cpu" and has_conv2d(model)
 
-    def __init__(self, members: list[MultiTaskNet], precision: str = "fp32") -> None:
+
+class StackedModel:
+    """The members' networks as stacked leaf tensors ``params[name]`` of shape (K, ...);
+    ``loop``: the forward loops over the members (None: as ``member_loop`` decides)."""
+
+    def __init__(self, members: list[MultiTaskNet], precision: str = "fp32",
+                 loop: bool | None = None) -> None:
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"a packed network computes in fp32 or bf16, not {precision!r}")
         params, buffers = stack_module_state(members)
@@ -50,6 +65,10 @@ class StackedModel:
         self.eligible = [name for name, _ in members[0].eligible_weights()]
         self.shared = {name for name, _ in members[0].named_parameters()
                        if not name.startswith("heads.")}
+        device = next(iter(params.values())).device
+        self.loop = member_loop(precision, members[0], device) if loop is None else loop
+        #: the unpacked trial's fast path, which a looped forward runs on
+        self.path = choose(precision, members[0], device)
 
     @property
     def size(self) -> int:
@@ -87,6 +106,8 @@ class StackedModel:
                 l0 = torch.zeros((), device=x.device)
             return torch.stack([l0, *losses])
 
+        if self.loop:
+            return self.looped(groups, tasks, sparsity)
         shared = vmap(member, in_dims=(0, None, None))
         if len(groups) == 1 and groups[0][0] is None:
             return shared(self.params, groups[0][1], groups[0][2])
@@ -95,6 +116,37 @@ class StackedModel:
             parts.append(shared({name: p[which] for name, p in self.params.items()}, x, y))
             members.append(which)
         return torch.cat(parts)[torch.argsort(torch.cat(members))]
+
+    def member_params(self, i: int) -> dict[str, torch.Tensor]:
+        """Member i's weights as views of the stack, in the fast path's layout."""
+        params = {name: p[i] for name, p in self.params.items()}
+        if self.path.channels_last:
+            # ``to``, not ``contiguous``: a one-channel kernel (LeNet's first) counts as
+            # channels-last contiguous either way, and only ``to`` gives it the strides
+            # ``Module.to`` gives the unpacked trial's (oneDNN's backward was 5x slower)
+            params = {name: p.to(memory_format=torch.channels_last) if p.dim() == 4 else p
+                      for name, p in params.items()}
+        return params
+
+    def looped(self, groups, tasks: tuple[Task, ...],
+               sparsity: tuple[float, float] | None) -> torch.Tensor:
+        """``objectives`` one member at a time, each as ``loop.step`` computes it unpacked
+        (``loop.objective_vector`` under the fast path's autocast and layout)."""
+        rows: list[torch.Tensor | None] = [None] * self.size
+        for which, x, y in groups:
+            x = self.path.batch(x)
+            for i in range(self.size) if which is None else which.tolist():
+                params = self.member_params(i)
+                with self.path.autocast():
+                    outputs = functional_call(self.base, params, (x,))
+                    losses = [task.loss(out, y[:, t])
+                              for t, (out, task) in enumerate(zip(outputs, tasks))]
+                    if sparsity is not None:
+                        l0 = growl_value([params[name] for name in self.eligible], *sparsity)
+                    else:
+                        l0 = torch.zeros((), device=x.device)
+                rows[i] = torch.stack([l0, *losses])
+        return torch.stack(rows)  # type: ignore[arg-type]
 
     @torch.no_grad()
     def scores(self, which: list[int], split: Split, tasks: tuple[Task, ...],
