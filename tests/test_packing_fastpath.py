@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from trainers import loop, precision
-from trainers.datasets import DATASETS, Split
+from trainers.datasets import DATASETS
 from trainers.methods import METHODS
 from trainers.methods.linear import Linear
 from trainers.models import ARCHITECTURES
@@ -217,3 +217,25 @@ def test_a_fairness_pack_evaluates_batched_and_stores_the_unpacked_points(tmp_pa
                 assert b["tasks"][task]["loss"] == pytest.approx(scores["loss"], rel=1e-4)
                 assert abs(b["tasks"][task]["acc"] - scores["acc"]) <= 1 / n + 1e-12
                 assert math.isfinite(b["tasks"][task]["loss"])
+
+
+@pytest.mark.parametrize("method,preferences,params", [
+    ("uniform", [None] * 2, {}),
+    ("wc_al", PREFERENCES[:2], {}),
+    ("wc_al", [[0.01, 0.5, 0.49], [0.02, 0.4, 0.58]],
+     {"phase1_iterations": 1, "phase2_iterations": 1}),
+    ("mgda", [None] * 2, {}),
+    ("pmtl", PREFERENCES[:2], {}),
+])
+def test_every_packed_method_trains_and_evaluates_in_bf16(bf16_cpu, method, preferences, params):
+    """Each packed schedule (Gram matrices, WC-AL's state, the GrOWL phases and tying)
+    runs on the bf16 step with members of different seeds (one forward per seed group)."""
+    trials = [tiny_config(method, arch="lenet", params=params, preference=p, data=LENET_DATA,
+                          seed=seed, train={"epochs": 1, "precision": "bf16"})
+              for seed, p in enumerate(preferences)]
+    for member in train_packed(trials):
+        assert isinstance(member, dict), member
+        assert member["precision"] == "bf16" and member["info"]["pack_size"] == 2
+        for point in member["points"]:
+            for scores in point["tasks"].values():
+                assert math.isfinite(scores["loss"]) and 0.0 <= scores["acc"] <= 1.0

@@ -10,8 +10,9 @@ learning-rate schedule, and one batched forward and backward per step.
 A member that fails (a non-finite loss or state at an epoch's end, or an error in one of
 its own hooks) is frozen: it takes no further step, its hooks no longer run, and the
 others go on. Validation is one batched forward for all live members where that pays
-(``batch_evaluation``), else each member's own pass on the trial's fast path. Members that share a seed share their batches (one gather, one input for
-every member); members with different seeds each get their own (one vmap per seed).
+(``batch_evaluation``), else each member's own pass on the trial's fast path. Members
+that share a seed share their batches (one gather, one input for every member); members
+with different seeds each get their own (one vmap, or loop, per seed).
 """
 from __future__ import annotations
 
