@@ -40,8 +40,8 @@ def parser() -> argparse.ArgumentParser:
     pack.add_argument("--n-test", type=int, default=512, help="validation and test samples")
     pack.add_argument("--epochs", type=int, default=1)
     pack.add_argument("--batch-size", type=int, default=256)
-    pack.add_argument("--precision", default="auto", choices=("auto", "fp32"),
-                      help="the trials' train.precision (a pack trains in fp32)")
+    pack.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                      help="the trials' train.precision, packed and one at a time alike")
     sizing = sub.add_parser("pack-size", help="what pack: auto chooses on the device (CUDA)")
     sizing.add_argument("--k", type=int, default=64, help="trials in the pack")
     sizing.add_argument("--n-train", type=int, default=2048)

@@ -27,7 +27,8 @@ from trainers.packing import train_packed
 from trainers.trial import run_trial
 
 ARCHS = ("lenet", "hps")
-HEADER = f"{'case':<16}{'K':>3}{'one at a time /h':>18}{'packed /h':>12}{'ratio':>8}  load"
+HEADER = (f"{'case':<16}{'K':>3}{'one at a time /h':>18}{'packed /h':>12}{'ratio':>8}"
+          f"{'ran':>11}  load")
 
 
 def data_options(dataset: str, n_train: int, n_test: int) -> dict[str, Any]:
@@ -63,10 +64,11 @@ def measure(arch: str, k: int, repeats: int, **kwargs: Any) -> dict[str, Any]:
     train_packed(configs[:1])   # warm-up: imports, data set cache
     state.restore()
     one, packed = [], []
+    ran = set()
     for _ in range(repeats):
         start = time.perf_counter()
         for config in configs:
-            run_trial(config)
+            ran.add(("one", run_trial(config)["precision"]))
         one.append(time.perf_counter() - start)
         state.restore()
         start = time.perf_counter()
@@ -76,16 +78,20 @@ def measure(arch: str, k: int, repeats: int, **kwargs: Any) -> dict[str, Any]:
         failed = [o for o in outcomes if isinstance(o, str)]
         if failed:
             raise RuntimeError(f"a packed member failed: {failed[0]}")
+        ran.update(("packed", o["precision"]) for o in outcomes)
     per_hour = (lambda seconds: k * 3600.0 / seconds)
     return {"case": f"linear / {arch}", "k": k, "one": per_hour(median(one)),
-            "packed": per_hour(median(packed)), "load": load_average()}
+            "packed": per_hour(median(packed)), "load": load_average(),
+            "ran": "/".join(sorted({p for way, p in ran if way == "one"})) + " " +
+                   "/".join(sorted({p for way, p in ran if way == "packed"}))}
 
 
 def run(device: torch.device, k: int = 8, repeats: int = 3, dataset: str = "multidigits",
         n_train: int = 2048, n_test: int = 512, epochs: int = 1, batch: int = 256,
         threads: int | None = None, precision: str = "auto") -> list[dict[str, Any]]:
     """Print one row per architecture; returns the rows. ``precision`` is the trials'
-    ``train.precision`` (a pack always trains in fp32; one at a time follows it)."""
+    ``train.precision``, packed and one at a time alike; ``ran`` is the precision that
+    ran one at a time, then packed."""
     threads = threads or torch.get_num_threads()
     print(f"linear, {dataset} n_train={n_train} n_val/n_test={n_test}, {epochs} epoch(s), "
           f"batch {batch}, {threads} thread(s), precision {precision}; trials/hour: median of {repeats} interleaved "
@@ -98,5 +104,5 @@ def run(device: torch.device, k: int = 8, repeats: int = 3, dataset: str = "mult
                       precision=precision)
         rows.append(row)
         print(f"{row['case']:<16}{row['k']:>3}{row['one']:>18.0f}{row['packed']:>12.0f}"
-              f"{row['packed'] / row['one']:>8.2f}  {row['load']}", flush=True)
+              f"{row['packed'] / row['one']:>8.2f}{row['ran']:>11}  {row['load']}", flush=True)
     return rows

@@ -29,7 +29,8 @@ from contract.result import Point, TrialResult
 from contract.trial import TrialConfig
 from trainers import precision
 from trainers.datasets import DATASETS, SPLITS, DatasetBundle, Split
-from trainers.loop import TrainData, TrainingDiverged, evaluate, sparsity_objective
+from trainers.loop import SplitScores, TrainData, TrainingDiverged, evaluate, \
+    sparsity_objective
 from trainers.methods import METHODS, Method
 from trainers.methods.base import SPARSITY_PARAMS
 from trainers.metrics import count_parameters, sparsity_metrics
@@ -114,11 +115,16 @@ def evaluated_splits(bundle: DatasetBundle, settings: TrainSettings) -> dict[str
     return splits
 
 
+#: a split's scores computed elsewhere (a pack's batched evaluation) and their seconds
+Scored = tuple[SplitScores, float]
+
+
 def evaluate_points(model: MultiTaskNet, method: Method, bundle: DatasetBundle,
                     config: TrialConfig, settings: TrainSettings,
-                    time_train_s: float) -> list[Point]:
+                    time_train_s: float, scored: dict[str, Scored] | None = None) -> list[Point]:
     """One point per split and evaluation ray (one ray unless the method learns a front):
-    per-task loss/accuracy plus the model-level sparsity figures."""
+    per-task loss/accuracy plus the model-level sparsity figures. ``scored`` gives every
+    split's scores already computed for the model (one ray only); else they are computed."""
     with torch.no_grad():  # at the paper's betas unless the method takes its own
         l0 = float(sparsity_objective(model, {**SPARSITY_PARAMS, **method.params}))
     metrics = {k: finite(v) if isinstance(v, float) else v
@@ -126,14 +132,17 @@ def evaluate_points(model: MultiTaskNet, method: Method, bundle: DatasetBundle,
     metrics |= {"sparsity": finite(l0), "n_params": count_parameters(model)}
     splits = evaluated_splits(bundle, settings)
     rays = method.eval_rays()
+    if scored is not None and len(rays) != 1:
+        raise ValueError("scores computed elsewhere serve a method with one evaluation ray")
     points = []
     for ray_index, ray in enumerate(rays):
         method.condition(model, ray)
         preference = config.preference if len(rays) == 1 else ray
         for split in SPLITS:
-            points.append(evaluate_point(model, bundle, splits[split], settings, Point(
-                split, ray_index, None if preference is None else tuple(preference),
-                metrics=dict(metrics), time_train_s=time_train_s)))
+            point = Point(split, ray_index, None if preference is None else tuple(preference),
+                          metrics=dict(metrics), time_train_s=time_train_s)
+            points.append(scored_point(bundle, *scored[split], point) if scored is not None
+                          else evaluate_point(model, bundle, splits[split], settings, point))
     return points
 
 
@@ -142,13 +151,20 @@ def evaluate_point(model: MultiTaskNet, bundle: DatasetBundle, data: Split,
     """``point`` with its per-task scores on ``data`` (its split) and evaluation time."""
     start = time.perf_counter()
     scores = evaluate(model, data, bundle.tasks, settings.eval_batch_size)
+    return scored_point(bundle, scores, time.perf_counter() - start, point)
+
+
+def scored_point(bundle: DatasetBundle, scores: SplitScores, seconds: float,
+                 point: Point) -> Point:
+    """``point`` with ``scores`` (its split's) and the ``seconds`` they took; a non-finite
+    loss is a diverged model, which fails the trial."""
     for task, loss in zip(bundle.tasks, scores.losses):
         if not math.isfinite(loss):  # a diverged model: no point, the trial fails
             raise TrainingDiverged(f"training diverged: the {point.split} loss of task "
                                    f"{task.name} is {loss} after training")
     tasks = {task.name: (finite(loss), finite(acc))
              for task, loss, acc in zip(bundle.tasks, scores.losses, scores.accs)}
-    return dataclasses.replace(point, tasks=tasks, time_eval_s=time.perf_counter() - start)
+    return dataclasses.replace(point, tasks=tasks, time_eval_s=seconds)
 
 
 def run_trial(config: TrialConfig | dict[str, Any],

@@ -9,8 +9,24 @@ member, the gradient of that member's own loss.
 
 The stacked tensors are the truth while training; each member also keeps its plain
 network (``members``), which ``to_members`` / ``from_members`` copy to and from, so the
-per-member pieces of the unpacked trial (prox, tying, validation, checkpoints,
-evaluation) run on a plain network exactly as they do unpacked.
+per-member pieces of the unpacked trial (prox, tying, checkpoints) run on a plain network
+exactly as they do unpacked. Validation and the final evaluation are one batched forward
+without autograd (``scores``).
+
+Precision ``bf16`` is the trial's fast path (trainers/precision.py). On the CPU, for
+networks with 2-D convolutions, the forward loops over the members instead of vmapping
+(``member_loop``): each member's forward is the unpacked trial's own, under bf16 autocast
+with channels-last weights (views of the stack, so one backward still reaches every
+member) and input. Under vmap the CPU runs the members' convolutions grouped and copies
+activations between layouts, which measured 2x slower than the loop (8 LeNets or HPS
+nets on 36x36, batch 256, bf16); channels-last does not help there. Elsewhere (CUDA,
+networks without convolutions) the forward is vmapped, and bf16 is done by hand there:
+``torch.autocast`` does not reach inside ``vmap`` (its dispatch key is skipped for
+batched tensors), so the forward casts the float32 master weights and the input to
+bfloat16, which is what autocast does for these networks' layers (convolutions and linear
+layers in bf16; ReLU, pooling, MDMTN's alpha fusion follow their bf16 inputs), and the
+logits go back to float32 for the losses. Either way the gradients, the optimiser state
+and the losses stay float32. fp32 is vmapped everywhere.
 """
 from __future__ import annotations
 
@@ -19,28 +35,54 @@ import copy
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
-from trainers.datasets import Task
+from trainers.datasets import Split, Task
+from trainers.loop import SplitScores, batches
 from trainers.models import MultiTaskNet
+from trainers.precision import choose, has_conv2d
 from trainers.sparsity import growl_value
 
 
-class StackedModel:
-    """The members' networks as stacked leaf tensors ``params[name]`` of shape (K, ...)."""
+def member_loop(precision: str, model: MultiTaskNet, device: torch.device) -> bool:
+    """Whether the bf16 forward loops over the members (module docstring): on the CPU,
+    for networks with 2-D convolutions."""
+    return precision == "bf16" and device.type == "cpu" and has_conv2d(model)
 
-    def __init__(self, members: list[MultiTaskNet]) -> None:
+
+class StackedModel:
+    """The members' networks as stacked leaf tensors ``params[name]`` of shape (K, ...);
+    ``loop``: the forward loops over the members (None: as ``member_loop`` decides)."""
+
+    def __init__(self, members: list[MultiTaskNet], precision: str = "fp32",
+                 loop: bool | None = None) -> None:
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"a packed network computes in fp32 or bf16, not {precision!r}")
         params, buffers = stack_module_state(members)
         if buffers:  # packable() refuses these (BatchNorm statistics would need vmap state)
             raise ValueError("a packed network cannot have buffers")
-        self.members = members
+        self.members, self.precision = members, precision
         self.params: dict[str, torch.Tensor] = params
         self.base = copy.deepcopy(members[0]).to("meta")
         self.eligible = [name for name, _ in members[0].eligible_weights()]
         self.shared = {name for name, _ in members[0].named_parameters()
                        if not name.startswith("heads.")}
+        device = next(iter(params.values())).device
+        self.loop = member_loop(precision, members[0], device) if loop is None else loop
+        #: the unpacked trial's fast path, which a looped forward runs on
+        self.path = choose(precision, members[0], device)
 
     @property
     def size(self) -> int:
         return len(self.members)
+
+    def compute(self, params: dict[str, torch.Tensor], x: torch.Tensor
+                ) -> tuple[torch.Tensor, ...]:
+        """One member's outputs on ``x`` in the pack's precision: float32 logits either way
+        (in bf16 from bf16 weights and input: autocast by hand, see the module docstring)."""
+        if self.precision == "bf16":
+            params = {name: p.to(torch.bfloat16) for name, p in params.items()}
+            outputs = functional_call(self.base, params, (x.to(torch.bfloat16),))
+            return tuple(out.float() for out in outputs)
+        return functional_call(self.base, params, (x,))
 
     def leaves(self, grad_set: str = "all") -> list[torch.Tensor]:
         """The stacked parameters, in the network's order (``shared``: outside the heads)."""
@@ -56,7 +98,7 @@ class StackedModel:
 
         def member(params: dict[str, torch.Tensor], x: torch.Tensor,
                    y: torch.Tensor) -> torch.Tensor:
-            outputs = functional_call(self.base, params, (x,))
+            outputs = self.compute(params, x)
             losses = [task.loss(out, y[:, i]) for i, (out, task) in enumerate(zip(outputs, tasks))]
             if sparsity is not None:
                 l0 = growl_value([params[name] for name in self.eligible], *sparsity)
@@ -64,6 +106,8 @@ class StackedModel:
                 l0 = torch.zeros((), device=x.device)
             return torch.stack([l0, *losses])
 
+        if self.loop:
+            return self.looped(groups, tasks, sparsity)
         shared = vmap(member, in_dims=(0, None, None))
         if len(groups) == 1 and groups[0][0] is None:
             return shared(self.params, groups[0][1], groups[0][2])
@@ -72,6 +116,71 @@ class StackedModel:
             parts.append(shared({name: p[which] for name, p in self.params.items()}, x, y))
             members.append(which)
         return torch.cat(parts)[torch.argsort(torch.cat(members))]
+
+    def member_params(self, i: int) -> dict[str, torch.Tensor]:
+        """Member i's weights as views of the stack, in the fast path's layout."""
+        params = {name: p[i] for name, p in self.params.items()}
+        if self.path.channels_last:
+            # ``to``, not ``contiguous``: a one-channel kernel (LeNet's first) counts as
+            # channels-last contiguous either way, and only ``to`` gives it the strides
+            # ``Module.to`` gives the unpacked trial's (oneDNN's backward was 5x slower)
+            params = {name: p.to(memory_format=torch.channels_last) if p.dim() == 4 else p
+                      for name, p in params.items()}
+        return params
+
+    def looped(self, groups, tasks: tuple[Task, ...],
+               sparsity: tuple[float, float] | None) -> torch.Tensor:
+        """``objectives`` one member at a time, each as ``loop.step`` computes it unpacked
+        (``loop.objective_vector`` under the fast path's autocast and layout)."""
+        rows: list[torch.Tensor | None] = [None] * self.size
+        for which, x, y in groups:
+            x = self.path.batch(x)
+            for i in range(self.size) if which is None else which.tolist():
+                params = self.member_params(i)
+                with self.path.autocast():
+                    outputs = functional_call(self.base, params, (x,))
+                    losses = [task.loss(out, y[:, t])
+                              for t, (out, task) in enumerate(zip(outputs, tasks))]
+                    if sparsity is not None:
+                        l0 = growl_value([params[name] for name in self.eligible], *sparsity)
+                    else:
+                        l0 = torch.zeros((), device=x.device)
+                rows[i] = torch.stack([l0, *losses])
+        return torch.stack(rows)  # type: ignore[arg-type]
+
+    @torch.no_grad()
+    def scores(self, which: list[int], split: Split, tasks: tuple[Task, ...],
+               batch_size: int) -> list[SplitScores]:
+        """``loop.evaluate`` of members ``which`` on ``split``, as one batched forward per
+        batch: per member and task the float32 loss sum of each batch added in float64 and
+        the hit count, crossing to the host once. Equals the per-member evaluation within
+        float32 rounding (the batched kernels sum in another order)."""
+        index = torch.tensor(which, device=split.x.device)
+        params = {name: p[index] for name, p in self.params.items()}
+
+        def member(params: dict[str, torch.Tensor], x: torch.Tensor,
+                   y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            losses, hits = [], []
+            for i, (out, task) in enumerate(zip(self.compute(params, x), tasks)):
+                losses.append(task.loss(out, y[:, i], reduction="sum").double())
+                count = task.n_correct(out, y[:, i])
+                hits.append(torch.zeros((), dtype=torch.float64, device=x.device)
+                            if count is None else torch.as_tensor(count).double())
+            return torch.stack(losses), torch.stack(hits)
+
+        batched = vmap(member, in_dims=(0, None, None))
+        loss_sums = torch.zeros(len(which), len(tasks), dtype=torch.float64, device=split.x.device)
+        correct = torch.zeros_like(loss_sums)  # exact: counts stay far below 2**53
+        for x, y in batches(split, batch_size, None):
+            losses, hits = batched(params, x, y)
+            loss_sums += losses
+            correct += hits
+        loss_sums, correct = loss_sums.cpu(), correct.cpu()  # the one transfer
+        n = len(split)
+        return [SplitScores((loss_sums[k] / n).tolist(),
+                            [float(correct[k, i] / n) if task.has_accuracy else None
+                             for i, task in enumerate(tasks)], n)
+                for k in range(len(which))]
 
     @torch.no_grad()
     def to_members(self, which: list[int]) -> None:

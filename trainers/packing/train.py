@@ -10,6 +10,10 @@ Each member is set up exactly as ``run_trial`` sets up its trial: its seed re-se
 RNG before its method object and network are built and initialised (LSUV on its own
 first batch, from its own generator), so a member starts from the unpacked trial's
 weights; the data set is loaded once (it depends on its own options, not on the seed).
+``train.precision`` resolves as it does for one trial (``trial_precision``): the batched
+forward runs in bf16 where the trial would, and each member records what ran. Each
+member's own pieces (hooks, and evaluation where it is not batched: see
+``trainers.packing.loop.batch_evaluation``) run on its network on the trial's fast path.
 """
 from __future__ import annotations
 
@@ -20,11 +24,12 @@ import torch
 
 from contract.result import TrialResult
 from contract.trial import TrialConfig
+from trainers import precision
 from trainers.datasets import DatasetBundle
 from trainers.loop import FitOutcome, TrainData
 from trainers.methods import METHODS
 from trainers.models.trunks import family_for
-from trainers.packing.loop import Member, Pack, error_text
+from trainers.packing.loop import Member, Pack, batched_evaluation, error_text
 from trainers.packing.memory import keep_freed_memory
 from trainers.packing.methods import packed_method
 from trainers.packing.schedules import fit_pmtl, fit_single, fit_two_phase
@@ -32,7 +37,8 @@ from trainers.packing.stacked import StackedModel
 from trainers.reproducibility import reproducible, seed_everything
 from trainers.settings import resolve_device
 from trainers.artifacts import serialise_model
-from trainers.trial import build_model, evaluate_points, load_dataset, versions
+from trainers.trial import Scored, build_model, evaluate_points, evaluated_splits, \
+    load_dataset, trial_precision, versions
 
 #: what a member of a pack comes back as: the plain TrialResult, or its one-line error
 MemberOutcome = Union[dict[str, Any], str]
@@ -86,10 +92,6 @@ def packable(configs: list[TrialConfig | dict[str, Any]]) -> str | None:
         if family.batchnorm:
             return (f"architecture {arch} on {config.dataset.name} has BatchNorm, "
                     "which does not pack")
-    # the batched path is fp32: ``auto`` resolves to fp32 in a pack (the result says so),
-    # an explicit bf16 trains member by member on the fast path instead
-    if config.train.precision == "bf16":
-        return "packed trials train in fp32, not train.precision bf16"
     return None
 
 
@@ -116,20 +118,46 @@ def fit(pack: Pack) -> tuple[float, float | None]:
     return fit_single(pack)
 
 
+def split_scores(pack: Pack, bundle: DatasetBundle) -> dict[int, dict[str, Scored]]:
+    """Per live member whose evaluation batches (``batched_evaluation``), its scores on
+    every evaluated split and the pack's time for that split: one batched forward per
+    split for the whole pack, on each member's final (checkpoint) weights. Empty where the
+    pack does not batch its evaluation (``batch_evaluation``), no member batches, or the
+    batched pass fails: each member then evaluates alone."""
+    which = [i for i in pack.live() if batched_evaluation(pack.members[i].method)]
+    if not which or not pack.batch_evaluation:
+        return {}
+    pack.stacked.from_members(which)   # the checkpoints the members' networks hold
+    settings = pack.settings
+    scored: dict[int, dict[str, Scored]] = {i: {} for i in which}
+    try:
+        for name, split in evaluated_splits(bundle, settings).items():
+            start = time.perf_counter()
+            scores = pack.stacked.scores(which, split, bundle.tasks, settings.eval_batch_size)
+            seconds = time.perf_counter() - start
+            for i, member_scores in zip(which, scores):
+                scored[i][name] = (member_scores, seconds)
+    except Exception:  # noqa: BLE001 - each member then evaluates alone, failing alone
+        return {}
+    return scored
+
+
 def member_result(member: Member, config: TrialConfig, bundle: DatasetBundle,
                   time_phase1: float, time_phase2: float | None, size: int,
-                  device: torch.device) -> MemberOutcome:
-    """The member's evaluated points and result, as ``run_trial`` builds them."""
+                  device: torch.device, ran: str,
+                  scored: dict[str, Scored] | None = None) -> MemberOutcome:
+    """The member's evaluated points and result, as ``run_trial`` builds them (from the
+    pack's batched ``scored`` splits where given)."""
     outcome = FitOutcome(member.stages, time_phase1, time_phase2, dict(member.info))
     try:
         points = evaluate_points(member.model, member.method, bundle, config, config.train,
-                                 outcome.time_train_s)
+                                 outcome.time_train_s, scored=scored)
     except Exception as exc:  # noqa: BLE001 - this member fails alone
         return error_text(exc)
     return TrialResult(
         points=tuple(points), time_train_s=outcome.time_train_s,
         time_phase1_s=outcome.time_phase1_s, time_phase2_s=outcome.time_phase2_s,
-        device=str(device), precision="fp32", versions=versions(),
+        device=str(device), precision=ran, versions=versions(),
         info={"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
               "method_state": member.method.state(), "history": outcome.history,
               **outcome.info, "pack_size": size},
@@ -157,6 +185,7 @@ def train_packed(configs: list[TrialConfig | dict[str, Any]],
     splits = {name: split.to(device) for name, split in bundle.splits.items()}
     bundle = DatasetBundle(bundle.name, bundle.tasks, bundle.input_shape, splits, bundle.info)
     data = TrainData(bundle.tasks, bundle.splits["train"], bundle.splits["val"])
+    ran = trial_precision(first, bundle, device)   # as run_trial resolves it
 
     outcomes: list[MemberOutcome | None] = [None] * len(configs)
     built: list[tuple[int, Member]] = []
@@ -169,7 +198,12 @@ def train_packed(configs: list[TrialConfig | dict[str, Any]],
     time_init = time.perf_counter() - start
     if built:
         members = [member for _, member in built]
-        stacked = StackedModel([member.model for member in members])
+        stacked = StackedModel([member.model for member in members], ran)
+        # the members' own networks compute as run_trial's (bf16: channels-last); the
+        # stack stays NCHW (trainers/packing/stacked.py), copy_ converts between them
+        path = precision.choose(ran, members[0].model, device)
+        for member in members:
+            path.prepare(member.model)
         method = packed_method([member.method for member in members], stacked, bundle.tasks)
 
         def member_epoch(i: int, record: dict[str, Any]) -> None:
@@ -177,14 +211,16 @@ def train_packed(configs: list[TrialConfig | dict[str, Any]],
                 on_epoch(built[i][0], record)
 
         pack = Pack(members, stacked, method, data, settings, member_epoch)
-        time_phase1, time_phase2 = fit(pack)
-        for i, (index, member) in enumerate(built):
-            if member.error is not None:
-                outcomes[index] = member.error
-            else:
+        with precision.using(path):   # what runs member by member computes as a trial's
+            time_phase1, time_phase2 = fit(pack)
+            scored = split_scores(pack, bundle)
+            for i, (index, member) in enumerate(built):
+                if member.error is not None:
+                    outcomes[index] = member.error
+                    continue
                 outcomes[index] = member_result(member, configs[index], bundle,
                                                 time_init + time_phase1, time_phase2,
-                                                len(members), device)
+                                                len(members), device, ran, scored.get(i))
                 if on_model is not None and not isinstance(outcomes[index], str):
                     on_model(index, serialise_model(member.model, configs[index], bundle.tasks,
                                                     bundle.input_shape, bundle.name,
