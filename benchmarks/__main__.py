@@ -1,4 +1,4 @@
-"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,pack,precision,all}``.
+"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,pack,precision,overhead,all}``.
 
 Each subcommand prints the machine and a table; ``all`` runs every one at its defaults
 (about 10 minutes on 2 loaded cores). ``--device cuda`` times on a GPU.
@@ -47,6 +47,10 @@ def parser() -> argparse.ArgumentParser:
     accuracy.add_argument("--epochs", type=int, default=3)
     accuracy.add_argument("--seeds", default="0,1")
     accuracy.add_argument("--data-dir", type=Path, default=None)
+    overhead = sub.add_parser("overhead", help="a sweep's fixed overhead by phase, and per trial")
+    overhead.add_argument("--trials", type=int, default=20)
+    overhead.add_argument("--max-concurrent", type=int, default=2)
+    overhead.add_argument("--repeats", type=int, default=3)
     everything = sub.add_parser("all", help="every benchmark at its defaults")
     everything.add_argument("--n-test", type=int, default=5000)
     return top
@@ -59,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print("--device: CUDA is not available on this machine", file=sys.stderr)
         return 2
     from benchmarks import (eval_speed, front_speed, growl_speed, machine, pack,
-                            precision_accuracy, step)
+                            precision_accuracy, step, sweep_overhead)
 
     commands = [args.command] if args.command != "all" else ["machine", "step", "growl",
                                                               "eval", "pack", "front"]
@@ -86,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "precision":
             seeds = tuple(int(s) for s in args.seeds.split(",") if s)
             precision_accuracy.run(args.n_train, args.epochs, seeds, args.data_dir)
+        elif command == "overhead":
+            sweep_overhead.run(args.trials, args.max_concurrent, args.repeats)
         elif command == "front":
             if args.command == "front":
                 front_speed.in_memory([int(v) for v in args.sizes.split(",")])
