@@ -38,6 +38,9 @@ EPOCH_KEY = "paretoctl_epochs"
 # ones in between go with the next report or the result
 EPOCH_REPORT_EVERY_S = 1.0
 NODE_KEY = "paretoctl_node"
+#: in a retried pack's config: the members whose outcome the driver has recorded already
+#: (StoreWriter.on_trial_recover), which the retry does not train again
+FINISHED_KEY = "finished"
 # Ray reads this once, when it is first imported: "0" makes a local Ray pick the loopback
 # address as its node address, so every server it starts binds 127.0.0.1 only
 _RAY_LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
@@ -102,8 +105,12 @@ def trial_trainable(config: dict[str, Any]) -> None:
 def pack_trainable(config: dict[str, Any]) -> None:
     """Tune entry point for a pack (orchestrator/packs.py): each member's epochs as they
     come and one final report per member, as soon as it has its result or error, each
-    carrying the member's key and the node. A pack of one is a plain trial."""
-    members = config["pack"]
+    carrying the member's key and the node. A pack of one is a plain trial. A retried
+    pack runs only its members the driver has not recorded (``FINISHED_KEY``)."""
+    finished = set(config.get(FINISHED_KEY, ()))
+    members = [member for member in config["pack"] if member["key"] not in finished]
+    if not members:
+        return
     if len(members) == 1:
         trial_trainable({"trial": members[0]})
         return

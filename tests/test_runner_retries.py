@@ -153,3 +153,40 @@ def test_record_run_sets_node_and_attempts_and_keeps_what_it_is_not_given(tmp_pa
                 record_run(store, key, attempts=bad)
         with pytest.raises(StoreError, match="unknown trial"):
             record_run(store, "fedcba9876543210", attempts=1)
+
+
+def test_a_pack_crashed_after_its_first_member_is_retried_without_that_member(workdir):
+    """A real pack of three seeds that trains member by member (MGDA-UB does not batch):
+    its worker is SIGKILLed once the first member is stored; the retry (Tune starts the
+    trial again with the finished member in its config) finishes the other two, and the
+    first keeps its single attempt and its stored finish time."""
+    spec = tiny_sweep("packretry", [{"name": "mgda", "params": {"mode": "ub"}}],
+                      splits=(800, 60, 60), seeds=[0, 1, 2], epochs=6, batch_size=32,
+                      resources={"cpus_per_trial": 1, "max_concurrent": 1, "max_failures": 1,
+                                 "pack": 3})
+    (workdir / "spec.yaml").write_text(spec)
+    db = workdir / "paretoctl.db"
+    sweep = start_cli("sweep", "spec.yaml", cwd=workdir)
+    deadline, first, finished_at = time.monotonic() + 180, None, None
+    while first is None and time.monotonic() < deadline and sweep.poll() is None:
+        try:
+            done = sqlite_rows(db, "SELECT key, finished_at FROM trials WHERE status = 'done'")
+        except sqlite3.Error:
+            done = []
+        workers = trial_workers(sweep.pid) if len(done) == 1 else []
+        if workers:
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            (first, finished_at), = done
+        time.sleep(0.1)
+    if first is None:
+        sweep.kill()
+        pytest.fail(f"no pack worker killed after its first member: {sweep.communicate()[1]}")
+    _, stderr = sweep.communicate(timeout=240)
+    assert sweep.returncode == 0, stderr
+    assert "done 3, failed 0" in stderr, stderr
+    final = rows(db)
+    assert len(final) == 3 and all(status == "done" for status, _ in final.values()), final
+    assert {key: attempts for key, (attempts, _) in run_info(db).items()} == {
+        key: 1 if key == first else 2 for key in final}
+    assert sqlite_rows(db, "SELECT finished_at FROM trials WHERE key = ?", first) == [(finished_at,)]
