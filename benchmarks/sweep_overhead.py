@@ -16,6 +16,7 @@ trial's own training and evaluation. Prints the median of the repeats per phase.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sqlite3
@@ -55,27 +56,35 @@ print(json.dumps({"ray import": t1 - t0, "torch, trainers import": t2 - t1,
                   "data load": t4 - t3}))
 """
 
+#: (mark, what the time up to it went on): a row's time runs from the previous mark
+#: present; a mark missing (Ray shut down at exit, not by the sweep) merges into the next
 ROWS = [
-    ("interpreter start", "spawned", "started"),
-    ("CLI imports (typer, rich, orchestrator)", "started", "cli imported"),
-    ("driver imports (torch, trainers)", "cli imported", "trainers imported"),
-    ("spec: load, validate, expand", "trainers imported", "expanded"),
-    ("data check and prepare", "expanded", "data prepared"),
-    ("store: open, lease, register, add trials", "data prepared", "run_trials"),
-    ("Ray init", "run_trials", "ray started"),
-    ("Tune setup, first worker spawn", "ray started", "first trial started"),
-    ("first trial: imports, data load, report", "first trial started", "first result"),
-    ("trials (first to last result)", "first result", "last result"),
-    ("Tune wind-down, summary", "last result", "sweep returned"),
-    ("Ray shutdown", "sweep returned", "ray shut down"),
-    ("interpreter exit", "ray shut down", "exited"),
+    ("started", "interpreter start"),
+    ("cli imported", "CLI imports (typer, rich, orchestrator)"),
+    ("trainers imported", "driver imports (torch, trainers)"),
+    ("expanded", "spec: load, validate, expand"),
+    ("data prepared", "data check and prepare"),
+    ("run_trials", "store: open, lease, register, add trials"),
+    ("ray started", "Ray init"),
+    ("first trial started", "Tune setup, first worker spawn"),
+    ("first result", "first trial: imports, data load, report"),
+    ("last result", "trials (first to last result)"),
+    ("ray shutdown called", "Tune wind-down"),
+    ("ray shut down", "Ray shutdown (by the sweep)"),
+    ("sweep returned", "summary (and wind-down without the above)"),
+    ("exit handlers done", "exit handlers (Ray shutdown if not above)"),
+    ("exited", "interpreter exit"),
 ]
 
 
 def child(concurrent: int) -> None:
-    """Runs in the fresh process: the sweep in the current folder, marks on stdout."""
+    """Runs in the fresh process: the sweep in the current folder, marks on stdout (the
+    last line once the exit handlers ran, Ray's included)."""
     marks: dict[str, float] = {"started": time.time()}
     results: list[float] = []
+    # registered before Ray's own handler (which shuts Ray down if the sweep did not),
+    # so it runs after it
+    atexit.register(lambda: print(json.dumps({"exit handlers done": time.time()}), flush=True))
 
     def mark(name: str) -> None:
         marks.setdefault(name, time.time())
@@ -100,6 +109,8 @@ def child(concurrent: int) -> None:
     from orchestrator import data_cli, runner, sweep
 
     def watch_tune() -> None:  # Ray is imported now: the hooks may be wrapped
+        import ray
+
         from orchestrator.tune_hooks import StoreWriter
 
         start, result = StoreWriter.on_trial_start, StoreWriter.on_trial_result
@@ -113,6 +124,7 @@ def child(concurrent: int) -> None:
                 results.append(time.time())
             return result(self, *args, **kwargs)
         StoreWriter.on_trial_start, StoreWriter.on_trial_result = on_start, on_result
+        after(ray, "shutdown", "ray shut down", before="ray shutdown called")
 
     after(sweep, "load_spec", "spec loaded")
     after(orchestrator.expand, "expand_sweep", "expanded")
@@ -126,10 +138,6 @@ def child(concurrent: int) -> None:
                                    resume=False, max_concurrent=None, dry_run=False,
                                    data_dir=None, out=quiet, err=quiet, dry_run_table=None)
     mark("sweep returned")
-    import ray
-
-    ray.shutdown()
-    mark("ray shut down")
     marks["first result"], marks["last result"] = results[0], results[-1]
     print(json.dumps({"code": code, "marks": marks, "results": results}), flush=True)
 
@@ -148,10 +156,11 @@ def one_sweep(trials: int, concurrent: int) -> dict:
         exited = time.time()
         if run.returncode != 0:
             raise RuntimeError(f"the sweep failed ({run.returncode}): {run.stderr[-2000:]}")
-        said = json.loads(run.stdout.strip().splitlines()[-1])
+        lines = run.stdout.strip().splitlines()
+        said, at_exit = json.loads(lines[-2]), json.loads(lines[-1])
         if said["code"] != 0:
             raise RuntimeError(f"the sweep ended with exit code {said['code']}")
-        marks = {**said["marks"], "spawned": spawned, "exited": exited}
+        marks = {**said["marks"], **at_exit, "spawned": spawned, "exited": exited}
         with sqlite3.connect(cwd / "paretoctl.db") as conn:
             work = [t + e for t, e in conn.execute(
                 "SELECT t.time_train_s, SUM(p.time_eval_s) FROM trials t JOIN points p "
@@ -159,7 +168,10 @@ def one_sweep(trials: int, concurrent: int) -> dict:
         probe = subprocess.run([sys.executable, "-c", WORKER_PROBE], cwd=cwd, env=env,
                                capture_output=True, text=True)
         worker = json.loads(probe.stdout.strip().splitlines()[-1]) if probe.returncode == 0 else {}
-    phases = {name: marks[end] - marks[begin] for name, begin, end in ROWS}
+    phases, previous = {}, marks["spawned"]
+    for name, label in ROWS:
+        if name in marks:
+            phases[label], previous = marks[name] - previous, marks[name]
     work_mean = statistics.fmean(work)
     span = marks["last result"] - marks["first result"]
     finished_in_span = max(len(said["results"]) - 1, 1)
@@ -187,8 +199,9 @@ def run(trials: int = 20, concurrent: int = 2, repeats: int = 3) -> dict:
         return f"{statistics.median(values):7.2f}  ({min(values):.2f}-{max(values):.2f})"
 
     print(f"{'phase':<44} {'s':>7}")
-    for name, _, _ in ROWS:
-        print(f"{name:<44} {cell([r['phases'][name] for r in runs])}")
+    for _, label in ROWS:
+        values = [r["phases"][label] for r in runs if label in r["phases"]]
+        print(f"{label:<44} {cell(values) if values else '      -'}")
     for name in ("ray import", "torch, trainers import", "data load"):
         values = [r["worker"][name] for r in runs if name in r["worker"]]
         if values:
