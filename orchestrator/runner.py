@@ -25,10 +25,12 @@ import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from orchestrator import paths
-from orchestrator.progress import SweepProgress
+
+if TYPE_CHECKING:  # rich stays out of the Ray workers, which import this module
+    from orchestrator.progress import SweepProgress
 
 RESULT_KEY = "paretoctl_result"
 #: the trained model's safetensors bytes, beside RESULT_KEY; the driver writes the file
