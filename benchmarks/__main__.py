@@ -1,4 +1,4 @@
-"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,pack,pack-size,precision,all}``.
+"""The benchmark suite: ``python -m benchmarks {machine,step,growl,eval,front,pack,pack-size,precision,overhead,all}``.
 
 Each subcommand prints the machine and a table; ``all`` runs every one at its defaults
 (about 10 minutes on 2 loaded cores). ``--device cuda`` times on a GPU.
@@ -51,6 +51,10 @@ def parser() -> argparse.ArgumentParser:
     accuracy.add_argument("--epochs", type=int, default=3)
     accuracy.add_argument("--seeds", default="0,1")
     accuracy.add_argument("--data-dir", type=Path, default=None)
+    overhead = sub.add_parser("overhead", help="a sweep's fixed overhead by phase, and per trial")
+    overhead.add_argument("--trials", type=int, default=20)
+    overhead.add_argument("--max-concurrent", type=int, default=2)
+    overhead.add_argument("--repeats", type=int, default=3)
     everything = sub.add_parser("all", help="every benchmark at its defaults")
     everything.add_argument("--n-test", type=int, default=5000)
     return top
@@ -105,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
 
             seeds = tuple(int(s) for s in args.seeds.split(",") if s)
             precision_accuracy.run(args.n_train, args.epochs, seeds, args.data_dir)
+        elif command == "overhead":
+            from benchmarks import sweep_overhead
+
+            sweep_overhead.run(args.trials, args.max_concurrent, args.repeats)
         elif command == "front":
             from benchmarks import front_speed
 

@@ -14,7 +14,8 @@ from ray.tune import Callback
 from ray.tune.stopper import Stopper
 
 from orchestrator.progress import SweepProgress
-from orchestrator.runner import EPOCH_KEY, ERROR_KEY, MODEL_KEY, NODE_KEY, RESULT_KEY, SweepOutcome
+from orchestrator.runner import (EPOCH_KEY, ERROR_KEY, FINISHED_KEY, MODEL_KEY, NODE_KEY,
+                                 RESULT_KEY, SweepOutcome)
 from store import writes
 from store.writes import record_run
 
@@ -67,8 +68,8 @@ class StoreWriter(Callback):
         self.progress.started(key)
 
     def _start_pack(self, keys: list[str], tries: int) -> None:
-        """Every member not finished yet runs (a retried pack trains all of them again;
-        the ones already recorded stay as they are)."""
+        """Every member not finished yet runs (a retried pack skips the others, see
+        on_trial_recover; the ones already recorded stay as they are)."""
         todo = [key for key in keys if not self._finished(key)]
         self.store.start_pack(todo, keys[0] if len(keys) > 1 else None)
         for key in todo:
@@ -113,6 +114,16 @@ class StoreWriter(Callback):
         from trainers.artifacts import save_trial_model
 
         return save_trial_model(self.artifacts, key, model)
+
+    def on_trial_recover(self, iteration, trials, trial, **info):
+        """A crashed pack is about to be retried: Tune starts it again with
+        ``trial.config`` (a new worker or a reused one), so the members recorded so far go
+        in it and are not trained again. Every result the crashed worker delivered was
+        handled before Tune saw the crash (it asks for the next result only after the
+        last one); a member whose result died with the worker is not recorded and runs."""
+        if "pack" in trial.config:
+            finished = [key for key in self._keys(trial) if self._finished(key)]
+            trial.set_config({**trial.config, FINISHED_KEY: finished})
 
     def on_trial_error(self, iteration, trials, trial, **info):
         # Tune calls this only once no retry is left (on_trial_recover while one is);

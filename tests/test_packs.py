@@ -221,6 +221,14 @@ def trial_rows(db_path: Path) -> dict[str, tuple]:
             sqlite_rows(db_path, "SELECT key, status, pack, error FROM trials")}
 
 
+class FakeTrial(SimpleNamespace):
+    """What the store writer reads of a Tune trial, and Trial.set_config, which Tune's
+    retry reads back (trial.config) when it starts the trial again."""
+
+    def set_config(self, config: dict) -> None:
+        self.config = config
+
+
 def writer_for(tmp_path, members):
     from orchestrator.tune_hooks import StoreWriter  # imports Ray: only where it is used
 
@@ -228,8 +236,8 @@ def writer_for(tmp_path, members):
     store.register_sweep("s", "name: s\n", {"name": "s"}, {})
     store.add_trials("s", members)
     outcome, progress = SweepOutcome(), SweepProgress(len(members), enabled=False)
-    trial = SimpleNamespace(config={"pack": members}, num_failures=1, local_path="/ray/trial",
-                            pickled_error_file=None)
+    trial = FakeTrial(config={"pack": members}, num_failures=1, local_path="/ray/trial",
+                      pickled_error_file=None)
     return StoreWriter(store, outcome, progress), trial, outcome, progress
 
 
@@ -306,6 +314,58 @@ def test_a_crashed_pack_fails_only_its_unfinished_members_and_a_retry_keeps_the_
         assert rows[m["key"]][:2] == ("failed", members[0]["key"])
         assert rows[m["key"]][2] == "Ray trial error after 0 retries (see /ray/trial)"
     assert progress.failed == 2
+
+
+class WorkerDied(BaseException):
+    """The pack's worker process dies (nothing in it catches this)."""
+
+
+def test_a_pack_retried_after_a_crash_trains_only_the_members_not_recorded(tmp_path,
+                                                                           monkeypatch):
+    """Tune's sequence for a crash with a retry left: the first member's result reaches
+    the driver, the worker dies, on_trial_recover, the trial starts again with its
+    config. The retry trains the two other members, not the first one again."""
+    from ray import tune
+
+    monkeypatch.setitem(sys.modules, "trainers.packing", None)  # members finish one by one
+    members = [member([0, 0.8, 0.2]), member([0, 0.5, 0.5]), member([0, 0.2, 0.8])]
+    writer, trial, outcome, _ = writer_for(tmp_path, members)
+    trained: list[str] = []
+
+    def deliver(report: dict) -> None:  # Tune hands each report to the driver's callback
+        writer.on_trial_result(0, [], trial, report)
+        if RESULT_KEY in report or ERROR_KEY in report:
+            trained.append(report["trial_key"])
+            if len(trained) == 1:
+                raise WorkerDied
+
+    monkeypatch.setattr(tune, "report", deliver)
+    trial.num_failures = 0
+    writer.on_trial_start(0, [], trial)
+    with pytest.raises(WorkerDied):
+        pack_trainable(trial.config)
+    trial.num_failures = 1
+    writer.on_trial_recover(0, [], trial)
+    writer.on_trial_start(0, [], trial)
+    pack_trainable(trial.config)
+    assert trained == [m["key"] for m in members]
+    assert outcome.done == [m["key"] for m in members] and not outcome.failed
+    rows = trial_rows(tmp_path / "store.db")
+    assert [rows[m["key"]][:2] for m in members] == [("done", members[0]["key"])] * 3
+    attempts = dict(sqlite_rows(tmp_path / "store.db", "SELECT key, attempts FROM trials"))
+    assert [attempts[m["key"]] for m in members] == [1, 2, 2]
+
+
+def test_a_retried_pack_whose_members_all_finished_trains_nothing(monkeypatch):
+    from ray import tune
+
+    from orchestrator.runner import FINISHED_KEY
+
+    members = [member([0, 0.8, 0.2]), member([0, 0.5, 0.5])]
+    reports: list[dict] = []
+    monkeypatch.setattr(tune, "report", reports.append)
+    pack_trainable({"pack": members, FINISHED_KEY: [m["key"] for m in members]})
+    assert reports == []
 
 
 # --------------------------------------------------------------------------- a real sweep

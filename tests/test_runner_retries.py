@@ -5,7 +5,8 @@ A real `paretoctl sweep` of three small trials, one at a time; the test SIGKILLs
 worker running the first trial (as the kernel's OOM killer or a lost node would). With
 one retry that trial runs again and ends done, its row counting 2 attempts; with none it
 ends failed, naming the crash and the node, and the sweep goes on with the others. A
-trial whose training diverges ends failed after 1 attempt even with a retry left.
+trial whose training diverges ends failed after 1 attempt even with a retry left. A pack
+killed between its members is retried with the members not stored yet.
 """
 from __future__ import annotations
 
@@ -153,3 +154,41 @@ def test_record_run_sets_node_and_attempts_and_keeps_what_it_is_not_given(tmp_pa
                 record_run(store, key, attempts=bad)
         with pytest.raises(StoreError, match="unknown trial"):
             record_run(store, "fedcba9876543210", attempts=1)
+
+
+def test_a_pack_crashed_between_its_members_is_retried_without_the_stored_ones(workdir):
+    """A real pack of three seeds that trains member by member (MGDA-UB does not batch):
+    its worker is SIGKILLed once a member is stored and before the last one is; the
+    retry (Tune starts the trial again with the stored members in its config) finishes
+    the others, and the stored ones keep their single attempt and their finish time."""
+    spec = tiny_sweep("packretry", [{"name": "mgda", "params": {"mode": "ub"}}],
+                      splits=(800, 60, 60), seeds=[0, 1, 2], epochs=20, batch_size=32,
+                      resources={"cpus_per_trial": 1, "max_concurrent": 1, "max_failures": 1,
+                                 "pack": 3})
+    (workdir / "spec.yaml").write_text(spec)
+    db = workdir / "paretoctl.db"
+    sweep = start_cli("sweep", "spec.yaml", cwd=workdir)
+    deadline, stored = time.monotonic() + 180, {}
+    while not stored and time.monotonic() < deadline and sweep.poll() is None:
+        try:
+            done = dict(sqlite_rows(db, "SELECT key, finished_at FROM trials WHERE status = 'done'"))
+        except sqlite3.Error:
+            done = {}
+        workers = trial_workers(sweep.pid) if 1 <= len(done) < 3 else []
+        if workers:
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            stored = done
+        time.sleep(0.1)
+    if not stored:
+        sweep.kill()
+        pytest.fail(f"no pack worker killed between its members: {sweep.communicate()[1]}")
+    _, stderr = sweep.communicate(timeout=240)
+    assert sweep.returncode == 0, stderr
+    assert "done 3, failed 0" in stderr, stderr
+    final = rows(db)
+    assert len(final) == 3 and all(status == "done" for status, _ in final.values()), final
+    assert {key: attempts for key, (attempts, _) in run_info(db).items()} == {
+        key: 1 if key in stored else 2 for key in final}
+    after = dict(sqlite_rows(db, "SELECT key, finished_at FROM trials"))
+    assert {key: after[key] for key in stored} == stored
