@@ -145,5 +145,6 @@ def test_the_pack_worker_hands_its_share_to_the_pack(monkeypatch):
     monkeypatch.setattr(pack_module, "run_pack",
                         lambda members, on_member, on_epoch, gpu_share: seen.update(
                             members=members, share=gpu_share))
-    runner.pack_trainable({"pack": ["a", "b"], runner.PACK_SHARE_KEY: 0.5})
-    assert seen == {"members": ["a", "b"], "share": 0.5}
+    members = [{"key": "a"}, {"key": "b"}]
+    runner.pack_trainable({"pack": members, runner.PACK_SHARE_KEY: 0.5})
+    assert seen == {"members": members, "share": 0.5}
