@@ -229,3 +229,43 @@ def test_left_digits_cycle_through_the_pool(digits):
         pairs = find_sources(x[k].numpy(), images, pools["val"])[1]
         lefts |= {i for i, _ in pairs}
     assert len(lefts) >= 9
+
+
+def test_digits_read_without_scikit_learn_are_load_digits():
+    from trainers.datasets.multidigits import read_digits
+
+    pixels, labels = read_digits()
+    reference = load_digits()
+    np.testing.assert_array_equal(pixels, reference.images)
+    np.testing.assert_array_equal(labels, reference.target)
+
+
+def test_building_the_data_set_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = ("import sys; from trainers.datasets.multidigits import MultiDigits; "
+            "MultiDigits.build({'n_train': 10, 'n_val': 5, 'n_test': 5}); "
+            "print(any(name == 'sklearn' or name.startswith('sklearn.') for name in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_a_bad_digits_file_falls_back_to_load_digits(tmp_path, monkeypatch):
+    import gzip
+    import importlib.util
+    from types import SimpleNamespace
+
+    from trainers.datasets import multidigits
+
+    folder = tmp_path / "sklearn"
+    (folder / multidigits.DIGITS_FILE).parent.mkdir(parents=True)
+    with gzip.open(folder / multidigits.DIGITS_FILE, "wt") as handle:
+        handle.write("1,2,3\n")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: SimpleNamespace(submodule_search_locations=[str(folder)])
+                        if name == "sklearn" else real(name, *a))
+    pixels, labels = multidigits.read_digits()
+    np.testing.assert_array_equal(pixels, load_digits().images)
+    assert labels.shape == (1797,)
