@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import sys
+
 import numpy as np
 
 
@@ -67,7 +69,7 @@ class Columns:
         DataFrame's records: numbers native, a 2-D column's row a list; ``names``: only
         these columns (None: all)."""
         names = list(self._data) if names is None else list(names)
-        values = [self._data[name][:limit].tolist() for name in names]
+        values = [_python_values(self._data[name][:limit]) for name in names]
         return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
 
     def to_frame(self) -> Any:
@@ -77,3 +79,13 @@ class Columns:
         data = {k: list(v.tolist()) if isinstance(v, np.ndarray) and v.ndim == 2 else v
                 for k, v in self._data.items()}
         return pd.DataFrame(data, index=pd.RangeIndex(self._length))
+
+
+def _python_values(column: Any) -> list[Any]:
+    """A column's values as Python objects; pandas' NA (an ``Int64`` gap) as None, as a
+    DataFrame's records have it."""
+    values = column.tolist()
+    if isinstance(column, np.ndarray):
+        return values
+    na = sys.modules["pandas"].NA  # only a frame's own arrays get here
+    return [None if v is na else v for v in values]

@@ -1,0 +1,172 @@
+"""`paretoctl front` reads stored points as numpy columns, without pandas: the front and
+hypervolume it prints equal brute force over the points written, and the DataFrame path's
+(load_points + compute_front), in every format; and the command imports no pandas."""
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from analysis.columns import Columns
+from analysis.front import compute_front
+from orchestrator.cli import app
+from store.db import open_store
+from store.queries import PointFilter, load_point_columns, load_points, point_detail_columns
+
+TASKS = ("left", "right", "middle")
+GRID = 8  # mcr values k / GRID: ties, duplicates and exact float64 sums
+
+
+def grid_store(url: str, d: int, seed: int = 0) -> list[tuple[str, int, tuple[float, ...] | None]]:
+    """Two trials of 60 test points (and val points the front must not read) on ``d``
+    tasks; mcr on a coarse grid, some points without one task's accuracy. Returns
+    (trial, ray_index, mcr or None when incomplete) of each test point, as written."""
+    rng = np.random.default_rng(seed)
+    db = open_store(url, create=True)
+    db.register_sweep("s", "name: s", {"name": "s"}, {})
+    trials = [{"key": f"{i:016x}", "dataset": {"name": "grid", "options": {}},
+               "arch": {"name": "hps", "options": {}}, "method": {"name": "linear", "params": {}},
+               "preference": None, "seed": i, "train": {}} for i in range(2)]
+    db.add_trials("s", trials)
+    written = []
+    for trial in trials:
+        points = []
+        for split in ("test", "val"):
+            for ray in range(60):
+                mcr = rng.integers(0, GRID + 1, size=d) / GRID
+                missing = rng.random() < 0.1
+                tasks = {t: {"loss": float(m) + 0.5, "acc": None if missing and j == 0 else float(1 - m)}
+                         for j, (t, m) in enumerate(zip(TASKS, mcr, strict=False))}
+                points.append({"split": split, "ray_index": ray, "preference": [ray / 60, 1 - ray / 60],
+                               "tasks": tasks, "metrics": {"sr": ray / 100, "cr": 1.0, "ps": 0.5}})
+                if split == "test":
+                    written.append((trial["key"], ray, None if missing else tuple(mcr)))
+        db.record_result(trial["key"], {"points": points})
+    db.close()
+    return written
+
+
+def brute_front(points: np.ndarray) -> np.ndarray:
+    """Indices of the points no other point dominates (all minimised), pair by pair."""
+    le = (points[:, None, :] <= points[None, :, :]).all(axis=2)
+    lt = (points[:, None, :] < points[None, :, :]).any(axis=2)
+    return np.flatnonzero(~(le & lt).any(axis=0))
+
+
+def grid_hypervolume(points: np.ndarray, ref: np.ndarray) -> float:
+    """The volume of the union of the boxes [p, ref], cell by cell of the grid the
+    points' coordinates cut: a cell is covered when some point is <= its lower corner."""
+    inside = points[(points < ref).all(axis=1)]
+    axes = [np.unique(np.append(inside[:, j], ref[j])) for j in range(points.shape[1])]
+    volume = 0.0
+    for cell in itertools.product(*[range(len(a) - 1) for a in axes]):
+        low = np.array([a[i] for a, i in zip(axes, cell, strict=True)])
+        if (inside <= low).all(axis=1).any():
+            volume += float(np.prod([a[i + 1] - a[i] for a, i in zip(axes, cell, strict=True)]))
+    return volume
+
+
+def front(url: str, *args: str) -> str:
+    result = CliRunner().invoke(app, ["front", "--dataset", "grid", "--store", url, *args])
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_front_equals_brute_force_and_the_dataframe_path(tmp_path, d):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    written = grid_store(url, d, seed=d)
+    complete = [(t, r, m) for t, r, m in written if m is not None]
+    mcr = np.array([m for _, _, m in complete])
+    on_front = {complete[i][:2] for i in brute_front(mcr)}
+
+    document = json.loads(front(url, "--format", "json"))
+    assert document["objectives"] == [f"mcr.{t}" for t in sorted(TASKS[:d])]
+    assert document["n_candidates"] == len(complete)
+    assert {(p["trial"], p["ray_index"]) for p in document["points"]} == on_front
+    # the columns come sorted by task name: reorder the written mcr the same way
+    order = [TASKS.index(name.split(".")[1]) for name in document["objectives"]]
+    expected_hv = grid_hypervolume(mcr[:, order], np.ones(d))
+    assert document["hypervolume"] == pytest.approx(expected_hv, rel=1e-12, abs=1e-15)
+    by_key = {(t, r): m for t, r, m in complete}
+    for point in document["points"]:
+        np.testing.assert_array_equal(point["values"], np.array(by_key[point["trial"], point["ray_index"]])[order])
+        assert point["sr"] == point["ray_index"] / 100 and point["preference"][0] == point["ray_index"] / 60
+
+    # the DataFrame path (what front read before): the same document, table and CSV
+    db = open_store(url, create=False, read_only=True)
+    old = compute_front(load_points(db, PointFilter(dataset="grid")), document["objectives"])
+    assert document == json.loads(json.dumps(__import__("analysis.format").format.plain(old.to_json_dict())))
+    assert front(url, "--format", "csv") == old.to_csv()
+    table = front(url, "--rows", "3")
+    assert f"front: {old.n_front} of {len(complete)} points (eps 0), first 3 shown" in table
+    shown = [line.split("│")[1].strip() for line in table.splitlines() if line.startswith("│ 0000")]
+    assert shown == old.front_df["trial"][:3].tolist()
+    assert front(url, "--rows", "0") == front(url, "--rows", str(old.n_front))
+
+
+def test_eps_front_and_ref_point_match_the_dataframe_path(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    grid_store(url, 3, seed=7)
+    db = open_store(url, create=False, read_only=True)
+    frame = load_points(db, PointFilter(dataset="grid"))
+    args = ["--objectives", "acc.left,loss.middle,mcr.right", "--eps", "0.125", "--ref-point", "0.3,1.2,0.9"]
+    document = json.loads(front(url, "--format", "json", *args))
+    old = compute_front(frame, ["acc.left", "loss.middle", "mcr.right"], 0.125, [0.3, 1.2, 0.9])
+    assert document == json.loads(json.dumps(__import__("analysis.format").format.plain(old.to_json_dict())))
+    assert 0 < old.n_outside_ref < old.n_front  # the reference point cuts the front
+
+
+def test_columns_give_what_the_dataframe_gives(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    grid_store(url, 2)
+    db = open_store(url, create=False, read_only=True)
+    frame = load_points(db, PointFilter(dataset="grid"))
+    columns = load_point_columns(db, PointFilter(dataset="grid"))
+    assert list(columns) == list(frame.columns)
+    for name, values in columns.items():
+        assert isinstance(values, np.ndarray), name
+        np.testing.assert_array_equal(np.asarray(frame[name], dtype=values.dtype), values, err_msg=name)
+    # a frame's rows through Columns: the same records and, back, the same frame
+    table = Columns.from_frame(frame)
+    def missing_as_none(rows):  # NaN is no value equal to itself
+        return [{k: None if isinstance(v, float) and np.isnan(v) else v for k, v in r.items()}
+                for r in rows]
+
+    records = table.records(limit=7)
+    assert missing_as_none(records) == missing_as_none(frame.head(7).to_dict("records"))
+    assert [type(v) for v in records[0].values()] == [type(v) for v in frame.head(1).to_dict("records")[0].values()]
+    pd.testing.assert_frame_equal(table.to_frame(), frame)
+    # details in the order asked, a point gone since: missing values
+    ids = [int(frame["point_id"].iloc[i]) for i in (5, 0, 3)] + [10**9]
+    details = point_detail_columns(db, ids, ["sr"])
+    np.testing.assert_array_equal(details["sr"][:3], frame["sr"].iloc[[5, 0, 3]].to_numpy())
+    assert details["split"].tolist() == ["test"] * 3 + [None] and np.isnan(details["sr"][3])
+    assert details["ray_index"][:3].tolist() == frame["ray_index"].iloc[[5, 0, 3]].tolist()
+
+
+HEAVY = ("pandas", "matplotlib", "torch", "ray", "alembic", "scipy")
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_front_command_imports_no_pandas(tmp_path, fmt):
+    """The console script as a user runs it: every module it imports, from -X importtime."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    grid_store(url, 2)
+    script = str(Path(sys.executable).with_name("paretoctl"))
+    done = subprocess.run([sys.executable, "-X", "importtime", script, "front", "--dataset", "grid",
+                           "--store", url, "--format", fmt], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "hypervolume" in done.stdout + done.stderr  # the front was printed
+    imported = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:") and "|" in line}
+    assert "sqlalchemy" in imported and "moocore" in imported  # the listing is complete
+    assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
