@@ -219,7 +219,8 @@ def load_point_columns(store: "Store", flt: PointFilter | None = None,
         trial_rows = connection.execute(_trials_stmt(flt)).all()
     width = 2 + len(point_columns) + 3 * len(tasks) + len(standard) + len(extra)
     numbers = numbers.reshape(-1, width)
-    numbers = numbers[np.argsort(numbers[:, 0], kind="stable")]
+    if (np.diff(numbers[:, 0]) < 0).any():  # SQLite's scan mostly gives them in order already
+        numbers = numbers[np.argsort(numbers[:, 0], kind="stable")]
     trials = {name: _objects(row[i] for row in trial_rows)
               for i, name in enumerate(["id", *_TRIAL_FIELDS])}
     # rows are aligned by point id: a point re-recorded between the queries is left out
@@ -229,7 +230,8 @@ def load_point_columns(store: "Store", flt: PointFilter | None = None,
         at = _positions(numbers[:, 0].astype(np.int64), texts[:, 0].astype(np.int64))
         keep &= at >= 0
         texts = texts[at[keep]]
-    numbers, trial = numbers[keep], trial[keep]
+    if not keep.all():
+        numbers, trial = numbers[keep], trial[keep]
     columns = iter(numbers.T)
     data: dict[str, Any] = {"point_id": next(columns).astype(np.int64)}
     next(columns)  # trial id, replaced by the trial's fields

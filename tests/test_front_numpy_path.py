@@ -24,9 +24,11 @@ TASKS = ("left", "right", "middle")
 GRID = 8  # mcr values k / GRID: ties, duplicates and exact float64 sums
 
 
-def grid_store(url: str, d: int, seed: int = 0) -> list[tuple[str, int, tuple[float, ...] | None]]:
+def grid_store(url: str, d: int, seed: int = 0,
+               reverse: bool = False) -> list[tuple[str, int, tuple[float, ...] | None]]:
     """Two trials of 60 test points (and val points the front must not read) on ``d``
-    tasks; mcr on a coarse grid, some points without one task's accuracy. Returns
+    tasks; mcr on a coarse grid, some points without one task's accuracy; ``reverse``:
+    the second trial records first (its points get the lower ids). Returns
     (trial, ray_index, mcr or None when incomplete) of each test point, as written."""
     rng = np.random.default_rng(seed)
     db = open_store(url, create=True)
@@ -36,7 +38,7 @@ def grid_store(url: str, d: int, seed: int = 0) -> list[tuple[str, int, tuple[fl
                "preference": None, "seed": i, "train": {}} for i in range(2)]
     db.add_trials("s", trials)
     written = []
-    for trial in trials:
+    for trial in trials[::-1] if reverse else trials:
         points = []
         for split in ("test", "val"):
             for ray in range(60):
@@ -126,11 +128,13 @@ def test_eps_front_and_ref_point_match_the_dataframe_path(tmp_path):
 
 def test_columns_give_what_the_dataframe_gives(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
-    grid_store(url, 2)
+    grid_store(url, 2, reverse=True)
     db = open_store(url, create=False, read_only=True)
     frame = load_points(db, PointFilter(dataset="grid"))
     columns = load_point_columns(db, PointFilter(dataset="grid"))
     assert list(columns) == list(frame.columns)
+    # rows in point-id order although the store scans trial by trial
+    assert (np.diff(columns["point_id"]) > 0).all() and columns["trial"][0] == f"{1:016x}"
     for name, values in columns.items():
         assert isinstance(values, np.ndarray), name
         np.testing.assert_array_equal(np.asarray(frame[name], dtype=values.dtype), values, err_msg=name)
