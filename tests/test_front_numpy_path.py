@@ -174,3 +174,56 @@ def test_front_command_imports_no_pandas(tmp_path, fmt):
                 if line.startswith("import time:") and "|" in line}
     assert "sqlalchemy" in imported and "moocore" in imported  # the listing is complete
     assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_lexicographic_order_is_lexsort(d):
+    from analysis.front import lexicographic_order
+
+    rng = np.random.default_rng(d)
+    for rows in (rng.integers(0, 3, size=(500, d)).astype(float),  # ties in every column
+                 rng.random((500, d)), np.zeros((4, d)), np.zeros((0, d)),
+                 np.vstack([rng.random((50, d)), -np.zeros((3, d)), np.zeros((3, d))])):
+        np.testing.assert_array_equal(lexicographic_order(rows), np.lexsort(rows.T[::-1]))
+
+
+def test_default_objectives_without_accuracies_read_the_losses(tmp_path):
+    # a task without any accuracy (regression): the default front is loss.*, read after
+    # the accuracies were found missing
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    db = open_store(url, create=True)
+    db.register_sweep("s", "name: s", {"name": "s"}, {})
+    db.add_trials("s", [{"key": "a" * 16, "dataset": {"name": "grid", "options": {}},
+                         "arch": {"name": "hps", "options": {}}, "method": {"name": "linear", "params": {}},
+                         "preference": None, "seed": 0, "train": {}}])
+    losses = np.random.default_rng(5).random((40, 2))
+    db.record_result("a" * 16, {"points": [
+        {"split": "test", "ray_index": k, "preference": None,
+         "tasks": {"left": {"loss": float(a), "acc": 0.5}, "right": {"loss": float(b), "acc": None}}}
+        for k, (a, b) in enumerate(losses)]})
+    db.close()
+    document = json.loads(front(url, "--format", "json"))
+    assert document["objectives"] == ["loss.left", "loss.right"]
+    assert {p["ray_index"] for p in document["points"]} == set(brute_front(losses).tolist())
+    old = compute_front(load_points(open_store(url, create=False), PointFilter(dataset="grid")),
+                        document["objectives"])
+    assert document == json.loads(json.dumps(__import__("analysis.format").format.plain(old.to_json_dict())))
+
+
+@pytest.mark.parametrize("patterns", ["mcr.lft", "sx", "loss.*,mcr.x"])
+def test_an_unmatched_objective_names_the_task_columns_not_read(tmp_path, patterns):
+    # the front reads the task values its patterns can match; the message still names all
+    from analysis.front import objective_metrics
+    from orchestrator.cli import chosen_objectives
+    from orchestrator.errors import UserInputError
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    grid_store(url, 3)
+    every_value = load_point_columns(open_store(url, create=False), PointFilter(dataset="grid"),
+                                     metrics=objective_metrics(patterns.split(",")), details=False)
+    with pytest.raises(UserInputError) as expected:
+        chosen_objectives(patterns, Columns(every_value))
+    result = CliRunner().invoke(app, ["front", "--dataset", "grid", "--store", url, "--objectives", patterns])
+    assert result.exit_code == 2
+    assert " ".join(result.stderr.split()) == f"error: {expected.value}"
+    assert "loss.right, acc.left" in result.stderr and "mcr.right" in result.stderr
