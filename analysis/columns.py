@@ -16,9 +16,37 @@ import sys
 import numpy as np
 
 
+class Indexed:
+    """A column of few distinct values (a trial's fields over its points): ``values[index]``,
+    built only when read, so that taking a million front rows moves integers, not a
+    million references to the same few strings each."""
+
+    def __init__(self, values: np.ndarray, index: np.ndarray) -> None:
+        self.values, self.index = values, np.asarray(index, dtype=np.intp)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, int | np.integer):
+            return self.values[self.index[key]]
+        return Indexed(self.values, self.index[key])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self.values[self.index], dtype=dtype)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+    def tolist(self) -> list[Any]:
+        return self.values[self.index].tolist()
+
+
 class Columns:
-    """Columns by name: numpy arrays (a 2-D one holds a list per row) or, from a frame,
-    pandas' own arrays where the dtype is pandas' (``Int64``), all of one length."""
+    """Columns by name: numpy arrays (a 2-D one holds a list per row), ``Indexed`` ones or,
+    from a frame, pandas' own arrays where the dtype is pandas' (``Int64``), all of one
+    length."""
 
     def __init__(self, data: Mapping[str, Any], length: int | None = None) -> None:
         self._data = dict(data)
@@ -76,7 +104,8 @@ class Columns:
         """A pandas DataFrame of these columns (a 2-D column as one list per row)."""
         import pandas as pd
 
-        data = {k: list(v.tolist()) if isinstance(v, np.ndarray) and v.ndim == 2 else v
+        data = {k: list(v.tolist()) if isinstance(v, np.ndarray) and v.ndim == 2
+                else np.asarray(v) if isinstance(v, Indexed) else v
                 for k, v in self._data.items()}
         return pd.DataFrame(data, index=pd.RangeIndex(self._length))
 
@@ -85,7 +114,7 @@ def _python_values(column: Any) -> list[Any]:
     """A column's values as Python objects; pandas' NA (an ``Int64`` gap) as None, as a
     DataFrame's records have it."""
     values = column.tolist()
-    if isinstance(column, np.ndarray):
+    if isinstance(column, np.ndarray | Indexed):
         return values
     na = sys.modules["pandas"].NA  # only a frame's own arrays get here
     return [None if v is na else v for v in values]

@@ -22,7 +22,7 @@ import numpy as np
 import moocore
 
 from analysis import format as fmt
-from analysis.columns import Columns
+from analysis.columns import Columns, Indexed
 from contract import metrics as registry
 from contract.metrics import Metric
 
@@ -335,8 +335,8 @@ def minimise(objectives: Sequence[str], values: Any) -> np.ndarray:
 def _numeric(column: Any) -> np.ndarray:
     """A column as float64, NaN where missing; anything not a number (text) is missing.
     Numeric numpy columns (what ``store.queries.load_point_columns`` gives) need no pandas."""
-    if isinstance(column, np.ndarray) and column.dtype.kind in "fiub":
-        return column.astype(float, copy=False)
+    if isinstance(column, np.ndarray | Indexed) and column.dtype.kind in "fiub":
+        return np.asarray(column).astype(float, copy=False)
     import pandas as pd
 
     return pd.to_numeric(pd.Series(column), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -609,15 +609,20 @@ def compute_front(
     objectives = list(objectives)
     table = df if isinstance(df, Columns) else Columns.from_frame(df)
     own_values = objective_matrix(table, objectives)
-    complete = ~np.isnan(own_values).any(axis=1)
-    kept, own_values = np.flatnonzero(complete), own_values[complete]
+    complete = np.ones(len(own_values), dtype=bool)
+    for column in own_values.T:  # column by column: 20x faster than any(axis=1) on (n, 2)
+        complete &= ~np.isnan(column)
+    kept = np.flatnonzero(complete)
+    if len(kept) < len(own_values):  # else no copy of a million rows
+        own_values = own_values[complete]
     values = minimise(objectives, own_values)
     chosen = nondominated(values, eps)
     chosen = chosen[lexicographic_order(values[chosen])]
+    front_values = values[chosen]
     ref, ref_min = reference_point(objectives, values, ref_point)
-    outside = ~(values[chosen] < np.asarray(ref_min)).all(axis=1)
+    outside = ~(front_values < np.asarray(ref_min)).all(axis=1)
     points = table.take(kept[chosen]).assign(
-        values=own_values[chosen], minimised=values[chosen], outside_ref=outside)
+        values=own_values[chosen], minimised=front_values, outside_ref=outside)
     warnings = degenerate_warnings(objectives, own_values, ref, ref_min,
                                    len(chosen), int(outside.sum()))
     return FrontResult(
@@ -625,7 +630,7 @@ def compute_front(
         ref_point=ref,
         ref_point_minimised=ref_min,
         eps=_eps_json(eps),
-        hypervolume=hypervolume(values[chosen], ref_min),
+        hypervolume=hypervolume(front_values, ref_min),
         n_candidates=int(complete.sum()),
         n_dropped_nan=int((~complete).sum()),
         points=points,

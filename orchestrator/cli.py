@@ -246,6 +246,7 @@ def with_front_details(db, result, shown: int = 0) -> None:
     have None there."""
     import numpy as np
 
+    from analysis.columns import Indexed
     from analysis.front import SHOWN_METRICS
     from store.queries import point_detail_columns
 
@@ -253,9 +254,9 @@ def with_front_details(db, result, shown: int = 0) -> None:
     count = len(points) if not shown else min(shown, len(points))
     metrics = [m for m in SHOWN_METRICS if m not in points]
     details = point_detail_columns(db, points["point_id"][:count], metrics)
-    if count < len(points):
-        hidden = np.full(len(points) - count, None, dtype=object)
-        details = {k: np.concatenate([v.astype(object), hidden]) for k, v in details.items()}
+    if count < len(points):  # every hidden row points at one None after the shown values
+        index = np.minimum(np.arange(len(points)), count)
+        details = {k: Indexed(np.append(v.astype(object), None), index) for k, v in details.items()}
     result.points = points.assign(**details)
 
 

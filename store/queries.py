@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import Select, Text, and_, cast, select
 from sqlalchemy.orm import aliased
 
+from analysis.columns import Indexed
 from store.db import flat_view_names
 from store.schema import (
     INT_METRICS, POINT_METRICS, POINT_TIMES, Epoch, Point, PointMetric, PointTask, Sweep,
@@ -208,8 +209,9 @@ def _objects(values: Iterable[Any]) -> np.ndarray:
 def load_point_columns(store: "Store", flt: PointFilter | None = None,
                        metrics: Iterable[str] | None = None, details: bool = True,
                        task_values: Iterable[str] = TASK_VALUES) -> dict[str, np.ndarray]:
-    """``load_points``' columns as numpy arrays, without pandas: text, ``seed``,
-    ``params`` and ``preference`` as objects, ``point_id`` and ``ray_index`` as int64,
+    """``load_points``' columns as numpy arrays, without pandas: the trial's fields
+    (``trial`` ... ``params``) as ``analysis.columns.Indexed`` arrays of objects,
+    ``preference`` and ``split`` as objects, ``point_id`` and ``ray_index`` as int64,
     every metric (counts too) as float64 with NaN where NULL. ``task_values`` keeps the
     task columns to those of ``loss`` or ``acc`` (with ``mcr``): each fetched column
     costs a tenth of the load."""
@@ -244,7 +246,7 @@ def load_point_columns(store: "Store", flt: PointFilter | None = None,
     columns = iter(numbers.T)
     data: dict[str, Any] = {"point_id": next(columns).astype(np.int64)}
     next(columns)  # trial id, replaced by the trial's fields
-    data |= {name: trials[name][trial] for name in _TRIAL_FIELDS}
+    data |= {name: Indexed(trials[name], trial) for name in _TRIAL_FIELDS}
     data |= {name: next(columns) for name in point_columns}
     if details:
         data["ray_index"] = data["ray_index"].astype(np.int64)
@@ -283,6 +285,7 @@ def load_points(store: "Store", flt: PointFilter | None = None,
     import pandas as pd
 
     data = load_point_columns(store, flt, metrics, details)
+    data = {k: np.asarray(v) if isinstance(v, Indexed) else v for k, v in data.items()}
     data["seed"] = pd.array(data["seed"], dtype="Int64")
     return pd.DataFrame(_int_metrics(data))
 
