@@ -158,9 +158,9 @@ TASK_VALUES = ("loss", "acc")  # what point_tasks holds per task (mcr is derived
 def _numbers_stmt(flt: PointFilter, tasks: list[str], point_columns: list[str],
                   metrics: list[str], task_values: tuple[str, ...] = TASK_VALUES) -> Select:
     """One all-numeric row per matching point: id, trial id, the ``point_columns`` (ray
-    index, times), then per task (row present, the ``task_values`` of TASK_VALUES) and
-    one value per metric, each
-    a key lookup in the long tables (only the tasks and metrics asked for are joined).
+    index, times), then per task (row present, then its ``task_values``) and one value per
+    metric, each a key lookup in the long tables (only the tasks and metrics asked for are
+    joined).
     Unordered: sorting a million ids in numpy is cheaper than SQL's sort."""
     per_task = {task: aliased(PointTask, name=f"pt_{task}") for task in tasks}
     per_metric = metric_aliases(metrics)
@@ -213,8 +213,8 @@ def load_point_columns(store: "Store", flt: PointFilter | None = None,
     (``trial`` ... ``params``) as ``analysis.columns.Indexed`` arrays of objects,
     ``preference`` and ``split`` as objects, ``point_id`` and ``ray_index`` as int64,
     every metric (counts too) as float64 with NaN where NULL. ``task_values`` keeps the
-    task columns to those of ``loss`` or ``acc`` (with ``mcr``): each fetched column
-    costs a tenth of the load."""
+    task columns to those of ``loss`` or ``acc`` (with its ``mcr``): a front reads what
+    its objectives need, as every column fetched costs time per point."""
     flt = flt or PointFilter()
     task_values = tuple(v for v in TASK_VALUES if v in set(task_values))
     wanted = None if metrics is None else set(metrics)
