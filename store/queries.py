@@ -16,13 +16,15 @@ trials); live_points turns running trials' latest epochs into provisional points
 """
 from __future__ import annotations
 
+import functools
 import json
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import Select, Text, and_, cast, select
+from sqlalchemy import Select, Text, and_, case, cast, select
 from sqlalchemy.orm import aliased
 
 from analysis.columns import Indexed
@@ -153,21 +155,33 @@ def _stored_names(connection: "Connection") -> tuple[list[str], list[str]]:
 
 
 TASK_VALUES = ("loss", "acc")  # what point_tasks holds per task (mcr is derived from acc)
+_MASK_BITS = 52  # tasks per presence mask: its sum stays exact in the float64 array
+
+
+def _presence_masks(aliases: list[Any]) -> list[Any]:
+    """Which of the tasks' rows a point has, as sums of powers of two (bit i: the i-th
+    task of the group), one column per _MASK_BITS tasks instead of one per task."""
+    masks = []
+    for start in range(0, len(aliases), _MASK_BITS):
+        group = aliases[start:start + _MASK_BITS]
+        bits = [case((a.point_id.is_(None), 0), else_=1 << i) for i, a in enumerate(group)]
+        masks.append(functools.reduce(operator.add, bits))
+    return masks
 
 
 def _numbers_stmt(flt: PointFilter, tasks: list[str], point_columns: list[str],
                   metrics: list[str], task_values: tuple[str, ...] = TASK_VALUES) -> Select:
     """One all-numeric row per matching point: id, trial id, the ``point_columns`` (ray
-    index, times), then per task (row present, then its ``task_values``) and one value per
-    metric, each a key lookup in the long tables (only the tasks and metrics asked for are
-    joined).
+    index, times), then which tasks it has (``_presence_masks``), the ``task_values`` of
+    each task and one value per metric, each a key lookup in the long tables (only the
+    tasks and metrics asked for are joined). Every column fetched costs time per point.
     Unordered: sorting a million ids in numpy is cheaper than SQL's sort."""
     per_task = {task: aliased(PointTask, name=f"pt_{task}") for task in tasks}
     per_metric = metric_aliases(metrics)
     stmt = select(
         Point.id, Point.trial_id, *[getattr(Point, n) for n in point_columns],
-        *[c for a in per_task.values()
-          for c in (a.point_id, *[getattr(a, v) for v in task_values])],
+        *_presence_masks(list(per_task.values())),
+        *[getattr(a, v) for a in per_task.values() for v in task_values],
         *[a.value for a in per_metric.values()],
     ).join_from(Point, Trial, Point.trial_id == Trial.id)
     for task, alias in per_task.items():
@@ -227,7 +241,8 @@ def load_point_columns(store: "Store", flt: PointFilter | None = None,
         texts = np.array(_raw_rows(connection, _texts_stmt(flt)) if details else [],
                          dtype=object).reshape(-1, 3)
         trial_rows = connection.execute(_trials_stmt(flt)).all()
-    width = (2 + len(point_columns) + (1 + len(task_values)) * len(tasks) + len(standard)
+    n_masks = -(-len(tasks) // _MASK_BITS)
+    width = (2 + len(point_columns) + n_masks + len(task_values) * len(tasks) + len(standard)
              + len(extra))
     numbers = numbers.reshape(-1, width)
     if (np.diff(numbers[:, 0]) < 0).any():  # SQLite's scan mostly gives them in order already
@@ -252,12 +267,14 @@ def load_point_columns(store: "Store", flt: PointFilter | None = None,
         data["ray_index"] = data["ray_index"].astype(np.int64)
         data["split"] = texts[:, 1]
         data["preference"] = _decode_json_texts(texts[:, 2])
+    # the tasks some matching point has: the bits set in any row's mask
+    masks = [np.bitwise_or.reduce(next(columns).astype(np.int64)) for _ in range(n_masks)]
+    present = [bool(masks[i // _MASK_BITS] >> (i % _MASK_BITS) & 1) for i in range(len(tasks))]
     values: dict[str, dict[str, np.ndarray]] = {"loss": {}, "acc": {}}
-    for task in tasks:
-        present = next(columns)
-        read = {value: next(columns) for value in task_values}
-        if not np.isnan(present).all():  # else no matching point has this task
-            for value, column in read.items():
+    for task, has in zip(tasks, present, strict=True):
+        for value in task_values:
+            column = next(columns)
+            if has:
                 values[value][task] = column
     loss, acc = values["loss"], values["acc"]
     data |= {name: next(columns) for name in standard}

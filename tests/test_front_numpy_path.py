@@ -81,9 +81,16 @@ def front(url: str, *args: str) -> str:
     return result.stdout
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 's.db'}"
+    return request.getfixturevalue("pg_url")
+
+
 @pytest.mark.parametrize("d", [2, 3])
-def test_front_equals_brute_force_and_the_dataframe_path(tmp_path, d):
-    url = f"sqlite:///{tmp_path / 's.db'}"
+def test_front_equals_brute_force_and_the_dataframe_path(store_url, d):
+    url = store_url
     written = grid_store(url, d, seed=d)
     complete = [(t, r, m) for t, r, m in written if m is not None]
     mcr = np.array([m for _, _, m in complete])
@@ -228,3 +235,26 @@ def test_an_unmatched_objective_names_the_task_columns_not_read(tmp_path, patter
     assert result.exit_code == 2
     assert " ".join(result.stderr.split()) == f"error: {expected.value}"
     assert "loss.right, acc.left" in result.stderr and "mcr.right" in result.stderr
+
+
+def test_tasks_beyond_one_presence_mask_are_told_apart(store_url):
+    # 55 task names in the store (a presence mask holds 52): the matching points have all
+    # but t50 and t54, which only another dataset's points have
+    url = store_url
+    db = open_store(url, create=True)
+    db.register_sweep("s", "name: s", {"name": "s"}, {})
+    names = [f"t{i:02d}" for i in range(55)]
+    for dataset, tasks in (("grid", [t for t in names if t not in ("t50", "t54")]), ("other", ["t50", "t54"])):
+        key = ("a" if dataset == "grid" else "b") * 16
+        db.add_trials("s", [{"key": key, "dataset": {"name": dataset, "options": {}},
+                             "arch": {"name": "hps", "options": {}}, "method": {"name": "linear", "params": {}},
+                             "preference": None, "seed": 0, "train": {}}])
+        db.record_result(key, {"points": [
+            {"split": "test", "ray_index": k, "preference": None,
+             "tasks": {t: {"loss": k + int(t[1:]) / 100, "acc": None} for t in tasks}} for k in range(3)]})
+    db.close()
+    columns = load_point_columns(open_store(url, create=False), PointFilter(dataset="grid"),
+                                 metrics=[], details=False, task_values=("loss",))
+    kept = [t for t in names if t not in ("t50", "t54")]
+    assert [c for c in columns if c.startswith("loss.")] == [f"loss.{t}" for t in kept]
+    np.testing.assert_array_equal(columns["loss.t53"], [k + 53 / 100 for k in range(3)])
