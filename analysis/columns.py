@@ -8,10 +8,9 @@ either way, so DataFrame callers (report, select, the tests) keep their frames.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
-
-import sys
 
 import numpy as np
 
