@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analysis.columns import Columns, Indexed
+from analysis.format import plain
 from analysis.front import compute_front
 from orchestrator.cli import app
 from store.db import open_store
@@ -75,6 +76,11 @@ def grid_hypervolume(points: np.ndarray, ref: np.ndarray) -> float:
     return volume
 
 
+def as_json(result) -> dict:
+    """A FrontResult's ``--format json`` document as read back from the text."""
+    return json.loads(json.dumps(plain(result.to_json_dict())))
+
+
 def front(url: str, *args: str) -> str:
     result = CliRunner().invoke(app, ["front", "--dataset", "grid", "--store", url, *args])
     assert result.exit_code == 0, result.stderr
@@ -112,7 +118,7 @@ def test_front_equals_brute_force_and_the_dataframe_path(store_url, d):
     # the DataFrame path (what front read before): the same document, table and CSV
     db = open_store(url, create=False, read_only=True)
     old = compute_front(load_points(db, PointFilter(dataset="grid")), document["objectives"])
-    assert document == json.loads(json.dumps(__import__("analysis.format").format.plain(old.to_json_dict())))
+    assert document == as_json(old)
     assert front(url, "--format", "csv") == old.to_csv()
     table = front(url, "--rows", "3")
     assert f"front: {old.n_front} of {len(complete)} points (eps 0), first 3 shown" in table
@@ -129,7 +135,7 @@ def test_eps_front_and_ref_point_match_the_dataframe_path(tmp_path):
     args = ["--objectives", "acc.left,loss.middle,mcr.right", "--eps", "0.125", "--ref-point", "0.3,1.2,0.9"]
     document = json.loads(front(url, "--format", "json", *args))
     old = compute_front(frame, ["acc.left", "loss.middle", "mcr.right"], 0.125, [0.3, 1.2, 0.9])
-    assert document == json.loads(json.dumps(__import__("analysis.format").format.plain(old.to_json_dict())))
+    assert document == as_json(old)
     assert 0 < old.n_outside_ref < old.n_front  # the reference point cuts the front
 
 
@@ -215,7 +221,7 @@ def test_default_objectives_without_accuracies_read_the_losses(tmp_path):
     assert {p["ray_index"] for p in document["points"]} == set(brute_front(losses).tolist())
     old = compute_front(load_points(open_store(url, create=False), PointFilter(dataset="grid")),
                         document["objectives"])
-    assert document == json.loads(json.dumps(__import__("analysis.format").format.plain(old.to_json_dict())))
+    assert document == as_json(old)
 
 
 @pytest.mark.parametrize("patterns", ["mcr.lft", "sx", "loss.*,mcr.x"])
