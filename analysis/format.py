@@ -13,12 +13,12 @@ import csv
 import io
 import json
 import math
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
 FORMATS = ("table", "csv", "json")
 # CSV floats are rounded to 10 significant digits: float64 residue such as
@@ -36,11 +36,18 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
-    if value is None or value is pd.NA or value is pd.NaT:
+    if value is None or _pandas_missing(value):
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def _pandas_missing(value: Any) -> bool:
+    """Whether ``value`` is pandas' NA or NaT; without pandas imported it can be neither
+    (so the formatter never imports pandas itself)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and (value is pandas.NA or value is pandas.NaT)
 
 
 def shown(value: float) -> str:
@@ -110,9 +117,10 @@ def columns(keys: Iterable[str], left: Iterable[str] = ()) -> list[Column]:
     return [Column(k, justify="left" if k in left else "right") for k in keys]
 
 
-def records(rows: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def records(rows: Any) -> list[dict[str, Any]]:
     """Rows as a list of dicts (a DataFrame's records, in order)."""
-    if isinstance(rows, pd.DataFrame):
+    pandas = sys.modules.get("pandas")  # a DataFrame means pandas is imported already
+    if pandas is not None and isinstance(rows, pandas.DataFrame):
         return rows.to_dict("records")
     return [dict(r) for r in rows]
 

@@ -31,7 +31,10 @@ def parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--data-dir", type=Path, default=None)
     front = sub.add_parser("front", help="front and hypervolume over 1e5 and 1e6 points")
     front.add_argument("--sizes", default="100000,1000000")
-    front.add_argument("--store-points", type=int, default=100000, help="0: skip `paretoctl front`")
+    front.add_argument("--store-points", default="100000,1000000",
+                       help="comma list of stored points for `paretoctl front` end to end (0: skip)")
+    front.add_argument("--dims", default="2,3", help="objectives of the stored points")
+    front.add_argument("--keep", type=Path, default=None, help="folder for the stores, reused")
     pack = sub.add_parser("pack", help="trials/hour: K trials one at a time against one pack")
     pack.add_argument("--k", type=int, default=8, help="trials per pack")
     pack.add_argument("--repeats", type=int, default=3)
@@ -118,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
 
             if args.command == "front":
                 front_speed.in_memory([int(v) for v in args.sizes.split(",")])
-                if args.store_points:
-                    front_speed.end_to_end(args.store_points)
+                stored = [int(v) for v in args.store_points.split(",") if int(v)]
+                if stored:
+                    front_speed.end_to_end(stored, dims=tuple(int(v) for v in args.dims.split(",")),
+                                           keep=args.keep)
             else:
                 front_speed.in_memory([100000, 1000000])
                 front_speed.end_to_end(100000)

@@ -208,28 +208,56 @@ def front(
     live: bool = typer.Option(False, "--live", help="add a provisional point for every running trial: its latest stored epoch's validation scores, marked live"),
 ) -> None:
     """Print the (epsilon-)Pareto front of stored points and its hypervolume."""
-    from analysis.front import SHOWN_METRICS, compute_front, objective_metrics
-    from store.queries import point_details
+    from analysis.front import compute_front, objective_metrics, objective_task_values
 
     margin = parse_eps(eps)
     if rows < 0:
         raise UserInputError(f"--rows: expected a whole number >= 0, got {rows}")
     db = open_existing_store(store)
-    # the bulk load reads the objectives only; what the front's rows show comes after (a
-    # live front reads everything: its provisional points have no stored rows to look up)
-    df = load_filtered_points(db, fmt, live=live,
-                              metrics=None if live else objective_metrics(parse_list(objectives) or []),
-                              details=live, dataset=dataset, sweep=sweep, method=method,
-                              arch=arch, split=split)
+    patterns = parse_list(objectives) or []
+
+    def load(task_values):
+        # the bulk load reads the objectives only, as numpy columns (no pandas); what the
+        # front's rows show comes after (a live front reads everything into a DataFrame:
+        # its provisional points have no stored rows to look up)
+        return load_filtered_points(db, fmt, live=live,
+                                    metrics=None if live else objective_metrics(patterns),
+                                    details=live, frame=live, task_values=task_values,
+                                    dataset=dataset, sweep=sweep, method=method, arch=arch,
+                                    split=split)
+
+    # the default objectives are mcr.* unless a task has no accuracy: accuracies first
+    df = load((objective_task_values(patterns) if patterns else ()) or ("acc",))
     names = chosen_objectives(objectives, df)
+    if any(name not in df for name in names):  # the default is loss.*: read the losses
+        df = load(("loss", "acc"))
     if live:
         df = drop_incomplete_live(df, names)
     result = compute_front(df, names, margin, checked_ref_flag(ref_point, names))
     if not live:
-        shown = [m for m in SHOWN_METRICS if m not in result.front_df.columns]
-        details = point_details(db, result.front_df["point_id"], shown)
-        result.front_df = result.front_df.join(details, on="point_id")
+        with_front_details(db, result, rows if fmt == "table" else 0)
     emit_front(result, fmt, rows)
+
+
+def with_front_details(db, result, shown: int = 0) -> None:
+    """Add to ``result``'s rows what the bulk load left out (split, ray index, preference,
+    sr/cr/ps), read for its first ``shown`` rows only (0: all): a table shows no more, and
+    on a front of 1e5 points the reading would cost more than the front. Rows not shown
+    have None there."""
+    import numpy as np
+
+    from analysis.columns import Indexed
+    from analysis.front import SHOWN_METRICS
+    from store.queries import point_detail_columns
+
+    points = result.points
+    count = len(points) if not shown else min(shown, len(points))
+    metrics = [m for m in SHOWN_METRICS if m not in points]
+    details = point_detail_columns(db, points["point_id"][:count], metrics)
+    if count < len(points):  # every hidden row points at one None after the shown values
+        index = np.minimum(np.arange(len(points)), count)
+        details = {k: Indexed(np.append(v.astype(object), None), index) for k, v in details.items()}
+    result.points = points.assign(**details)
 
 
 def emit_front(result, fmt: str, rows: int = 0) -> None:
@@ -245,10 +273,18 @@ def chosen_objectives(text: Optional[str], df) -> list[str]:
     """``--objectives`` expanded over the loaded columns, or the default (mcr.* / loss.*);
     a pattern that matches nothing or is given twice is bad input."""
     from analysis.front import default_objectives, expand_objectives
+    from contract import metrics as registry
     from store.queries import POINT_COLUMNS
 
-    # metrics not loaded (no pattern could match them) are still named when none matches
-    available = [*df.columns, *[m for m in POINT_COLUMNS if m not in df.columns]]
+    # metrics and per-task values not loaded (no pattern could match them) are still named
+    # when none matches, where a full load has them
+    columns, tasks = list(df.columns), registry.task_names(df.columns)
+    kinds = (registry.LOSS.name, registry.ACC.name, registry.MCR.name)
+    block = [f"{kind}.{task}" for kind in kinds for task in tasks]
+    if not set(block) <= set(columns):
+        at = next(i for i, c in enumerate(columns) if c in block)
+        columns = [*columns[:at], *block, *[c for c in columns[at:] if c not in block]]
+    available = [*columns, *[m for m in POINT_COLUMNS if m not in columns]]
     try:
         return expand_objectives(parse_list(text), available) if text else default_objectives(df)
     except ValueError as exc:
@@ -256,13 +292,14 @@ def chosen_objectives(text: Optional[str], df) -> list[str]:
 
 
 def load_filtered_points(store, fmt: str, live: bool = False, metrics=None, details: bool = True,
-                         **filters):
+                         frame: bool = True, task_values=("loss", "acc"), **filters):
     """The points a front or report reads from ``store`` (a URL or None, or an opened
     Store); ``metrics``, ``details``: as for load_points; ``live`` adds running trials'
-    provisional points (a ``live`` column marks them). Bad --split/--format or no match
-    is bad input."""
+    provisional points (a ``live`` column marks them); ``frame=False`` gives numpy
+    ``Columns`` instead of a DataFrame (no pandas), of the ``task_values`` only (as for
+    load_point_columns). Bad --split/--format or no match is bad input."""
     from store.db import Store
-    from store.queries import PointFilter, load_points
+    from store.queries import PointFilter, load_point_columns, load_points
 
     splits = filters["split"] if isinstance(filters["split"], list) else [filters["split"]]
     if any(split not in SPLITS for split in splits):
@@ -270,10 +307,16 @@ def load_filtered_points(store, fmt: str, live: bool = False, metrics=None, deta
                              f"got {filters['split']!r}")
     checked_format(fmt)
     db = store if isinstance(store, Store) else open_existing_store(store)
-    df = load_points(db, PointFilter(**filters), metrics=metrics, details=details)
+    if frame:
+        df = load_points(db, PointFilter(**filters), metrics=metrics, details=details)
+    else:
+        from analysis.columns import Columns
+
+        df = Columns(load_point_columns(db, PointFilter(**filters), metrics=metrics,
+                                        details=details, task_values=task_values))
     if live:
         df = with_live_points(db, df, PointFilter(**filters))
-    if df.empty:
+    if not len(df):
         named = " ".join(f"--{k} {v}" for k, v in filters.items() if v is not None)
         raise UserInputError(f"no stored points match {named}")
     return df

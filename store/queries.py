@@ -1,4 +1,5 @@
-"""Reading the store into pandas DataFrames for front, trials, report, plot, export.
+"""Reading the store into numpy columns (front) and pandas DataFrames (trials, report,
+plot, export).
 
 load_points runs two set-based queries over the matching points, aligned by point id:
 one all-numeric row per point (the per-task rows of point_tasks and the metrics of
@@ -7,22 +8,26 @@ joined), fetched as the driver's tuples straight into one float64 array; and the
 and preference text (``details``). Each trial's fields are read once and spread by index.
 There is no per-point query, no per-point Python object beyond the fetched tuples, no
 pivot. A front loads without details and reads them, with the metrics it shows, for its
-own rows only (``point_details``).
+own rows only (``point_details``). ``load_point_columns`` and ``point_detail_columns``
+give the same as numpy arrays without importing pandas (what ``paretoctl front`` reads).
 
 latest_epochs and trial_epochs read the ``epochs`` table (live progress of running
 trials); live_points turns running trials' latest epochs into provisional points.
 """
+from __future__ import annotations
 
+import functools
 import json
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from sqlalchemy import Select, Text, and_, cast, select
+from sqlalchemy import Select, Text, and_, case, cast, select
 from sqlalchemy.orm import aliased
 
+from analysis.columns import Indexed
 from store.db import flat_view_names
 from store.schema import (
     INT_METRICS, POINT_METRICS, POINT_TIMES, Epoch, Point, PointMetric, PointTask, Sweep,
@@ -30,6 +35,7 @@ from store.schema import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sqlalchemy.engine import Connection
 
     from store.db import Store
@@ -109,17 +115,19 @@ def _fetch_columns(store: "Store", stmt: Select) -> dict[str, tuple]:
 
 def _frame(store: "Store", stmt: Select) -> pd.DataFrame:
     """Run ``stmt`` and return its rows as a DataFrame (object columns as fetched)."""
+    import pandas as pd
+
     columns = _fetch_columns(store, stmt)
     return pd.DataFrame({name: list(values) for name, values in columns.items()})
 
 
-def _decode_json_texts(values: Any) -> pd.Series:
-    """Decode JSON texts, each distinct text once (identical values share one object)."""
-    texts = pd.Series(values, dtype=object)
-    decoded = {text: json.loads(text) for text in texts.dropna().unique()}
-    out = texts.map(decoded)
-    out[texts.isna()] = None
-    return out
+def _decode_json_texts(values: Any) -> np.ndarray:
+    """Decode JSON texts (None stays None), each distinct text once (identical values
+    share one object), as an object array."""
+    texts = list(values)
+    decoded = {text: json.loads(text) for text in set(texts) if text is not None}
+    decoded[None] = None
+    return _objects(decoded[text] for text in texts)
 
 
 def _trials_stmt(flt: PointFilter) -> Select:
@@ -146,17 +154,34 @@ def _stored_names(connection: "Connection") -> tuple[list[str], list[str]]:
     return sorted(tasks), sorted(metrics)
 
 
+TASK_VALUES = ("loss", "acc")  # what point_tasks holds per task (mcr is derived from acc)
+_MASK_BITS = 52  # tasks per presence mask: its sum stays exact in the float64 array
+
+
+def _presence_masks(aliases: list[Any]) -> list[Any]:
+    """Which of the tasks' rows a point has, as sums of powers of two (bit i: the i-th
+    task of the group), one column per _MASK_BITS tasks instead of one per task."""
+    masks = []
+    for start in range(0, len(aliases), _MASK_BITS):
+        group = aliases[start:start + _MASK_BITS]
+        bits = [case((a.point_id.is_(None), 0), else_=1 << i) for i, a in enumerate(group)]
+        masks.append(functools.reduce(operator.add, bits))
+    return masks
+
+
 def _numbers_stmt(flt: PointFilter, tasks: list[str], point_columns: list[str],
-                  metrics: list[str]) -> Select:
+                  metrics: list[str], task_values: tuple[str, ...] = TASK_VALUES) -> Select:
     """One all-numeric row per matching point: id, trial id, the ``point_columns`` (ray
-    index, times), then per task (row present, loss, acc) and one value per metric, each
-    a key lookup in the long tables (only the tasks and metrics asked for are joined).
+    index, times), then which tasks it has (``_presence_masks``), the ``task_values`` of
+    each task and one value per metric, each a key lookup in the long tables (only the
+    tasks and metrics asked for are joined). Every column fetched costs time per point.
     Unordered: sorting a million ids in numpy is cheaper than SQL's sort."""
     per_task = {task: aliased(PointTask, name=f"pt_{task}") for task in tasks}
     per_metric = metric_aliases(metrics)
     stmt = select(
         Point.id, Point.trial_id, *[getattr(Point, n) for n in point_columns],
-        *[c for a in per_task.values() for c in (a.point_id, a.loss, a.acc)],
+        *_presence_masks(list(per_task.values())),
+        *[getattr(a, v) for a in per_task.values() for v in task_values],
         *[a.value for a in per_metric.values()],
     ).join_from(Point, Trial, Point.trial_id == Trial.id)
     for task, alias in per_task.items():
@@ -189,6 +214,77 @@ def _selected(names: Iterable[str], wanted: set[str] | None) -> list[str]:
     return list(names) if wanted is None else [n for n in names if n in wanted]
 
 
+def _objects(values: Iterable[Any]) -> np.ndarray:
+    """A 1-D object array of ``values`` (lists and dicts stay one item each)."""
+    values = list(values)
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def load_point_columns(store: "Store", flt: PointFilter | None = None,
+                       metrics: Iterable[str] | None = None, details: bool = True,
+                       task_values: Iterable[str] = TASK_VALUES) -> dict[str, np.ndarray]:
+    """``load_points``' columns as numpy arrays, without pandas: the trial's fields
+    (``trial`` ... ``params``) as ``analysis.columns.Indexed`` arrays of objects,
+    ``preference`` and ``split`` as objects, ``point_id`` and ``ray_index`` as int64,
+    every metric (counts too) as float64 with NaN where NULL. ``task_values`` keeps the
+    task columns to those of ``loss`` or ``acc`` (with its ``mcr``): a front reads what
+    its objectives need, as every column fetched costs time per point."""
+    flt = flt or PointFilter()
+    task_values = tuple(v for v in TASK_VALUES if v in set(task_values))
+    wanted = None if metrics is None else set(metrics)
+    with store.read_connection() as connection:
+        tasks, extra = _stored_names(connection)
+        standard, extra = _selected(POINT_METRICS, wanted), _selected(extra, wanted)
+        point_columns = ["ray_index"] * details + _selected(_TIME_VALUES, wanted)
+        stmt = _numbers_stmt(flt, tasks, point_columns, [*standard, *extra], task_values)
+        numbers = np.array(_raw_rows(connection, stmt), dtype=np.float64)
+        texts = np.array(_raw_rows(connection, _texts_stmt(flt)) if details else [],
+                         dtype=object).reshape(-1, 3)
+        trial_rows = connection.execute(_trials_stmt(flt)).all()
+    n_masks = -(-len(tasks) // _MASK_BITS)
+    width = (2 + len(point_columns) + n_masks + len(task_values) * len(tasks) + len(standard)
+             + len(extra))
+    numbers = numbers.reshape(-1, width)
+    if (np.diff(numbers[:, 0]) < 0).any():  # SQLite's scan mostly gives them in order already
+        numbers = numbers[np.argsort(numbers[:, 0], kind="stable")]
+    trials = {name: _objects(row[i] for row in trial_rows)
+              for i, name in enumerate(["id", *_TRIAL_FIELDS])}
+    # rows are aligned by point id: a point re-recorded between the queries is left out
+    trial = _positions(numbers[:, 1].astype(np.int64), trials["id"].astype(np.int64))
+    keep = trial >= 0
+    if details:
+        at = _positions(numbers[:, 0].astype(np.int64), texts[:, 0].astype(np.int64))
+        keep &= at >= 0
+        texts = texts[at[keep]]
+    if not keep.all():
+        numbers, trial = numbers[keep], trial[keep]
+    columns = iter(numbers.T)
+    data: dict[str, Any] = {"point_id": next(columns).astype(np.int64)}
+    next(columns)  # trial id, replaced by the trial's fields
+    data |= {name: Indexed(trials[name], trial) for name in _TRIAL_FIELDS}
+    data |= {name: next(columns) for name in point_columns}
+    if details:
+        data["ray_index"] = data["ray_index"].astype(np.int64)
+        data["split"] = texts[:, 1]
+        data["preference"] = _decode_json_texts(texts[:, 2])
+    # the tasks some matching point has: the bits set in any row's mask
+    masks = [np.bitwise_or.reduce(next(columns).astype(np.int64)) for _ in range(n_masks)]
+    present = [bool(masks[i // _MASK_BITS] >> (i % _MASK_BITS) & 1) for i in range(len(tasks))]
+    values: dict[str, dict[str, np.ndarray]] = {"loss": {}, "acc": {}}
+    for task, has in zip(tasks, present, strict=True):
+        for value in task_values:
+            column = next(columns)
+            if has:
+                values[value][task] = column
+    loss, acc = values["loss"], values["acc"]
+    data |= {name: next(columns) for name in standard}
+    data = {c: data[c] for c in POINT_COLUMNS if c in data}
+    data |= {f"loss.{t}": v for t, v in loss.items()} | {f"acc.{t}": v for t, v in acc.items()}
+    data |= {f"mcr.{t}": 1.0 - v for t, v in acc.items()}
+    data |= {name: next(columns) for name in extra}
+    return data
+
+
 def load_points(store: "Store", flt: PointFilter | None = None,
                 metrics: Iterable[str] | None = None, details: bool = True) -> pd.DataFrame:
     """One wide row per point matching ``flt``: POINT_COLUMNS, then task columns, then
@@ -203,73 +299,28 @@ def load_points(store: "Store", flt: PointFilter | None = None,
     tasks the matching points have. Rows are in point-id (insertion) order; NULL
     metrics are NaN / <NA>. Values come as numpy arrays straight from the fetched rows.
     """
-    flt = flt or PointFilter()
-    wanted = None if metrics is None else set(metrics)
-    with store.read_connection() as connection:
-        tasks, extra = _stored_names(connection)
-        standard, extra = _selected(POINT_METRICS, wanted), _selected(extra, wanted)
-        point_columns = ["ray_index"] * details + _selected(_TIME_VALUES, wanted)
-        stmt = _numbers_stmt(flt, tasks, point_columns, [*standard, *extra])
-        numbers = np.array(_raw_rows(connection, stmt), dtype=np.float64)
-        texts = np.array(_raw_rows(connection, _texts_stmt(flt)) if details else [],
-                         dtype=object).reshape(-1, 3)
-        trials = _frame(store, _trials_stmt(flt))
-    width = 2 + len(point_columns) + 3 * len(tasks) + len(standard) + len(extra)
-    numbers = numbers.reshape(-1, width)
-    numbers = numbers[np.argsort(numbers[:, 0], kind="stable")]
-    if trials.empty:
-        trials = pd.DataFrame(columns=["id", *_TRIAL_FIELDS])
-    # rows are aligned by point id: a point re-recorded between the queries is left out
-    trial = _positions(numbers[:, 1].astype(np.int64), trials["id"].to_numpy(dtype=np.int64))
-    keep = trial >= 0
-    if details:
-        at = _positions(numbers[:, 0].astype(np.int64), texts[:, 0].astype(np.int64))
-        keep &= at >= 0
-        texts = texts[at[keep]]
-    numbers, trial = numbers[keep], trial[keep]
-    columns = iter(numbers.T)
-    data: dict[str, Any] = {"point_id": next(columns).astype(np.int64)}
-    next(columns)  # trial id, replaced by the trial's fields
-    for name in _TRIAL_FIELDS[:-1]:
-        data[name] = trials[name].to_numpy(dtype=object)[trial]
-    data["seed"] = pd.array(trials["seed"].to_numpy()[trial], dtype="Int64")
-    data["params"] = trials["params"].to_numpy(dtype=object)[trial]
-    data |= {name: next(columns) for name in point_columns}
-    if details:
-        data["ray_index"] = data["ray_index"].astype(np.int64)
-        data["split"] = texts[:, 1]
-        data["preference"] = _decode_json_texts(texts[:, 2]).to_numpy()
-    loss, acc = {}, {}
-    for task in tasks:
-        present, loss[task], acc[task] = next(columns), next(columns), next(columns)
-        if np.isnan(present).all():  # no matching point has this task
-            del loss[task], acc[task]
-    data |= _metric_columns(standard, columns)
-    data = {c: data[c] for c in POINT_COLUMNS if c in data}
-    data |= {f"loss.{t}": v for t, v in loss.items()} | {f"acc.{t}": v for t, v in acc.items()}
-    data |= {f"mcr.{t}": 1.0 - v for t, v in acc.items()}
-    data |= {name: next(columns) for name in extra}
-    return pd.DataFrame(data)
+    import pandas as pd
+
+    data = load_point_columns(store, flt, metrics, details)
+    data = {k: np.asarray(v) if isinstance(v, Indexed) else v for k, v in data.items()}
+    data["seed"] = pd.array(data["seed"], dtype="Int64")
+    return pd.DataFrame(_int_metrics(data))
 
 
-def _metric_columns(names: list[str], columns: Iterable[np.ndarray]) -> dict[str, Any]:
-    """The next columns as the named metrics: stored as REAL, counts become Int64 again."""
-    columns = iter(columns)
-    out = {}
-    for name in names:
-        values = next(columns)
-        out[name] = pd.array(values, dtype="Int64") if name in INT_METRICS else values
-    return out
+def _int_metrics(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the count metrics (stored as REAL) as Int64 again."""
+    import pandas as pd
+
+    return {k: pd.array(v, dtype="Int64") if k in INT_METRICS else v for k, v in data.items()}
 
 
 _DETAIL_CHUNK = 5000  # point ids per IN list (SQLite allows 32766 bound values)
 
 
-def point_details(store: "Store", point_ids: Iterable[int], metrics: Iterable[str]) -> pd.DataFrame:
-    """``split``, ``ray_index``, ``preference`` and the named metrics (of POINT_METRICS or
-    the others) of the given points, indexed by point id: what ``load_points(...,
-    details=False)`` left out, read for the few rows a front shows."""
-    ids = np.unique(np.asarray(list(point_ids), dtype=np.int64))
+def _detail_rows(store: "Store", ids: np.ndarray,
+                 metrics: Iterable[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The points among ``ids`` (sorted, unique) that exist, and their ``ray_index``, the
+    named metrics (float64), ``split`` and ``preference``, in that order."""
     with store.read_connection() as connection:
         _, extra = _stored_names(connection)
         names = [m for m in (*POINT_METRICS, *extra) if m in set(metrics)]
@@ -288,10 +339,41 @@ def point_details(store: "Store", point_ids: Iterable[int], metrics: Iterable[st
     table = np.array(rows, dtype=object).reshape(-1, 4 + len(names))
     table = table[np.isin(table[:, 0].astype(np.int64), ids)]  # a range brings others too
     numbers = table[:, :2 + len(names)].astype(np.float64).T
-    data = {"ray_index": numbers[1].astype(np.int64), "split": table[:, -2],
-            "preference": _decode_json_texts(table[:, -1]).to_numpy()}
-    data |= _metric_columns(names, numbers[2:])
-    return pd.DataFrame(data, index=pd.Index(numbers[0].astype(np.int64), name="point_id"))
+    data = {"ray_index": numbers[1].astype(np.int64)}
+    data |= dict(zip(names, numbers[2:], strict=True))
+    data |= {"split": table[:, -2], "preference": _decode_json_texts(table[:, -1])}
+    return numbers[0].astype(np.int64), data
+
+
+def point_detail_columns(store: "Store", point_ids: Iterable[int],
+                         metrics: Iterable[str]) -> dict[str, np.ndarray]:
+    """What ``point_details`` reads, without pandas, one row per given id in the given
+    order (a point gone since: NaN and None, ``ray_index`` then float)."""
+    wanted = np.asarray(list(point_ids), dtype=np.int64)
+    found, data = _detail_rows(store, np.unique(wanted), metrics)
+    at = _positions(wanted, found)
+    if (at >= 0).all():
+        return {name: column[at] for name, column in data.items()}
+    at = np.where(at >= 0, at, len(found))  # the missing row appended below
+    out = {}
+    for name, column in data.items():
+        missing = None if column.dtype == object else np.nan
+        column = column.astype(float) if column.dtype.kind == "i" else column
+        out[name] = np.append(column, np.array([missing], dtype=column.dtype))[at]
+    return out
+
+
+def point_details(store: "Store", point_ids: Iterable[int], metrics: Iterable[str]) -> pd.DataFrame:
+    """``split``, ``ray_index``, ``preference`` and the named metrics (of POINT_METRICS or
+    the others) of the given points, indexed by point id: what ``load_points(...,
+    details=False)`` left out, read for the few rows a front shows."""
+    import pandas as pd
+
+    found, data = _detail_rows(store, np.unique(np.asarray(list(point_ids), dtype=np.int64)),
+                               metrics)
+    order = ["ray_index", "split", "preference"]
+    data = {name: data[name] for name in [*order, *[k for k in data if k not in order]]}
+    return pd.DataFrame(_int_metrics(data), index=pd.Index(found, name="point_id"))
 
 
 def trial_configs(store: "Store", flt: PointFilter | None = None) -> dict[str, dict[str, Any]]:
@@ -309,6 +391,8 @@ def task_names(df: pd.DataFrame) -> list[str]:
 
 def _trial_sweeps(store: "Store", flt: PointFilter) -> pd.Series:
     """Sorted sweep names per trial key, for the trials matching ``flt``."""
+    import pandas as pd
+
     stmt = _trial_filtered(
         select(Trial.key, Sweep.name)
         .join_from(Trial, SweepTrial, SweepTrial.trial_id == Trial.id)
@@ -323,6 +407,8 @@ def _trial_sweeps(store: "Store", flt: PointFilter) -> pd.Series:
 
 def _trial_sparsity(store: "Store", flt: PointFilter) -> pd.DataFrame:
     """SR/CR/PS of each trial's first point (ray 0) on the filter's split."""
+    import pandas as pd
+
     split = flt.split if flt.split is not None else "test"
     metrics = metric_aliases(["sr", "cr", "ps"])
     stmt = _trial_filtered(
@@ -346,6 +432,8 @@ def list_trials(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
     default) and are NaN for trials without such a point (pending, failed); the run
     columns are None (attempts <NA>) where not recorded.
     """
+    import pandas as pd
+
     flt = flt or PointFilter()
     stmt = _trial_filtered(
         select(
@@ -373,6 +461,8 @@ EPOCH_COLUMNS = ["key", "stage", "epoch", "stage_epochs", "val_score", "elapsed_
 
 def _epoch_frame(store: "Store", stmt: Select) -> pd.DataFrame:
     """Epoch rows with ``stage_epochs`` (the stage's length, from the record) as a column."""
+    import pandas as pd
+
     epochs = _frame(store, stmt)
     if epochs.empty:
         return pd.DataFrame(columns=[*stmt.selected_columns.keys(), "stage_epochs"])
@@ -417,6 +507,8 @@ def live_points(store: "Store", flt: PointFilter | None = None) -> pd.DataFrame:
     epoch's per-task validation loss and accuracy (``val_loss``/``val_acc`` of the
     record) as load_points columns, plus ``stage`` and ``epoch``. Metrics an epoch does
     not have (SR, CR, ...; per-task scores of a front learner) are NaN."""
+    import pandas as pd
+
     epochs = latest_epochs(store, flt)
     rows = []
     for epoch in epochs.to_dict("records"):

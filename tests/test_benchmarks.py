@@ -74,3 +74,16 @@ def test_pack_rows_give_trials_per_hour_for_both_ways():
     rows = pack.run(torch.device("cpu"), k=2, repeats=1, n_train=64, n_test=32, batch=32)
     assert [r["case"] for r in rows] == ["linear / lenet", "linear / hps"]
     assert all(r["one"] > 0 and r["packed"] > 0 and r["k"] == 2 for r in rows)
+
+
+def test_front_end_to_end_prints_wall_and_cpu_per_store(capsys, tmp_path):
+    from benchmarks import front_speed
+
+    front_speed.end_to_end([300], shares=(0.0, 1.0), repeats=1, dims=(2, 3), keep=tmp_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:6] == ["stored", "d", "set", "front", "wall", "s"]
+    rows = [line.replace("all on front", "all-on-front").split() for line in lines[1:]]
+    assert [r[:3] for r in rows] == [["300", "2", "random"], ["300", "2", "all-on-front"],
+                                      ["300", "3", "random"], ["300", "3", "all-on-front"]]
+    assert int(rows[0][3]) < 300 and int(rows[2][3]) < 300 and rows[1][3] == rows[3][3] == "300"
+    assert all(float(r[4]) > 0 and float(r[5]) > 0 for r in rows)  # wall and CPU seconds
