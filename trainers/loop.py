@@ -365,6 +365,16 @@ def validation_tasks(scores: SplitScores | None, tasks: tuple[Task, ...]) -> dic
             "val_acc": {t.name: acc for t, acc in zip(tasks, scores.accs)}}
 
 
+def epoch_record(stage: str, epoch: int, stage_epochs: int, val_score: float,
+                 loss_sum: float, n_batches: int, method: "Method", tasks: tuple[Task, ...],
+                 figures: dict[str, Any]) -> dict[str, Any]:
+    """One epoch's record, as the history keeps it and ``on_epoch`` sees it; the packed
+    loop (trainers/packing/loop.py) builds its members' with this too, so they match."""
+    return {"stage": stage, "epoch": epoch, "stage_epochs": stage_epochs,
+            "val_score": val_score, "train_loss": loss_sum / max(n_batches, 1),
+            **validation_tasks(method.val_scores, tasks), **figures, **method.state()}
+
+
 def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: TrainSettings,
               stage: Stage, generator: torch.Generator,
               on_epoch: Callable[[dict[str, Any]], None] | None = None) -> StageOutcome:
@@ -393,10 +403,8 @@ def run_stage(model: MultiTaskNet, method: "Method", data: TrainData, settings: 
         method.val_scores = None  # set again by a validation pass of one model
         val_score = method.validation_score(model, data.val, data.tasks,
                                             settings.eval_batch_size)
-        record = {"stage": stage.name, "epoch": epoch, "stage_epochs": stage.epochs,
-                  "val_score": val_score, "train_loss": float(loss_sum) / max(n_batches, 1),
-                  **validation_tasks(method.val_scores, data.tasks), **figures,
-                  **method.state()}
+        record = epoch_record(stage.name, epoch, stage.epochs, val_score, float(loss_sum),
+                              n_batches, method, data.tasks, figures)
         history.append(record)
         if on_epoch is not None:
             reported = time.perf_counter()

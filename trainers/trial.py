@@ -29,7 +29,7 @@ from contract.result import Point, TrialResult
 from contract.trial import TrialConfig
 from trainers import precision
 from trainers.datasets import DATASETS, SPLITS, DatasetBundle, Split
-from trainers.loop import SplitScores, TrainData, TrainingDiverged, evaluate, \
+from trainers.loop import FitOutcome, SplitScores, TrainData, TrainingDiverged, evaluate, \
     sparsity_objective
 from trainers.methods import METHODS, Method
 from trainers.methods.base import SPARSITY_PARAMS
@@ -167,6 +167,17 @@ def scored_point(bundle: DatasetBundle, scores: SplitScores, seconds: float,
     return dataclasses.replace(point, tasks=tasks, time_eval_s=seconds)
 
 
+def result_info(outcome: FitOutcome, method: Method, bundle: DatasetBundle,
+                settings: TrainSettings) -> dict[str, Any]:
+    """The result's ``info``: the checkpoint, the method's state, the history, the
+    schedule's own figures, and the train sample where the train split was sampled (a
+    pack's member records this too, trainers/packing/train.py)."""
+    return {"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
+            "method_state": method.state(), "history": outcome.history, **outcome.info,
+            **({"train_eval": {"n": TRAIN_EVAL_SAMPLE, "of": len(bundle.splits["train"])}}
+               if train_sampled(bundle, settings) else {})}
+
+
 def run_trial(config: TrialConfig | dict[str, Any],
               on_epoch: Callable[[dict[str, Any]], None] | None = None,
               on_model: Callable[[bytes], None] | None = None, *,
@@ -207,8 +218,5 @@ def run_trial(config: TrialConfig | dict[str, Any],
         points=tuple(points), time_train_s=outcome.time_train_s,
         time_phase1_s=outcome.time_phase1_s, time_phase2_s=outcome.time_phase2_s,
         device=str(device), precision=ran, versions=versions(),
-        info={"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
-              "method_state": method.state(), "history": outcome.history, **outcome.info,
-              **({"train_eval": {"n": TRAIN_EVAL_SAMPLE, "of": len(bundle.splits["train"])}}
-                 if train_sampled(bundle, settings) else {})},
+        info=result_info(outcome, method, bundle, settings),
     ).to_plain()

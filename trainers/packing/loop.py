@@ -268,6 +268,8 @@ def run_stage(pack: Pack, stage: PackedStage) -> None:
         for i in pack.live():
             pack.guard(i, loop.check_finite, stage.name, epoch, torch.tensor(sums[i]),
                        members[i].method.state())
+        for i in pack.live():
+            members[i].method.val_scores = None  # set again by a validation pass of one model
         scores = validate(pack)
         for i in pack.live():
             method, model = members[i].method, members[i].model
@@ -279,11 +281,13 @@ def run_stage(pack: Pack, stage: PackedStage) -> None:
                                        settings.eval_batch_size)
             if not pack.alive[i]:
                 continue
-            record = {"stage": stage.name, "epoch": epoch, "val_score": val_score,
-                      **figures[i], **method.state()}
+            record = loop.epoch_record(stage.name, epoch, stage.epochs, val_score, sums[i],
+                                       n_batches, method, data.tasks, figures[i])
             histories[i].append(record)
             if pack.on_epoch is not None:
+                reported = time.perf_counter()
                 pack.on_epoch(i, record)
+                start += time.perf_counter() - reported  # reporting progress is not training
             pack.guard(i, stage.checkpoints[i].consider, model, method, record)
     elapsed = time.perf_counter() - start
     for i in pack.live():

@@ -38,7 +38,7 @@ from trainers.reproducibility import reproducible, seed_everything
 from trainers.settings import resolve_device
 from trainers.artifacts import serialise_model
 from trainers.trial import Scored, build_model, evaluate_points, evaluated_splits, \
-    load_dataset, trial_precision, versions
+    load_dataset, result_info, trial_precision, versions
 
 #: what a member of a pack comes back as: the plain TrialResult, or its one-line error
 MemberOutcome = Union[dict[str, Any], str]
@@ -158,9 +158,7 @@ def member_result(member: Member, config: TrialConfig, bundle: DatasetBundle,
         points=tuple(points), time_train_s=outcome.time_train_s,
         time_phase1_s=outcome.time_phase1_s, time_phase2_s=outcome.time_phase2_s,
         device=str(device), precision=ran, versions=versions(),
-        info={"best_epoch": outcome.best_epoch, "best_val_score": outcome.best_val_score,
-              "method_state": member.method.state(), "history": outcome.history,
-              **outcome.info, "pack_size": size},
+        info={**result_info(outcome, member.method, bundle, config.train), "pack_size": size},
     ).to_plain()
 
 
