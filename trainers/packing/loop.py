@@ -2,10 +2,11 @@
 
 Every member keeps what makes it its own trial: its batch order (its own generator, one
 permutation per epoch, drawn exactly where the unpacked loop draws it), its optimiser
-state (trainers/packing/optim.py), its checkpoint rule, history, divergence check and
-per-member hooks (the GrOWL prox, tying; run on its plain network). What the members
-share is the lock-step: the same number of batches per epoch, the same stage lengths and
-learning-rate schedule, and one batched forward and backward per step.
+state (trainers/packing/optim.py), its checkpoint rule, history (epoch records built as
+unpacked, ``loop.epoch_record``), divergence check and per-member hooks (the GrOWL prox,
+tying; run on its plain network). What the members share is the lock-step: the same
+number of batches per epoch, the same stage lengths and learning-rate schedule, and one
+batched forward and backward per step.
 
 A member that fails (a non-finite loss or state at an epoch's end, or an error in one of
 its own hooks) is frozen: it takes no further step, its hooks no longer run, and the
