@@ -27,15 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SPEC = """
-name: overhead
-datasets: [{{name: multidigits, n_train: 200, n_val: 60, n_test: 60}}]
-architectures: [hps]
-methods: [{{name: linear, preferences: {{explicit: [[0, 0.5, 0.5]]}}}}]
-seeds: [{seeds}]
-train: {{epochs: 1, batch_size: 64}}
-resources: {{cpus_per_trial: 1, max_concurrent: {concurrent}}}
-"""
+from benchmarks.trial_overhead import SPEC  # the same tiny sweep: one trial per seed
 
 #: what a fresh Ray worker does before its first trial trains, timed in a fresh process
 WORKER_PROBE = """
