@@ -173,20 +173,29 @@ def train_steps(pack: Pack, optimizer: PackedOptimizer, lr: float, order: BatchO
             masks[key] = mask.to(device)
         return masks[key]
 
+    alone = pack.stacked.alone and pack.method.alone
     n_batches = 0
     for groups in order.batches(pack.settings.batch_size):
-        step = pack.method.losses(groups, active)
+        if alone:
+            grads, report = pack.method.member_steps(groups, active)
+        else:
+            step = pack.method.losses(groups, active)
         for i, exc in pack.method.failed.items():
             pack.fail(i, exc)
             active[i] = False
         pack.method.failed.clear()
-        if step.loss is not None:
+        if alone:
+            # every active member stepped on its own loss, as unpacked
+            optimizer.step(grads, lr, active)
+            loss_sum = loss_sum + torch.where(on_device(active), report, torch.zeros_like(report))
+        elif step.loss is not None:
             stepping = step.stepping & active
             total = torch.where(on_device(stepping), step.loss, torch.zeros_like(step.loss)).sum()
             grads = torch.autograd.grad(total, tensors, allow_unused=True)
             optimizer.step(list(grads), lr, stepping)
-        loss_sum = loss_sum + torch.where(on_device(step.reported), step.report.to(loss_sum),
-                                          torch.zeros_like(loss_sum))
+        if not alone:
+            loss_sum = loss_sum + torch.where(on_device(step.reported), step.report.to(loss_sum),
+                                              torch.zeros_like(loss_sum))
         if after_step is not None:
             after_step()
         n_batches += 1

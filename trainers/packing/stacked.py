@@ -31,6 +31,7 @@ and the losses stay float32. fp32 is vmapped everywhere.
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 import torch
 from torch.func import functional_call, stack_module_state, vmap
@@ -46,6 +47,13 @@ def member_loop(precision: str, model: MultiTaskNet, device: torch.device) -> bo
     """Whether the bf16 forward loops over the members (module docstring): on the CPU,
     for networks with 2-D convolutions."""
     return precision == "bf16" and device.type == "cpu" and has_conv2d(model)
+
+
+def member_steps(model: MultiTaskNet, device: torch.device) -> bool:
+    """Whether a scalarising step runs member by member, each member's forward and
+    backward the unpacked trial's own (``member_grads``): on the CPU, for networks with
+    2-D convolutions, in either precision (module docstring)."""
+    return device.type == "cpu" and has_conv2d(model)
 
 
 class StackedModel:
@@ -69,6 +77,8 @@ class StackedModel:
         self.loop = member_loop(precision, members[0], device) if loop is None else loop
         #: the unpacked trial's fast path, which a looped forward runs on
         self.path = choose(precision, members[0], device)
+        #: whether a step runs member by member, forward and backward (``member_steps``)
+        self.alone = member_steps(members[0], device)
 
     @property
     def size(self) -> int:
@@ -147,6 +157,41 @@ class StackedModel:
                         l0 = torch.zeros((), device=x.device)
                 rows[i] = torch.stack([l0, *losses])
         return torch.stack(rows)  # type: ignore[arg-type]
+
+    def member_grads(self, i: int, x: torch.Tensor, y: torch.Tensor, tasks: tuple[Task, ...],
+                     sparsity: tuple[float, float] | None,
+                     loss_of: Callable[[torch.Tensor, list[torch.Tensor]], torch.Tensor],
+                     extras: list[torch.Tensor], grads: list[torch.Tensor]) -> torch.Tensor:
+        """Member i's own step on its batch (``x`` already in the path's layout), as
+        ``loop.step`` computes it unpacked: its forward on its own weights (leaves cut from
+        the stack, in the fast path's layout, under its autocast), ``loss_of(objectives,
+        extra leaves)`` with member i's slot of each stacked method variable in ``extras``,
+        and one backward; each gradient lands in slot i of ``grads`` (the stacked weights',
+        then the extras'). Returns the loss, detached."""
+        params = {name: self.layout(p[i].detach()).requires_grad_() for name, p in
+                  self.params.items()}
+        own = [e[i].detach().requires_grad_() for e in extras]
+        with self.path.autocast():
+            outputs = functional_call(self.base, params, (x,))
+            losses = [task.loss(out, y[:, t]) for t, (out, task) in enumerate(zip(outputs, tasks))]
+            if sparsity is not None:
+                l0 = growl_value([params[name] for name in self.eligible], *sparsity)
+            else:
+                l0 = torch.zeros((), device=x.device)
+            loss = loss_of(torch.stack([l0, *losses]), own)
+        leaves = list(params.values()) + own
+        for grad, target in zip(torch.autograd.grad(loss, leaves, allow_unused=True), grads):
+            if grad is None:
+                target[i].zero_()
+            else:
+                target[i].copy_(grad)
+        return loss.detach()
+
+    def layout(self, p: torch.Tensor) -> torch.Tensor:
+        """A member's weight in the fast path's layout (``member_params``)."""
+        if self.path.channels_last and p.dim() == 4:
+            return p.to(memory_format=torch.channels_last)
+        return p
 
     @torch.no_grad()
     def scores(self, which: list[int], split: Split, tasks: tuple[Task, ...],
