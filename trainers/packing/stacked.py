@@ -13,20 +13,27 @@ per-member pieces of the unpacked trial (prox, tying, checkpoints) run on a plai
 exactly as they do unpacked. Validation and the final evaluation are one batched forward
 without autograd (``scores``).
 
-Precision ``bf16`` is the trial's fast path (trainers/precision.py). On the CPU, for
-networks with 2-D convolutions, the forward loops over the members instead of vmapping
-(``member_loop``): each member's forward is the unpacked trial's own, under bf16 autocast
-with channels-last weights (views of the stack, so one backward still reaches every
-member) and input. Under vmap the CPU runs the members' convolutions grouped and copies
-activations between layouts, which measured 2x slower than the loop (8 LeNets or HPS
-nets on 36x36, batch 256, bf16); channels-last does not help there. Elsewhere (CUDA,
-networks without convolutions) the forward is vmapped, and bf16 is done by hand there:
-``torch.autocast`` does not reach inside ``vmap`` (its dispatch key is skipped for
-batched tensors), so the forward casts the float32 master weights and the input to
-bfloat16, which is what autocast does for these networks' layers (convolutions and linear
-layers in bf16; ReLU, pooling, MDMTN's alpha fusion follow their bf16 inputs), and the
-logits go back to float32 for the losses. Either way the gradients, the optimiser state
-and the losses stay float32. fp32 is vmapped everywhere.
+On the CPU, for networks with 2-D convolutions, a scalarising step runs member by
+member instead (``member_grads``, in fp32 and bf16): each member's forward and backward
+is the unpacked trial's own, on leaves cut from its slot of the stack (in the fast path's
+layout, under its autocast), and its gradients land in its slot of stacked gradients for
+the batched optimiser. Its loss and gradients are then the trial's bit for bit, only one
+member's activations are alive at a time, and it measured as fast as or faster than the
+alternatives (8 LeNets or HPS nets on 36x36, batch 256): vmap runs the convolutions
+grouped and copies activations between layouts (bf16: 1.6-1.9x slower; fp32: as fast on
+2 threads, 12% slower on 1), and all members' forwards before one backward were no faster. The gradient-combining
+methods need every member's per-task gradients at once and keep ``objectives``: there
+the bf16 forward loops over the members (``member_loop``, views of the stack, one
+backward per task), the fp32 one is vmapped.
+
+Precision ``bf16`` is the trial's fast path (trainers/precision.py). Where the forward is
+vmapped (CUDA, networks without convolutions) bf16 is done by hand: ``torch.autocast``
+does not reach inside ``vmap`` (its dispatch key is skipped for batched tensors), so the
+forward casts the float32 master weights and the input to bfloat16, which is what
+autocast does for these networks' layers (convolutions and linear layers in bf16; ReLU,
+pooling, MDMTN's alpha fusion follow their bf16 inputs), and the logits go back to
+float32 for the losses. Either way the gradients, the optimiser state and the losses
+stay float32.
 """
 from __future__ import annotations
 
@@ -44,8 +51,9 @@ from trainers.sparsity import growl_value
 
 
 def member_loop(precision: str, model: MultiTaskNet, device: torch.device) -> bool:
-    """Whether the bf16 forward loops over the members (module docstring): on the CPU,
-    for networks with 2-D convolutions."""
+    """Whether the bf16 forward of ``objectives`` (the gradient-combining methods' step)
+    loops over the members (module docstring): on the CPU, for networks with 2-D
+    convolutions."""
     return precision == "bf16" and device.type == "cpu" and has_conv2d(model)
 
 
