@@ -229,7 +229,8 @@ def test_a_cpu_convnet_pack_steps_each_member_exactly_as_its_trial(arch, which):
     assert stacked.alone
     pack = packed_method(methods, stacked, bundle.tasks)
     x, y = bundle.splits["train"].x[:64], bundle.splits["train"].y[:64]
-    grads, report = pack.member_steps([(None, x, y)], torch.ones(3, dtype=torch.bool))
+    grads, report = pack.member_steps([(None, x, y)], [[0, 1, 2]],
+                                      torch.ones(3, dtype=torch.bool))
     path = precision.choose(which, nets[0], x.device)
     for i, (net, method) in enumerate(zip(nets, methods)):
         path.prepare(net)

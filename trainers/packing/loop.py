@@ -146,6 +146,8 @@ class BatchOrder:
                 groups.append(([i], order))
         self.groups = [(None if len(groups) == 1 else torch.tensor(members, device=device),
                         order.to(device)) for members, order in groups]
+        #: each group's members on the host, for the member-by-member step
+        self.members = [members for members, _ in groups]
         self.split, self.n = pack.data.train, n
 
     def batches(self, size: int):
@@ -177,7 +179,7 @@ def train_steps(pack: Pack, optimizer: PackedOptimizer, lr: float, order: BatchO
     n_batches = 0
     for groups in order.batches(pack.settings.batch_size):
         if alone:
-            grads, report = pack.method.member_steps(groups, active)
+            grads, report = pack.method.member_steps(groups, order.members, active)
         else:
             step = pack.method.losses(groups, active)
         for i, exc in pack.method.failed.items():

@@ -58,9 +58,10 @@ class PackedMethod:
         method variables (``stage_hooks().parameters``), as its ``losses`` row."""
         raise NotImplementedError
 
-    def member_steps(self, groups, active: torch.Tensor
+    def member_steps(self, groups, members: list[list[int]], active: torch.Tensor
                      ) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Every active member's own forward and backward (``StackedModel.member_grads``):
+        """Every active member's own forward and backward (``StackedModel.member_grads``)
+        on its group's batch (``members``: each group's members, on the host):
         the gradients of the stacked tensors (weights, then method variables; a slot of a
         member that took no step holds stale values the optimiser masks out) and the (K,)
         detached losses. A member whose step raises is in ``failed``."""
@@ -68,9 +69,9 @@ class PackedMethod:
         if self.grads is None:
             self.grads = [torch.zeros_like(t) for t in self.pack.leaves() + extras]
         reports: dict[int, torch.Tensor] = {}
-        for which, x, y in groups:
+        for (_, x, y), which in zip(groups, members):
             x = self.pack.path.batch(x)
-            for i in range(self.pack.size) if which is None else which.tolist():
+            for i in which:
                 if not active[i]:
                     continue
                 try:
@@ -157,9 +158,9 @@ class PackedWcAl(PackedMethod):
         mu = self.mu[i].to(objectives.dtype)
         return al_loss(objectives, self.k[i], a, eps, ALState(own[0], self.lam[i], mu))
 
-    def member_steps(self, groups, active):
+    def member_steps(self, groups, members, active):
         self.h_batches += 1
-        return super().member_steps(groups, active)
+        return super().member_steps(groups, members, active)
 
     def begin_epoch(self) -> None:
         self.h_sum = torch.zeros_like(self.lam)
