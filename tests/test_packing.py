@@ -260,3 +260,17 @@ def test_a_member_whose_own_step_fails_fails_alone_in_a_convnet_pack(monkeypatch
     assert packed[1] == "FloatingPointError: member 1 broke"
     for i in (0, 2):
         assert_same_trial(run_trial(trials[i]), packed[i])
+
+
+@pytest.mark.parametrize("method,arch", [("linear", "lenet"), ("wc_al", "hps")])
+def test_a_cpu_convnet_pack_member_is_its_fp32_trial_bit_for_bit(method, arch):
+    # the member-by-member step's loss and gradients are the trial's (above), and the
+    # packed optimiser rounds as torch.optim does: every stored figure is equal, not close
+    trials = configs(method, PREFERENCES, seeds=(0, 1, 0), arch=arch)
+    for config, member in zip(trials, train_packed(trials)):
+        alone = run_trial(config)
+        assert [p["tasks"] for p in member["points"]] == [p["tasks"] for p in alone["points"]]
+        assert member["info"]["method_state"] == alone["info"]["method_state"]
+        assert member["info"]["best_epoch"] == alone["info"]["best_epoch"]
+        assert [r["train_loss"] for r in member["info"]["history"]] == \
+            [r["train_loss"] for r in alone["info"]["history"]]
