@@ -6,7 +6,8 @@ state (trainers/packing/optim.py), its checkpoint rule, history (epoch records b
 unpacked, ``loop.epoch_record``), divergence check and per-member hooks (the GrOWL prox,
 tying; run on its plain network). What the members share is the lock-step: the same
 number of batches per epoch, the same stage lengths and learning-rate schedule, and one
-batched forward and backward per step.
+batched forward and backward per step (on the CPU, for convolutional networks and the
+scalarising methods, each member's own forward and backward, then one batched update).
 
 A member that fails (a non-finite loss or state at an epoch's end, or an error in one of
 its own hooks) is frozen: it takes no further step, its hooks no longer run, and the

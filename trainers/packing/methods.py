@@ -9,7 +9,9 @@ Pareto MTL's phase, reference rays and counters stay on the member's method obje
 
 ``losses`` returns what the loop steps on, as four (K,) tensors: the losses (with graph;
 None where no member steps), which members step, the detached losses the divergence
-check sums, and which members report one.
+check sums, and which members report one. Where the pack steps member by member (the
+CPU's convolutional networks, trainers/packing/stacked.py), a scalarising method gives
+each member's loss alone (``member_loss``) and ``member_steps`` returns the gradients.
 """
 from __future__ import annotations
 
