@@ -21,10 +21,10 @@ the batched optimiser. Its loss and gradients are then the trial's bit for bit, 
 member's activations are alive at a time, and it measured as fast as or faster than the
 alternatives (8 LeNets or HPS nets on 36x36, batch 256): vmap runs the convolutions
 grouped and copies activations between layouts (bf16: 1.6-1.9x slower; fp32: as fast on
-2 threads, 12% slower on 1), and all members' forwards before one backward were no faster. The gradient-combining
-methods need every member's per-task gradients at once and keep ``objectives``: there
-the bf16 forward loops over the members (``member_loop``, views of the stack, one
-backward per task), the fp32 one is vmapped.
+2 threads, 12% slower on 1), and all members' forwards before one backward were no
+faster. The gradient-combining methods need every member's per-task gradients at once
+and keep ``objectives``: there the bf16 forward loops over the members (``member_loop``,
+views of the stack, one backward per task), the fp32 one is vmapped.
 
 Precision ``bf16`` is the trial's fast path (trainers/precision.py). Where the forward is
 vmapped (CUDA, networks without convolutions) bf16 is done by hand: ``torch.autocast``
