@@ -202,3 +202,75 @@ def test_a_member_whose_weights_fail_fails_alone(monkeypatch):
     assert packed[0] == "FloatingPointError: no descent direction"
     for i in (1, 2):
         assert_same_trial(run_trial(trials[i]), packed[i])
+
+
+@pytest.mark.parametrize("which", ["fp32", "bf16"])
+@pytest.mark.parametrize("arch", ["lenet", "hps"])
+def test_a_cpu_convnet_pack_steps_each_member_exactly_as_its_trial(arch, which):
+    # on the CPU a convolutional network's pack runs each member's own forward and
+    # backward (trainers/packing/stacked.py): the very kernels of the unpacked step, so
+    # its loss and every gradient equal the trial's bit for bit, in either precision
+    from trainers import precision
+    from trainers.datasets import DATASETS
+    from trainers.methods import METHODS
+    from trainers.methods.linear import Linear
+    from trainers.models import ARCHITECTURES
+    from trainers.packing.methods import packed_method
+    from trainers.packing.stacked import StackedModel
+
+    bundle = DATASETS.get("multidigits").build(LENET_DATA, None)
+    nets = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        nets.append(ARCHITECTURES.get(arch)(bundle.tasks, bundle.input_shape, "multidigits", {}))
+    params = METHODS.get("linear").resolve_params({}, "multidigits", arch)
+    methods = [Linear(p, params, 2) for p in PREFERENCES]
+    stacked = StackedModel(nets, which)
+    assert stacked.alone
+    pack = packed_method(methods, stacked, bundle.tasks)
+    x, y = bundle.splits["train"].x[:64], bundle.splits["train"].y[:64]
+    grads, report = pack.member_steps([(None, x, y)], [[0, 1, 2]],
+                                      torch.ones(3, dtype=torch.bool))
+    path = precision.choose(which, nets[0], x.device)
+    for i, (net, method) in enumerate(zip(nets, methods)):
+        path.prepare(net)
+        with path.autocast():
+            loss = method.batch_loss(net, bundle.tasks, path.batch(x), y)
+        assert torch.equal(report[i], loss.detach())
+        for grad, packed in zip(torch.autograd.grad(loss, list(net.parameters())), grads):
+            assert torch.equal(packed[i], grad)
+
+
+def test_a_member_whose_own_step_fails_fails_alone_in_a_convnet_pack(monkeypatch):
+    # the member-by-member step (LeNet on the CPU): an error in one member's step ends
+    # that member with the error; the others train exactly as before
+    from trainers.packing.methods import PackedScalarising
+
+    trials = configs("linear", PREFERENCES, seeds=(0, 1, 0), arch="lenet")
+    original = PackedScalarising.member_loss
+
+    def member_loss(self, i, objectives, own):
+        if i == 1:
+            raise FloatingPointError("member 1 broke")
+        return original(self, i, objectives, own)
+
+    monkeypatch.setattr(PackedScalarising, "member_loss", member_loss)
+    packed = train_packed(trials)
+    monkeypatch.setattr(PackedScalarising, "member_loss", original)
+    assert packed[1] == "FloatingPointError: member 1 broke"
+    for i in (0, 2):
+        assert_same_trial(run_trial(trials[i]), packed[i])
+
+
+@pytest.mark.parametrize("method,arch", [("linear", "lenet"), ("wc_al", "hps")])
+def test_a_cpu_convnet_pack_member_is_its_fp32_trial_bit_for_bit(method, arch):
+    # the member-by-member step's loss and gradients are the trial's (above), and the
+    # packed optimiser rounds as torch.optim does: every stored figure is equal, not close
+    trials = configs(method, PREFERENCES, seeds=(0, 1, 0), arch=arch)
+    for config, member in zip(trials, train_packed(trials)):
+        alone = run_trial(config)
+        assert [p["tasks"] for p in member["points"]] == [p["tasks"] for p in alone["points"]]
+        assert member["info"]["method_state"] == alone["info"]["method_state"]
+        assert member["info"]["best_epoch"] == alone["info"]["best_epoch"]
+        assert [r["train_loss"] for r in member["info"]["history"]] == \
+            [r["train_loss"] for r in alone["info"]["history"]]

@@ -239,3 +239,15 @@ def test_every_packed_method_trains_and_evaluates_in_bf16(bf16_cpu, method, pref
         for point in member["points"]:
             for scores in point["tasks"].values():
                 assert math.isfinite(scores["loss"]) and 0.0 <= scores["acc"] <= 1.0
+
+
+def test_a_cpu_convnet_bf16_pack_member_is_its_bf16_trial_bit_for_bit(bf16_cpu):
+    # on the CPU a LeNet pack steps member by member with the trial's own bf16 kernels
+    # (autocast, channels-last) and torch.optim's rounding: equal, not within bf16 rounding
+    trials = lenet_pack("bf16")
+    for config, member in zip(trials, train_packed(trials)):
+        alone = run_trial(config)
+        assert member["precision"] == alone["precision"] == "bf16"
+        assert [p["tasks"] for p in member["points"]] == [p["tasks"] for p in alone["points"]]
+        assert [r["train_loss"] for r in member["info"]["history"]] == \
+            [r["train_loss"] for r in alone["info"]["history"]]

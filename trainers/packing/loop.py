@@ -6,7 +6,8 @@ state (trainers/packing/optim.py), its checkpoint rule, history (epoch records b
 unpacked, ``loop.epoch_record``), divergence check and per-member hooks (the GrOWL prox,
 tying; run on its plain network). What the members share is the lock-step: the same
 number of batches per epoch, the same stage lengths and learning-rate schedule, and one
-batched forward and backward per step.
+batched forward and backward per step (on the CPU, for convolutional networks and the
+scalarising methods, each member's own forward and backward, then one batched update).
 
 A member that fails (a non-finite loss or state at an epoch's end, or an error in one of
 its own hooks) is frozen: it takes no further step, its hooks no longer run, and the
@@ -146,6 +147,8 @@ class BatchOrder:
                 groups.append(([i], order))
         self.groups = [(None if len(groups) == 1 else torch.tensor(members, device=device),
                         order.to(device)) for members, order in groups]
+        #: each group's members on the host, for the member-by-member step
+        self.members = [members for members, _ in groups]
         self.split, self.n = pack.data.train, n
 
     def batches(self, size: int):
@@ -173,20 +176,29 @@ def train_steps(pack: Pack, optimizer: PackedOptimizer, lr: float, order: BatchO
             masks[key] = mask.to(device)
         return masks[key]
 
+    alone = pack.stacked.alone and pack.method.alone
     n_batches = 0
     for groups in order.batches(pack.settings.batch_size):
-        step = pack.method.losses(groups, active)
+        if alone:
+            grads, report = pack.method.member_steps(groups, order.members, active)
+        else:
+            step = pack.method.losses(groups, active)
         for i, exc in pack.method.failed.items():
             pack.fail(i, exc)
             active[i] = False
         pack.method.failed.clear()
-        if step.loss is not None:
+        if alone:
+            # every active member stepped on its own loss, as unpacked
+            optimizer.step(grads, lr, active)
+            loss_sum = loss_sum + torch.where(on_device(active), report, torch.zeros_like(report))
+        elif step.loss is not None:
             stepping = step.stepping & active
             total = torch.where(on_device(stepping), step.loss, torch.zeros_like(step.loss)).sum()
             grads = torch.autograd.grad(total, tensors, allow_unused=True)
             optimizer.step(list(grads), lr, stepping)
-        loss_sum = loss_sum + torch.where(on_device(step.reported), step.report.to(loss_sum),
-                                          torch.zeros_like(loss_sum))
+        if not alone:
+            loss_sum = loss_sum + torch.where(on_device(step.reported), step.report.to(loss_sum),
+                                              torch.zeros_like(loss_sum))
         if after_step is not None:
             after_step()
         n_batches += 1

@@ -9,7 +9,9 @@ Pareto MTL's phase, reference rays and counters stay on the member's method obje
 
 ``losses`` returns what the loop steps on, as four (K,) tensors: the losses (with graph;
 None where no member steps), which members step, the detached losses the divergence
-check sums, and which members report one.
+check sums, and which members report one. Where the pack steps member by member (the
+CPU's convolutional networks, trainers/packing/stacked.py), a scalarising method gives
+each member's loss alone (``member_loss``) and ``member_steps`` returns the gradients.
 """
 from __future__ import annotations
 
@@ -47,6 +49,42 @@ class PackedMethod:
         self.sparsity = (first.params["beta1"], first.params["beta2"]) if sparse else None
         #: members whose own step code raised in the last ``losses`` (the loop fails them)
         self.failed: dict[int, Exception] = {}
+        self.grads: list[torch.Tensor] | None = None
+
+    #: whether ``member_loss`` gives a member's loss alone (for ``member_steps``)
+    alone: bool = False
+
+    def member_loss(self, i: int, objectives: torch.Tensor,
+                    own: list[torch.Tensor]) -> torch.Tensor:
+        """Member i's loss from its (1 + m,) objectives and its slots of the stacked
+        method variables (``stage_hooks().parameters``), as its ``losses`` row."""
+        raise NotImplementedError
+
+    def member_steps(self, groups, members: list[list[int]], active: torch.Tensor
+                     ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Every active member's own forward and backward (``StackedModel.member_grads``)
+        on its group's batch (``members``: each group's members, on the host):
+        the gradients of the stacked tensors (weights, then method variables; a slot of a
+        member that took no step holds stale values the optimiser masks out) and the (K,)
+        detached losses. A member whose step raises is in ``failed``."""
+        extras = self.stage_hooks().parameters
+        if self.grads is None:
+            self.grads = [torch.zeros_like(t) for t in self.pack.leaves() + extras]
+        reports: dict[int, torch.Tensor] = {}
+        for (_, x, y), which in zip(groups, members):
+            x = self.pack.path.batch(x)
+            for i in which:
+                if not active[i]:
+                    continue
+                try:
+                    reports[i] = self.pack.member_grads(
+                        i, x, y, self.tasks, self.sparsity,
+                        lambda o, own, i=i: self.member_loss(i, o, own), extras, self.grads)
+                except Exception as exc:  # noqa: BLE001 - this member fails alone
+                    self.failed[i] = exc
+        zero = torch.zeros((), device=self.k.device)
+        report = torch.stack([reports.get(i, zero) for i in range(self.pack.size)])
+        return self.grads, report
 
     def objectives(self, groups) -> torch.Tensor:
         return self.pack.objectives(groups, self.tasks, self.sparsity)
@@ -72,6 +110,11 @@ class PackedScalarising(PackedMethod):
         scalarise = type(self.methods[0]).scalarise
         loss = vmap(lambda o, k: scalarise(o, k, None))(objectives, self.k)
         return StepLosses(loss, active, loss.detach(), active)
+
+    alone = True
+
+    def member_loss(self, i, objectives, own):
+        return type(self.methods[0]).scalarise(objectives, self.k[i], None)
 
 
 class PackedWcAl(PackedMethod):
@@ -108,6 +151,18 @@ class PackedWcAl(PackedMethod):
         loss = vmap(lambda o, k, t, lam, m: al_loss(o, k, a, eps, ALState(t, lam, m)))(
             objectives, self.k, self.t, self.lam, mu)
         return StepLosses(loss, active, loss.detach(), active)
+
+    alone = True
+
+    def member_loss(self, i, objectives, own):
+        a, eps = self.a, self.eps
+        self.h_sum[i] += wc_constraints(objectives.detach(), self.k[i], a, eps, own[0].detach())
+        mu = self.mu[i].to(objectives.dtype)
+        return al_loss(objectives, self.k[i], a, eps, ALState(own[0], self.lam[i], mu))
+
+    def member_steps(self, groups, members, active):
+        self.h_batches += 1
+        return super().member_steps(groups, members, active)
 
     def begin_epoch(self) -> None:
         self.h_sum = torch.zeros_like(self.lam)

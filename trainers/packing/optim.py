@@ -6,7 +6,9 @@ feasible, a gradient-combining method whose weights are all zero, a member that 
 keeps its weights, moments and step count, exactly as its own ``torch.optim`` optimiser
 would when the loop does not call ``step``; so Adam's bias correction counts each
 member's own steps. The arithmetic follows ``torch.optim.Adam`` / ``SGD`` (single-tensor
-form, no weight decay) operation by operation.
+form, no weight decay) operation by operation and kernel by kernel (a fused multiply-add
+rounds once), so given the same gradients a member's weights are its own optimiser's bit
+for bit.
 """
 from __future__ import annotations
 
@@ -80,16 +82,18 @@ class PackedOptimizer:
         step_size = per_member(factors["step_size"], param)
         bias2_sqrt = per_member(factors["bias2_sqrt"], param)
         m = exp_avg.lerp(grad, 1.0 - beta1)
-        v = exp_avg_sq * beta2 + (1.0 - beta2) * grad * grad
+        # addcmul, as torch's Adam: its kernel may fuse the multiply-add (another rounding)
+        v = torch.addcmul(exp_avg_sq * beta2, grad, grad, value=1.0 - beta2)
         denom = v.sqrt() / bias2_sqrt + EPS
         return param + (-step_size) * m / denom, m, v
 
     def sgd(self, param, grad, buf, factors, lr):
+        # add with alpha, as torch's SGD: its kernel may fuse the multiply-add
         if self.momentum == 0.0:
-            return param + (-lr) * grad, None, None
+            return torch.add(param, grad, alpha=-lr), None, None
         first = per_member(factors["first"], param).bool()
         buf = torch.where(first, grad, buf * self.momentum + grad)
-        return param + (-lr) * buf, buf, None
+        return torch.add(param, buf, alpha=-lr), buf, None
 
 
 class LearningRate:

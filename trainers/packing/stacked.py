@@ -13,24 +13,32 @@ per-member pieces of the unpacked trial (prox, tying, checkpoints) run on a plai
 exactly as they do unpacked. Validation and the final evaluation are one batched forward
 without autograd (``scores``).
 
-Precision ``bf16`` is the trial's fast path (trainers/precision.py). On the CPU, for
-networks with 2-D convolutions, the forward loops over the members instead of vmapping
-(``member_loop``): each member's forward is the unpacked trial's own, under bf16 autocast
-with channels-last weights (views of the stack, so one backward still reaches every
-member) and input. Under vmap the CPU runs the members' convolutions grouped and copies
-activations between layouts, which measured 2x slower than the loop (8 LeNets or HPS
-nets on 36x36, batch 256, bf16); channels-last does not help there. Elsewhere (CUDA,
-networks without convolutions) the forward is vmapped, and bf16 is done by hand there:
-``torch.autocast`` does not reach inside ``vmap`` (its dispatch key is skipped for
-batched tensors), so the forward casts the float32 master weights and the input to
-bfloat16, which is what autocast does for these networks' layers (convolutions and linear
-layers in bf16; ReLU, pooling, MDMTN's alpha fusion follow their bf16 inputs), and the
-logits go back to float32 for the losses. Either way the gradients, the optimiser state
-and the losses stay float32. fp32 is vmapped everywhere.
+On the CPU, for networks with 2-D convolutions, a scalarising step runs member by
+member instead (``member_grads``, in fp32 and bf16): each member's forward and backward
+is the unpacked trial's own, on leaves cut from its slot of the stack (in the fast path's
+layout, under its autocast), and its gradients land in its slot of stacked gradients for
+the batched optimiser. Its loss and gradients are then the trial's bit for bit, only one
+member's activations are alive at a time, and it measured as fast as or faster than the
+alternatives (8 LeNets or HPS nets on 36x36, batch 256): vmap runs the convolutions
+grouped and copies activations between layouts (bf16: 1.6-1.9x slower; fp32: as fast on
+2 threads, 12% slower on 1), and all members' forwards before one backward were no
+faster. The gradient-combining methods need every member's per-task gradients at once
+and keep ``objectives``: there the bf16 forward loops over the members (``member_loop``,
+views of the stack, one backward per task), the fp32 one is vmapped.
+
+Precision ``bf16`` is the trial's fast path (trainers/precision.py). Where the forward is
+vmapped (CUDA, networks without convolutions) bf16 is done by hand: ``torch.autocast``
+does not reach inside ``vmap`` (its dispatch key is skipped for batched tensors), so the
+forward casts the float32 master weights and the input to bfloat16, which is what
+autocast does for these networks' layers (convolutions and linear layers in bf16; ReLU,
+pooling, MDMTN's alpha fusion follow their bf16 inputs), and the logits go back to
+float32 for the losses. Either way the gradients, the optimiser state and the losses
+stay float32.
 """
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
 import torch
 from torch.func import functional_call, stack_module_state, vmap
@@ -43,9 +51,17 @@ from trainers.sparsity import growl_value
 
 
 def member_loop(precision: str, model: MultiTaskNet, device: torch.device) -> bool:
-    """Whether the bf16 forward loops over the members (module docstring): on the CPU,
-    for networks with 2-D convolutions."""
+    """Whether the bf16 forward of ``objectives`` (the gradient-combining methods' step)
+    loops over the members (module docstring): on the CPU, for networks with 2-D
+    convolutions."""
     return precision == "bf16" and device.type == "cpu" and has_conv2d(model)
+
+
+def member_steps(model: MultiTaskNet, device: torch.device) -> bool:
+    """Whether a scalarising step runs member by member, each member's forward and
+    backward the unpacked trial's own (``member_grads``): on the CPU, for networks with
+    2-D convolutions, in either precision (module docstring)."""
+    return device.type == "cpu" and has_conv2d(model)
 
 
 class StackedModel:
@@ -69,6 +85,8 @@ class StackedModel:
         self.loop = member_loop(precision, members[0], device) if loop is None else loop
         #: the unpacked trial's fast path, which a looped forward runs on
         self.path = choose(precision, members[0], device)
+        #: whether a step runs member by member, forward and backward (``member_steps``)
+        self.alone = member_steps(members[0], device)
 
     @property
     def size(self) -> int:
@@ -147,6 +165,41 @@ class StackedModel:
                         l0 = torch.zeros((), device=x.device)
                 rows[i] = torch.stack([l0, *losses])
         return torch.stack(rows)  # type: ignore[arg-type]
+
+    def member_grads(self, i: int, x: torch.Tensor, y: torch.Tensor, tasks: tuple[Task, ...],
+                     sparsity: tuple[float, float] | None,
+                     loss_of: Callable[[torch.Tensor, list[torch.Tensor]], torch.Tensor],
+                     extras: list[torch.Tensor], grads: list[torch.Tensor]) -> torch.Tensor:
+        """Member i's own step on its batch (``x`` already in the path's layout), as
+        ``loop.step`` computes it unpacked: its forward on its own weights (leaves cut from
+        the stack, in the fast path's layout, under its autocast), ``loss_of(objectives,
+        extra leaves)`` with member i's slot of each stacked method variable in ``extras``,
+        and one backward; each gradient lands in slot i of ``grads`` (the stacked weights',
+        then the extras'). Returns the loss, detached."""
+        params = {name: self.layout(p[i].detach()).requires_grad_() for name, p in
+                  self.params.items()}
+        own = [e[i].detach().requires_grad_() for e in extras]
+        with self.path.autocast():
+            outputs = functional_call(self.base, params, (x,))
+            losses = [task.loss(out, y[:, t]) for t, (out, task) in enumerate(zip(outputs, tasks))]
+            if sparsity is not None:
+                l0 = growl_value([params[name] for name in self.eligible], *sparsity)
+            else:
+                l0 = torch.zeros((), device=x.device)
+            loss = loss_of(torch.stack([l0, *losses]), own)
+        leaves = list(params.values()) + own
+        for grad, target in zip(torch.autograd.grad(loss, leaves, allow_unused=True), grads):
+            if grad is None:
+                target[i].zero_()
+            else:
+                target[i].copy_(grad)
+        return loss.detach()
+
+    def layout(self, p: torch.Tensor) -> torch.Tensor:
+        """A member's weight in the fast path's layout (``member_params``)."""
+        if self.path.channels_last and p.dim() == 4:
+            return p.to(memory_format=torch.channels_last)
+        return p
 
     @torch.no_grad()
     def scores(self, which: list[int], split: Split, tasks: tuple[Task, ...],
