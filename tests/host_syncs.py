@@ -6,7 +6,8 @@ CUDA with the CPU standing in for the device: host tensors are made without a de
 tensor's ``.device``, or from host tensors only; ``.cpu()`` and ``.to("cpu")`` bring
 tensors to the host, ``.to(device)`` (a ``torch.device`` not taken from a host tensor) or
 ``.to(tensor)`` send them where that is; ``torch.get_rng_state()`` is on the host;
-everything else, including what ``vmap`` returns, is on the device. What it counts, while ``counting``:
+everything else, including what ``vmap`` returns, is on the device. What it counts, while
+``counting``:
 a device value read on the host (``item``, ``tolist``, ``bool``, ``float``, ``int``,
 ``numpy``), a copy between host and device (``.cpu()``, ``.to``, ``copy_``, an indexed
 assignment across them, ``torch.tensor(..., device=)``: blocking copies wait for the

@@ -98,7 +98,8 @@ def combined_loss(model: nn.Module, method, tasks: tuple[Task, ...], x: torch.Te
     marks = forward_marks(model, x.device) if method.fresh_forward else None
     losses, inputs = gram_losses(model, method, tasks, x, y)
     pure = marks is not None and same_marks(marks, forward_marks(model, x.device))
-    if pure and precision.current().precision == "bf16" and method.gram_inputs() != "representation":
+    bf16 = precision.current().precision == "bf16"
+    if pure and bf16 and method.gram_inputs() != "representation":
         return summed_task_gradients(model, method, losses, inputs)
     gram, plain = to_host(task_gram(losses, inputs), losses)
     weights = method.weights_from_gram(gram, plain)
