@@ -5,8 +5,9 @@ CUDA with the CPU standing in for the device: host tensors are made without a de
 (``torch.zeros(k, dtype=torch.bool)``, ``torch.randperm(n, generator=g)``), or on a host
 tensor's ``.device``, or from host tensors only; ``.cpu()`` and ``.to("cpu")`` bring
 tensors to the host, ``.to(device)`` (a ``torch.device`` not taken from a host tensor) or
-``.to(tensor)`` send them where that is; everything else, including what ``vmap``
-returns, is on the device. What it counts, while ``counting``:
+``.to(tensor)`` send them where that is; ``torch.get_rng_state()`` is on the host;
+everything else, including what ``vmap`` returns, is on the device. What it counts, while
+``counting``:
 a device value read on the host (``item``, ``tolist``, ``bool``, ``float``, ``int``,
 ``numpy``), a copy between host and device (``.cpu()``, ``.to``, ``copy_``, an indexed
 assignment across them, ``torch.tensor(..., device=)``: blocking copies wait for the
@@ -92,6 +93,23 @@ class HostSyncs(TorchFunctionMode):
             if host is not None:
                 return host
         return None
+
+    def __enter__(self):
+        # a generator's state is copied on the host without the device (torch does not
+        # route it through this mode): what torch.get_rng_state returns is a host tensor
+        get_rng_state = self.get_rng_state = torch.get_rng_state
+
+        def host_rng_state() -> torch.Tensor:
+            state = get_rng_state()
+            self.mark(state, True)
+            return state
+
+        torch.get_rng_state = host_rng_state
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        torch.get_rng_state = self.get_rng_state
+        return super().__exit__(*exc)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}

@@ -294,3 +294,23 @@ def test_trial_points_round_trip_through_a_sqlite_store(tmp_path):
         assert list(stored_ray) == pytest.approx(ray)
     stored = [p["tasks"]["left"]["loss"] for p in result["points"] if p["split"] == "test"]
     assert test["loss.left"].tolist() == pytest.approx(stored)
+
+
+def test_the_fused_input_is_in_the_fast_paths_layout():
+    """With channels-last the fused image is channels-last too (cat alone makes NCHW,
+    which the first convolution would reorder both ways); the plain path keeps cat's."""
+    from trainers import precision
+
+    source = DATASETS.get("multidigits")
+    shape = source.input_shape_for(source.resolve_options({}))
+    net = RayConditionedNet(lambda s: ARCHITECTURES.get("hps")(source.tasks, s, "multidigits", {}),
+                            shape, 2)
+    x = torch.randn(4, *shape)
+    plain = net.fuse(x)
+    assert plain.is_contiguous()
+    fast = precision.FastPath("bf16", True, "cpu")
+    with precision.using(fast):
+        fused = net.fuse(fast.batch(x))
+    assert fused.shape[1] == shape[0] + 2
+    assert fused.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(fused, plain)

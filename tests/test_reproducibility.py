@@ -70,3 +70,12 @@ def test_reproducible_fixes_threads_algorithms_and_every_rng():
     again = (torch.rand(3), random.random(), np.random.rand(), torch.rand(3, generator=generator))
     assert torch.equal(draws[0], again[0]) and torch.equal(draws[3], again[3])
     assert draws[1:3] == again[1:3]
+
+
+def test_reproducible_leaves_fresh_allocations_unfilled():
+    # deterministic mode NaN-fills every torch.empty by default: a debugging aid that
+    # costs every training step and changes no result of an operation that writes its output
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    reproducible(7, 1, torch.device("cpu"))
+    assert torch.are_deterministic_algorithms_enabled()
+    assert torch.utils.deterministic.fill_uninitialized_memory is False

@@ -8,7 +8,9 @@ anything (``trainers.trial.run_trial`` calls :func:`reproducible`).
   work: always so in a fresh Ray worker); trials start no inter-op tasks
   (``torch.jit.fork``), so where it is too late they cannot change a result.
 - Deterministic algorithms (``torch.use_deterministic_algorithms``) for CPU trials: an
-  operation without a deterministic implementation raises instead of varying.
+  operation without a deterministic implementation raises instead of varying. Its NaN
+  fill of every fresh allocation is turned off: it only exposes reads of memory an
+  operation never wrote, which the trainers do not make, and costs every step.
 - Every random number comes from the trial's seed: torch's global generator
   (initialisation, WC-AL's normal draw of t), Python's ``random`` and numpy's legacy
   global state (seeded too, for any library that draws from them), and a separate
@@ -57,4 +59,5 @@ def reproducible(seed: int, threads: int | None, device: torch.device) -> torch.
         set_threads(int(threads))
     # process-wide; a CPU trial wants it, and only CPU trials ask (GPU: see above)
     torch.use_deterministic_algorithms(device.type == "cpu")
+    torch.utils.deterministic.fill_uninitialized_memory = False  # a debugging aid, not a result
     return seed_everything(seed)

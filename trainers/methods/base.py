@@ -261,8 +261,9 @@ class GradientCombiningMethod(Method):
     matrix of the per-task gradients (trainers/methods/task_gradients.py)."""
 
     #: the weighted loss comes from a fresh forward pass (MGDA and Pareto MTL, as their
-    #: code does) or reuses the graph the gradients were taken on (PHN-EPO: one
-    #: hypernetwork forward per step)
+    #: code does; skipped where it would recompute the first one bit for bit,
+    #: task_gradients.combined_loss) or reuses the graph the gradients were taken on
+    #: (PHN-EPO: one hypernetwork forward per step)
     fresh_forward: ClassVar[bool] = True
 
     def gram_inputs(self) -> str:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainers import precision
 from trainers.models.base import MultiTaskNet
 
 
@@ -72,7 +73,9 @@ class RayConditionedNet(MultiTaskNet):
         """The backbone's input: ``x`` with the ray channels (or features) appended."""
         extra = self.ray.view(1, -1) if self.ray_maps is None else self.ray_maps(self.ray)
         extra = extra.to(x.dtype).expand(x.shape[0], *extra.shape[1:])
-        return torch.cat([x, extra], dim=1)
+        # in the fast path's layout (channels-last with bf16): cat makes NCHW, which the
+        # first convolution would reorder forward and backward
+        return precision.current().batch(torch.cat([x, extra], dim=1))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         return self.backbone(self.fuse(x))
