@@ -31,6 +31,8 @@ channels-last where the CPU has native bf16 and the model pays; ``ran`` says whi
 """
 from __future__ import annotations
 
+import abc
+
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -207,7 +209,7 @@ class Baseline:
         return counter.get_total_flops() / len(x)
 
 
-class GradientBaseline(Baseline):
+class GradientBaseline(Baseline, abc.ABC):
     """Per-task gradients the papers' way: one forward, then per task zero_grad,
     backward and a copy of the parameters' gradients flattened to a numpy vector.
     ``implements``: the method parameters whose values this step is written for
@@ -238,8 +240,9 @@ class GradientBaseline(Baseline):
         vectors = torch.stack(grads).double().cpu().numpy()
         return vectors, np.array([float(loss.detach()) for loss in losses])
 
+    @abc.abstractmethod
     def loss_weights(self, vectors: np.ndarray, losses: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The method's task weights from the (m, P) gradients and the m losses."""
 
     def work(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """The method's weights from the task gradients, then a fresh forward and backward

@@ -51,14 +51,12 @@ class PackedMethod:
         self.failed: dict[int, Exception] = {}
         self.grads: list[torch.Tensor] | None = None
 
-    #: whether ``member_loss`` gives a member's loss alone (for ``member_steps``)
-    alone: bool = False
-
-    def member_loss(self, i: int, objectives: torch.Tensor,
-                    own: list[torch.Tensor]) -> torch.Tensor:
-        """Member i's loss from its (1 + m,) objectives and its slots of the stacked
-        method variables (``stage_hooks().parameters``), as its ``losses`` row."""
-        raise NotImplementedError
+    @property
+    def alone(self) -> bool:
+        """Whether the method gives each member's loss alone (a ``member_loss(i,
+        objectives, own)`` method: member i's loss from its (1 + m,) objectives and its
+        slots of the stacked method variables), which ``member_steps`` needs."""
+        return callable(getattr(self, "member_loss", None))
 
     def member_steps(self, groups, members: list[list[int]], active: torch.Tensor
                      ) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -111,8 +109,6 @@ class PackedScalarising(PackedMethod):
         loss = vmap(lambda o, k: scalarise(o, k, None))(objectives, self.k)
         return StepLosses(loss, active, loss.detach(), active)
 
-    alone = True
-
     def member_loss(self, i, objectives, own):
         return type(self.methods[0]).scalarise(objectives, self.k[i], None)
 
@@ -151,8 +147,6 @@ class PackedWcAl(PackedMethod):
         loss = vmap(lambda o, k, t, lam, m: al_loss(o, k, a, eps, ALState(t, lam, m)))(
             objectives, self.k, self.t, self.lam, mu)
         return StepLosses(loss, active, loss.detach(), active)
-
-    alone = True
 
     def member_loss(self, i, objectives, own):
         a, eps = self.a, self.eps
