@@ -274,3 +274,29 @@ def test_a_cpu_convnet_pack_member_is_its_fp32_trial_bit_for_bit(method, arch):
         assert member["info"]["best_epoch"] == alone["info"]["best_epoch"]
         assert [r["train_loss"] for r in member["info"]["history"]] == \
             [r["train_loss"] for r in alone["info"]["history"]]
+
+
+@pytest.mark.parametrize("method", ["mgda", "pmtl"])
+def test_a_packed_gradient_step_reuses_its_first_forward_exactly(monkeypatch, method):
+    """The pack weights the first forward's losses, as a trial does, where a fresh forward
+    would recompute them: trained members equal a pack forced to run it, bit for bit."""
+    from trainers.methods import task_gradients
+    from trainers.packing.stacked import StackedModel
+
+    trials = configs(method, PREFERENCES[:2])
+    forwards = []
+    real = StackedModel.objectives
+    monkeypatch.setattr(StackedModel, "objectives",
+                        lambda self, *a, **k: forwards.append(1) or real(self, *a, **k))
+    reused = train_packed(trials)
+    reused_forwards = len(forwards)
+    forwards.clear()
+    monkeypatch.setattr(task_gradients, "same_marks", lambda *_: False)
+    fresh = train_packed(trials)
+    assert reused_forwards < len(forwards)
+    for a, b in zip(reused, fresh):
+        assert not isinstance(a, str) and not isinstance(b, str)
+        untimed = (lambda points: [{k: v for k, v in p.items() if "time" not in k}
+                                   for p in points])
+        assert untimed(a["points"]) == untimed(b["points"])
+        assert a["info"]["method_state"] == b["info"]["method_state"]

@@ -74,14 +74,15 @@ def gram_losses(model: nn.Module, method, tasks: tuple[Task, ...], x: torch.Tens
     return losses, [z]
 
 
-def forward_marks(model: nn.Module, device: torch.device) -> tuple:
+def forward_marks(model: nn.Module | None, device: torch.device) -> tuple:
     """What a forward pass can change besides its outputs: the random states it may draw
     from (dropout) and the version counters of the model's buffers (BatchNorm's running
-    statistics); host-side reads, no wait for the device."""
+    statistics; None: a model without buffers, as a pack's); host-side reads, no wait
+    for the device."""
     states = [torch.get_rng_state()]
     if device.type == "cuda":
         states.append(torch.cuda.get_rng_state(device))
-    return states, [b._version for b in model.buffers()]
+    return states, [] if model is None else [b._version for b in model.buffers()]
 
 
 def same_marks(before: tuple, after: tuple) -> bool:

@@ -24,6 +24,7 @@ from trainers import loop
 from trainers.datasets import Task
 from trainers.methods import Method
 from trainers.methods.base import GradientCombiningMethod, ScalarisingMethod
+from trainers.methods import task_gradients
 from trainers.methods.task_gradients import to_host
 from trainers.methods.wc_al import ALState, WeightedChebyshevAL, al_loss, multiplier_step, \
     wc_constraints
@@ -192,7 +193,9 @@ class PackedWcAl(PackedMethod):
 
 class PackedGradientCombining(PackedMethod):
     """mgda, pmtl: per-member Gram matrices from one backward per task, then each member's
-    ``weights_from_gram``; the fresh forward and the weighted loss over the pack."""
+    ``weights_from_gram``; the weighted loss over the pack, on the first forward's graph
+    where a fresh forward would repeat it exactly (no random draw; a pack has no buffers),
+    as an unpacked trial's step (``task_gradients.combined_loss``)."""
 
     def __init__(self, methods, pack, tasks) -> None:
         super().__init__(methods, pack, tasks)
@@ -216,7 +219,12 @@ class PackedGradientCombining(PackedMethod):
         return flat @ flat.transpose(1, 2)
 
     def losses(self, groups, active: torch.Tensor) -> StepLosses:
+        fresh = self.methods[0].fresh_forward
+        device = groups[0][1].device
+        marks = task_gradients.forward_marks(None, device) if fresh else None
         task_losses = self.objectives(groups)[:, 1:]
+        if fresh:
+            fresh = not task_gradients.same_marks(marks, task_gradients.forward_marks(None, device))
         gram, plain = to_host(self.gram(task_losses), task_losses)   # one wait per step
         size = self.pack.size
         weights = torch.zeros(size, task_losses.shape[1], dtype=torch.float64)
@@ -240,7 +248,7 @@ class PackedGradientCombining(PackedMethod):
             # one copy to the device, before the fresh forward is queued; a member steps
             # exactly where its weights are not all zero
             weights = weights.to(task_losses)
-            if self.methods[0].fresh_forward:
+            if fresh:
                 task_losses = self.objectives(groups)[:, 1:]
             loss = vmap(torch.dot)(weights, task_losses)
             report = torch.where(weights.ne(0).any(dim=1), loss.detach(), report)
