@@ -21,7 +21,7 @@ from trainers.models import ARCHITECTURES
 from trainers.settings import TrainSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tiny_trials import tiny_config  # noqa: E402
+from tiny_trials import timeless, tiny_config  # noqa: E402
 
 #: bf16's unit roundoff: 8 significant bits
 BF16_U = 2.0 ** -8
@@ -181,14 +181,6 @@ def plain_optimizer(settings, params):
     if settings.optimizer == "adam":
         return torch.optim.Adam(params, lr=settings.lr, foreach=False)
     return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, foreach=False)
-
-
-def timeless(value):
-    if isinstance(value, dict):
-        return {k: timeless(v) for k, v in value.items() if "time" not in k}
-    if isinstance(value, list):
-        return [timeless(v) for v in value]
-    return value
 
 
 FP32_CASES = {

@@ -13,20 +13,12 @@ from trainers.methods import METHODS
 from trainers.methods import task_gradients
 from trainers.models import ARCHITECTURES
 from trainers.trial import run_trial
-from tiny_trials import tiny_config
+from tiny_trials import timeless, tiny_config
 
 SOURCE = DATASETS.get("multidigits")
 TASKS = SOURCE.tasks
 SHAPE = SOURCE.input_shape_for(SOURCE.resolve_options({}))
 CASES = {"mgda": None, "pmtl": [0.0, 0.3, 0.7]}
-
-
-def timeless(value):
-    if isinstance(value, dict):
-        return {k: timeless(v) for k, v in value.items() if "time" not in k}
-    if isinstance(value, list):
-        return [timeless(v) for v in value]
-    return value
 
 
 #: bf16's unit roundoff: 8 significant bits

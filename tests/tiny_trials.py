@@ -51,3 +51,13 @@ def assert_one_point_per_ray(points: list[dict[str, Any]], rays: list[list[float
         mine = [p for p in points if p["split"] == split]
         assert [p["ray_index"] for p in mine] == list(range(len(rays)))
         assert [p["preference"] for p in mine] == rays
+
+
+def timeless(value):
+    """``value`` without its wall-clock fields (keys naming a time), which are the only
+    fields two runs of the same trial may differ in."""
+    if isinstance(value, dict):
+        return {k: timeless(v) for k, v in value.items() if "time" not in k}
+    if isinstance(value, list):
+        return [timeless(v) for v in value]
+    return value
