@@ -37,24 +37,38 @@ def task_losses(model: nn.Module, method, tasks: tuple[Task, ...], x: torch.Tens
     return loop.objective_vector(model, method, tasks, x, y)[1:]
 
 
+def per_task_gradients(losses: torch.Tensor, params: list[torch.Tensor]
+                       ) -> list[tuple[torch.Tensor | None, ...]]:
+    """Per task, dL_t/d(params) (None where L_t does not reach a tensor), the graph kept."""
+    return [torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+            if loss.requires_grad else (None,) * len(params) for loss in losses]
+
+
+def gradient_rows(per_task: list[tuple[torch.Tensor | None, ...]], params: list[torch.Tensor],
+                  inputs: list[torch.Tensor]) -> torch.Tensor:
+    """(m, P) matrix whose row t is task t's gradient (``per_task``, over ``params``)
+    restricted to ``inputs`` and flattened in their order; zeros where it is None."""
+    column = {id(p): i for i, p in enumerate(params)}
+    return torch.stack([torch.cat([(grads[column[id(p)]] if grads[column[id(p)]] is not None
+                                    else torch.zeros_like(p)).reshape(-1) for p in inputs])
+                        for grads in per_task])
+
+
 def flat_gradients(losses: torch.Tensor, inputs: list[torch.Tensor]) -> torch.Tensor:
     """(m, P) matrix whose row t is dL_t/d(inputs), flattened in the order of ``inputs``;
     a tensor a loss does not reach contributes zeros."""
-    rows = []
-    for loss in losses:
-        if loss.requires_grad:
-            grads = torch.autograd.grad(loss, inputs, retain_graph=True, allow_unused=True)
-        else:
-            grads = (None,) * len(inputs)
-        rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1)
-                               for g, p in zip(grads, inputs)]))
-    return torch.stack(rows)
+    return gradient_rows(per_task_gradients(losses, inputs), inputs, inputs)
 
 
 def task_gram(losses: torch.Tensor, inputs: list[torch.Tensor]) -> torch.Tensor:
     """C = G G^T of the per-task gradients over ``inputs`` in float64 (float32 sums over
     millions of products lose about 1e-4); the graph is kept for the weighted loss."""
-    flat = flat_gradients(losses, inputs).double()
+    return gram_of(flat_gradients(losses, inputs))
+
+
+def gram_of(rows: torch.Tensor) -> torch.Tensor:
+    """G G^T in float64 of the (m, P) gradient rows."""
+    flat = rows.double()
     return flat @ flat.T
 
 
@@ -99,10 +113,16 @@ def combined_loss(model: nn.Module, method, tasks: tuple[Task, ...], x: torch.Te
     marks = forward_marks(model, x.device) if method.fresh_forward else None
     losses, inputs = gram_losses(model, method, tasks, x, y)
     pure = marks is not None and same_marks(marks, forward_marks(model, x.device))
-    bf16 = precision.current().precision == "bf16"
-    if pure and bf16 and method.gram_inputs() != "representation":
-        return summed_task_gradients(model, method, losses, inputs)
-    gram, plain = to_host(task_gram(losses, inputs), losses)
+    # bf16, first forward reused: step on sum_t w_t g_t, without a third backward pass
+    summed = (pure and precision.current().precision == "bf16"
+              and method.gram_inputs() != "representation")
+    if summed:
+        params = parameter_set(model, "all")
+        per_task = per_task_gradients(losses, params)
+        rows = gradient_rows(per_task, params, inputs)
+    else:
+        rows = flat_gradients(losses, inputs)
+    gram, plain = to_host(gram_of(rows), losses)
     weights = method.weights_from_gram(gram, plain)
     if weights is None:
         return None
@@ -110,31 +130,18 @@ def combined_loss(model: nn.Module, method, tasks: tuple[Task, ...], x: torch.Te
         return losses.detach().sum()
     # to the device before the fresh forward is queued: the copy waits for nothing
     weights = weights.detach().to(losses)
+    if summed:
+        return summed_gradient_loss(params, per_task, weights, losses)
     if (method.fresh_forward and not pure) or method.gram_inputs() == "representation":
         losses = task_losses(model, method, tasks, x, y)
     return torch.dot(weights, losses)
 
 
-def summed_task_gradients(model: nn.Module, method, losses: torch.Tensor,
-                          inputs: list[torch.Tensor]) -> torch.Tensor | None:
-    """The bf16 step without its third backward pass: the task gradients of every
-    parameter, their Gram matrix over ``inputs``, and a loss whose gradient is exactly
-    sum_t w_t g_t (the weighted loss's gradient up to rounding, in float32) and whose
-    value is sum_t w_t L_t. A parameter no task reaches keeps no gradient."""
-    params = parameter_set(model, "all")
-    per_task = [torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-                if loss.requires_grad else (None,) * len(params) for loss in losses]
-    column = {id(p): i for i, p in enumerate(params)}
-    flat = torch.stack([torch.cat([(grads[column[id(p)]] if grads[column[id(p)]] is not None
-                                    else torch.zeros_like(p)).reshape(-1) for p in inputs])
-                        for grads in per_task]).double()
-    gram, plain = to_host(flat @ flat.T, losses)
-    weights = method.weights_from_gram(gram, plain)
-    if weights is None:
-        return None
-    if not bool(weights.any()):
-        return losses.detach().sum()
-    weights = weights.detach().to(losses)
+def summed_gradient_loss(params: list[torch.Tensor], per_task, weights: torch.Tensor,
+                         losses: torch.Tensor) -> torch.Tensor:
+    """A loss whose gradient is exactly sum_t w_t g_t of the task gradients ``per_task``
+    (the weighted loss's gradient up to rounding, summed in float32) and whose value is
+    sum_t w_t L_t; a parameter no task reaches keeps no gradient."""
     with torch.autocast(losses.device.type, enabled=False):
         surrogate = torch.zeros((), dtype=losses.dtype, device=losses.device)
         for i, p in enumerate(params):
