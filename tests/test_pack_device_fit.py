@@ -65,10 +65,11 @@ def test_a_cpu_worker_keeps_the_cpu_rule():
 def test_a_pack_larger_than_fits_trains_in_chunks_and_reports_every_member(monkeypatch):
     members = [TrialConfig.from_plain({**tiny_config("linear"), "key": k}) for k in "abcde"]
     monkeypatch.setattr(device_fit, "fitting_size", lambda configs, share: 2)
-    calls, got = [], []
+    calls, got, hosts = [], [], []
 
-    def train_packed(configs, on_epoch=None, on_model=None):
+    def train_packed(configs, on_epoch=None, on_model=None, host=None):
         calls.append([c.key for c in configs])
+        hosts.append(host)
         for index, config in enumerate(configs):
             on_model(index, config.key.encode())
         return [{"pack_size": len(configs)} for _ in configs]
@@ -76,6 +77,7 @@ def test_a_pack_larger_than_fits_trains_in_chunks_and_reports_every_member(monke
     run_batched(members, train_packed, lambda key, o, m: got.append((key, o, m)),
                 gpu_share=0.25)
     assert calls == [["a", "b"], ["c", "d"], ["e"]]
+    assert hosts[0] is not None and all(host is hosts[0] for host in hosts)  # loaded once
     assert [(key, o["pack_size"], m) for key, o, m in got] == [
         ("a", 2, b"a"), ("b", 2, b"b"), ("c", 2, b"c"), ("d", 2, b"d"), ("e", 1, b"e")]
 

@@ -75,20 +75,28 @@ def run_batched(members: list[TrialConfig], train_packed: Callable,
             for member in members:
                 on_member(member.key, f"pack sizing failed: {error_text(exc)}", None)
             return
+    host = None
+    if len(sizes) > 1:   # the data set is loaded once for all chunks
+        from trainers.trial import load_dataset
+
+        host = load_dataset(members[0])
     start = 0
     for size in sizes:
-        run_chunk(members[start:start + size], train_packed, on_member, on_epoch)
+        run_chunk(members[start:start + size], train_packed, on_member, on_epoch, host)
         start += size
 
 
 def run_chunk(members: list[TrialConfig], train_packed: Callable,
-              on_member: OnMember, on_epoch: OnEpoch | None = None) -> None:
-    """``members`` as one batched model."""
+              on_member: OnMember, on_epoch: OnEpoch | None = None,
+              host: Any = None) -> None:
+    """``members`` as one batched model (``host``: their data set, already loaded)."""
     models: dict[int, bytes] = {}
     try:
         member_epoch = None if on_epoch is None else (
             lambda index, record: on_epoch(members[index].key, record))
-        outcomes = train_packed(members, on_epoch=member_epoch, on_model=models.__setitem__)
+        loaded = {} if host is None else {"host": host}
+        outcomes = train_packed(members, on_epoch=member_epoch, on_model=models.__setitem__,
+                                **loaded)
     except Exception as exc:
         outcomes, models = [f"pack training failed: {error_text(exc)}"] * len(members), {}
     if len(outcomes) != len(members):

@@ -103,17 +103,14 @@ def footprint(configs: list[TrialConfig], bundle: DatasetBundle, data: loop.Trai
 def fitting_size(configs: list[TrialConfig], share: float) -> int:
     """How many of ``configs`` (one pack) train at once on their device: on CUDA what
     ``share`` of the device holds (measured), on the CPU at most ``CPU_CHUNK``."""
-    from trainers.trial import load_dataset
+    from trainers.packing.train import device_data
 
     device = resolve_device(configs[0].train.device)
     if len(configs) == 1:
         return 1
     if device.type != "cuda":
         return min(len(configs), CPU_CHUNK)
-    host = load_dataset(configs[0])
-    splits = {name: split.to(device) for name, split in host.splits.items()}
-    bundle = DatasetBundle(host.name, host.tasks, host.input_shape, splits, host.info)
-    data = loop.TrainData(bundle.tasks, splits["train"], splits["val"])
+    bundle, data = device_data(configs[0], device)
     fixed, member = footprint(configs, bundle, data, device)
     torch.cuda.empty_cache()
     free, total = torch.cuda.mem_get_info(device)

@@ -162,14 +162,26 @@ def member_result(member: Member, config: TrialConfig, bundle: DatasetBundle,
     ).to_plain()
 
 
+def device_data(config: TrialConfig, device: torch.device,
+                host: DatasetBundle | None = None) -> tuple[DatasetBundle, TrainData]:
+    """The pack's data set on ``device`` and its training view; ``host``: the data set
+    already loaded (a pack trained in chunks loads it once), else loaded as ``run_trial``
+    loads it."""
+    host = load_dataset(config) if host is None else host
+    splits = {name: split.to(device) for name, split in host.splits.items()}
+    bundle = DatasetBundle(host.name, host.tasks, host.input_shape, splits, host.info)
+    return bundle, TrainData(bundle.tasks, splits["train"], splits["val"])
+
+
 def train_packed(configs: list[TrialConfig | dict[str, Any]],
                  on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
-                 on_model: Callable[[int, bytes], None] | None = None
-                 ) -> list[MemberOutcome]:
+                 on_model: Callable[[int, bytes], None] | None = None,
+                 host: DatasetBundle | None = None) -> list[MemberOutcome]:
     """Train ``configs`` (``packable``) as one batched model; per config, in order, the
     plain TrialResult of that trial or the one-line error that failed it alone.
     ``on_epoch(i, record)`` sees member i's epoch records as ``run_trial``'s would;
-    ``on_model(i, bytes)`` gets member i's trained model as ``run_trial``'s ``on_model``."""
+    ``on_model(i, bytes)`` gets member i's trained model as ``run_trial``'s ``on_model``;
+    ``host``: the data set, already loaded (``device_data``)."""
     configs = [as_config(c) for c in configs]
     reason = packable(configs)
     if reason is not None:
@@ -179,10 +191,7 @@ def train_packed(configs: list[TrialConfig | dict[str, Any]],
     settings = first.train
     device = resolve_device(settings.device)
     reproducible(int(first.seed), first.runtime.threads, device)
-    bundle = load_dataset(first)
-    splits = {name: split.to(device) for name, split in bundle.splits.items()}
-    bundle = DatasetBundle(bundle.name, bundle.tasks, bundle.input_shape, splits, bundle.info)
-    data = TrainData(bundle.tasks, bundle.splits["train"], bundle.splits["val"])
+    bundle, data = device_data(first, device, host)
     ran = trial_precision(first, bundle, device)   # as run_trial resolves it
 
     outcomes: list[MemberOutcome | None] = [None] * len(configs)
