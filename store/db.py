@@ -341,9 +341,10 @@ def _prepare_schema(connection: Connection, shown: str) -> None:
     """Create the tables of a new store at the head revision, or check an existing one,
     in one write transaction, so that any number of processes can open the same new
     store at once."""
-    state = migrate.store_schema(connection, shown)
+    tables = migrate.table_names(connection)
+    state = migrate.store_schema(connection, shown, tables)
     if state is None:
-        _refuse_foreign(connection, shown)
+        _refuse_foreign(tables, shown)
         Base.metadata.create_all(connection)
         connection.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
         migrate.stamp(connection, HEAD_REVISION)
@@ -355,18 +356,20 @@ def _prepare_schema(connection: Connection, shown: str) -> None:
 
 def _check_schema_version(connection: Connection, shown: str) -> None:
     """A read-only open: the store must exist and be at this paretoctl's schema."""
-    state = migrate.store_schema(connection, shown)
+    tables = migrate.table_names(connection)
+    state = migrate.store_schema(connection, shown, tables)
     if state is None:
-        _refuse_foreign(connection, shown)
+        _refuse_foreign(tables, shown)
         raise StoreNotFound(
             f"no paretoctl store at {shown} (run `paretoctl sweep` first or pass --store)"
         )
     migrate.check_current(*state, shown)
 
 
-def _refuse_foreign(connection: Connection, shown: str) -> None:
-    """A database without paretoctl's meta record but with tables belongs to someone else."""
-    foreign = sorted(set(inspect(connection).get_table_names()) - set(Base.metadata.tables))
+def _refuse_foreign(tables: set[str], shown: str) -> None:
+    """A database without paretoctl's meta record but with tables belongs to someone else;
+    ``tables`` are the ones store_schema looked at (one read, see migrate.table_names)."""
+    foreign = sorted(tables - set(Base.metadata.tables))
     if foreign:
         raise StoreError(f"{shown} is not a paretoctl store (it has other tables: "
                          f"{', '.join(foreign[:5])}); paretoctl writes only to a new database "
@@ -423,9 +426,10 @@ def upgrade_store(url: str) -> Upgrade:
 
 def _upgrade_schema(connection: Connection, shown: str) -> tuple[int, str | None]:
     """The body of upgrade_store's transaction; returns the schema and revision it found."""
-    state = migrate.store_schema(connection, shown)
+    tables = migrate.table_names(connection)
+    state = migrate.store_schema(connection, shown, tables)
     if state is None:
-        _refuse_foreign(connection, shown)
+        _refuse_foreign(tables, shown)
         raise StoreNotFound(f"no paretoctl store at {shown} (nothing to upgrade)")
     number, revision = state
     if number is None or number > SCHEMA_VERSION:

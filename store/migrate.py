@@ -26,11 +26,18 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 
 
-def store_schema(connection: Connection, shown: str) -> tuple[int | None, str | None] | None:
-    """``(schema number, Alembic revision)`` of the store, or None when the database has
-    no paretoctl meta record (new, or someone else's). The revision is None for a store
-    written before Alembic; the number is None for a revision that is not a number."""
-    tables = set(inspect(connection).get_table_names())
+def table_names(connection: Connection) -> set[str]:
+    """The database's tables, read once: a caller that reads them twice could see a store
+    half-made (before and after another process's create commits) and call it foreign."""
+    return set(inspect(connection).get_table_names())
+
+
+def store_schema(connection: Connection, shown: str,
+                 tables: set[str]) -> tuple[int | None, str | None] | None:
+    """``(schema number, Alembic revision)`` of the store whose tables are ``tables``, or
+    None when the database has no paretoctl meta record (new, or someone else's). The
+    revision is None for a store written before Alembic; the number is None for a
+    revision that is not a number."""
     if Meta.__tablename__ not in tables:
         return None
     value = connection.execute(

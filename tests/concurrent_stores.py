@@ -26,3 +26,27 @@ def create_at_once(url: str, processes: int = 4) -> list[str]:
     for worker in workers:
         worker.join(timeout=60)
     return outcomes
+
+
+def read_while_created(url: str, monkeypatch) -> str:
+    """A read-only open whose first look at the database's tables is followed at once by
+    another connection creating the store (committed): "ok", or the error the reader met.
+    A reader must see either no store or the whole one, never a store half-made."""
+    from sqlalchemy.engine.reflection import Inspector
+
+    original = Inspector.get_table_names
+    state = {"created": False}
+
+    def look_then_create(self, *args, **kwargs):
+        names = original(self, *args, **kwargs)
+        if not state["created"]:
+            state["created"] = True
+            open_store(url, create=True).close()
+        return names
+
+    monkeypatch.setattr(Inspector, "get_table_names", look_then_create)
+    try:
+        open_store(url, create=False, read_only=True).close()
+        return "ok"
+    except Exception as exc:  # the outcome under test
+        return f"{type(exc).__name__}: {exc}"

@@ -123,12 +123,15 @@ class Node:
                         return arg.split(b"=", 1)[1].decode()
         return None
 
-    def trial_workers(self) -> list[int]:
-        """This node's Ray workers that run a Tune trial."""
+    def trial_workers(self, training: bool = False) -> list[int]:
+        """This node's Ray workers that hold a Tune trial; ``training``: only those inside
+        a call of the trial's ``train`` (Ray titles the process ``ray::ImplicitFunc.train``
+        then), not a worker Tune started and may yet hand no trial (it reuses actors)."""
+        title = b"ray::ImplicitFunc.train" if training else b"ray::ImplicitFunc"
         found = []
         for pid in self.pids():
             try:
-                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::ImplicitFunc"):
+                if Path(f"/proc/{pid}/cmdline").read_bytes().startswith(title):
                     found.append(pid)
             except OSError:
                 pass
@@ -339,14 +342,15 @@ def test_a_lost_node_fails_its_trial_with_the_reason_and_the_sweep_goes_on(clust
                                                                           workdir):
     doomed = cluster.start("worker")
     try:
-        # long enough (many epochs) that the doomed node's trial is still training when the
-        # node dies, however loaded the machine is
-        (workdir / "spec.yaml").write_text(sweep_spec("lostnode", [30, 31, 32], concurrent=3,
-                                                      epochs=200))
+        # more trials than nodes, so that the doomed node gets one even when a trial ends
+        # elsewhere before its worker is up (Tune hands a pending trial to the free worker);
+        # each long enough (many epochs) to be still training when the node dies
+        (workdir / "spec.yaml").write_text(sweep_spec("lostnode", list(range(30, 36)),
+                                                      concurrent=3, epochs=500))
         env = cluster.driver_env(pg_store, workdir)
         proc = sweep(cluster, workdir / "spec.yaml", env)
         deadline = time.monotonic() + 300
-        while not doomed.trial_workers():
+        while not doomed.trial_workers(training=True):
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 pytest.fail(f"no trial ran on the third node: {proc.communicate()[1]}")
@@ -357,7 +361,7 @@ def test_a_lost_node_fails_its_trial_with_the_reason_and_the_sweep_goes_on(clust
     finally:
         doomed.stop()
     assert code == 1, stderr
-    assert "done 2, failed 1" in stderr
+    assert "done 5, failed 1" in stderr
     rows = trial_rows(pg_store, "lostnode")
     [failed] = [row for row in rows if row[1] == "failed"]
     # Ray reports the worker gone at once; its node counts as lost once health checks fail

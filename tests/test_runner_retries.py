@@ -54,8 +54,11 @@ def descends_from(pid: int, ancestor: int) -> bool:
     return False
 
 
-def trial_workers(sweep_pid: int) -> list[int]:
-    """Ray workers running a Tune trial of this sweep (its Ray's raylet is the sweep's child)."""
+def trial_workers(sweep_pid: int, training: bool = False) -> list[int]:
+    """Ray workers holding a Tune trial of this sweep (its Ray's raylet is the sweep's
+    child); ``training``: only those inside a call of the trial's ``train`` (titled
+    ``ray::ImplicitFunc.train``), not an idle worker Tune keeps for reuse."""
+    title = b"ray::ImplicitFunc.train" if training else b"ray::ImplicitFunc"
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -64,7 +67,7 @@ def trial_workers(sweep_pid: int) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if cmdline.startswith(b"ray::ImplicitFunc") and descends_from(int(entry.name), sweep_pid):
+        if cmdline.startswith(title) and descends_from(int(entry.name), sweep_pid):
             found.append(int(entry.name))
     return found
 
@@ -76,7 +79,7 @@ def kill_first_running_trial(sweep: subprocess.Popen, db: Path, timeout: float =
             running = [k for k, (status, _) in rows(db).items() if status == "running"]
         except sqlite3.Error:  # not created yet, or busy
             running = []
-        workers = trial_workers(sweep.pid) if running else []
+        workers = trial_workers(sweep.pid, training=True) if running else []
         if workers:
             for pid in workers:
                 os.kill(pid, signal.SIGKILL)

@@ -12,7 +12,7 @@ import threading
 import pytest
 from sqlalchemy import create_engine, text
 
-from concurrent_stores import create_at_once
+from concurrent_stores import create_at_once, read_while_created
 from store.db import StoreError, open_store
 from store.queries import PointFilter, list_trials, load_points
 from store.schema import FLAT_VIEW
@@ -164,6 +164,12 @@ def test_bad_payload_writes_nothing(store):
 
 def test_processes_creating_one_new_store_at_once_all_succeed(pg_url):
     assert create_at_once(pg_url) == ["ok"] * 4
+
+
+def test_a_reader_opening_while_the_store_is_created_sees_no_store_not_a_foreign_one(
+        pg_url, monkeypatch):
+    # the tables appear between two looks at them: one look decides
+    assert read_while_created(pg_url, monkeypatch).startswith("StoreNotFound: no paretoctl store")
 
 
 def test_a_database_with_other_tables_is_refused(pg_url):
