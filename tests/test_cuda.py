@@ -96,7 +96,7 @@ def test_auto_measures_a_member_and_fits_at_least_one_and_at_most_the_pack():
 def test_an_auto_pack_on_the_gpu_trains_in_chunks_and_every_member_gets_its_result(
         monkeypatch):
     configs = [config("linear", 2, p, f"k{i}") for i, p in enumerate(PREFERENCES * 2)]
-    monkeypatch.setattr(device_fit, "fitting_size", lambda members, share: 3)
+    monkeypatch.setattr(device_fit, "fitting_size", lambda members, share, host: 3)
     got = {}
     assert run_pack(configs, lambda key, o, m: got.update({key: o}), gpu_share=0.5) == "batched"
     assert sorted(got) == ["k0", "k1", "k2", "k3"]

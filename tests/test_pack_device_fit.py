@@ -64,7 +64,9 @@ def test_a_cpu_worker_keeps_the_cpu_rule():
 
 def test_a_pack_larger_than_fits_trains_in_chunks_and_reports_every_member(monkeypatch):
     members = [TrialConfig.from_plain({**tiny_config("linear"), "key": k}) for k in "abcde"]
-    monkeypatch.setattr(device_fit, "fitting_size", lambda configs, share: 2)
+    probed = []
+    monkeypatch.setattr(device_fit, "fitting_size",
+                        lambda configs, share, host: probed.append(host) or 2)
     calls, got, hosts = [], [], []
 
     def train_packed(configs, on_epoch=None, on_model=None, host=None):
@@ -77,7 +79,8 @@ def test_a_pack_larger_than_fits_trains_in_chunks_and_reports_every_member(monke
     run_batched(members, train_packed, lambda key, o, m: got.append((key, o, m)),
                 gpu_share=0.25)
     assert calls == [["a", "b"], ["c", "d"], ["e"]]
-    assert hosts[0] is not None and all(host is hosts[0] for host in hosts)  # loaded once
+    # loaded (and moved to the device) once: the probe and every chunk get the same
+    assert probed[0] is not None and all(host is probed[0] for host in hosts)
     assert [(key, o["pack_size"], m) for key, o, m in got] == [
         ("a", 2, b"a"), ("b", 2, b"b"), ("c", 2, b"c"), ("d", 2, b"d"), ("e", 1, b"e")]
 
@@ -85,7 +88,7 @@ def test_a_pack_larger_than_fits_trains_in_chunks_and_reports_every_member(monke
 def test_a_pack_whose_sizing_fails_fails_every_member_with_the_reason(monkeypatch):
     members = [TrialConfig.from_plain({**tiny_config("linear"), "key": k}) for k in "ab"]
 
-    def broken(configs, share):
+    def broken(configs, share, host):
         raise RuntimeError("CUDA error: out of memory")
 
     monkeypatch.setattr(device_fit, "fitting_size", broken)

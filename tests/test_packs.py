@@ -175,11 +175,18 @@ class FakePacking(types.ModuleType):
         return self.outcomes
 
 
+class FakeBundle:
+    """A data set that says where it was moved."""
+
+    def to(self, device):
+        return f"bundle on {device}"
+
+
 def run_with(monkeypatch, fake) -> tuple[str, list]:
     import trainers.trial as trial_module
 
     monkeypatch.setitem(sys.modules, "trainers.packing", fake)
-    monkeypatch.setattr(trial_module, "load_dataset", lambda c: "bundle")
+    monkeypatch.setattr(trial_module, "load_dataset", lambda c: FakeBundle())
     monkeypatch.setattr(trial_module, "run_trial",
                         lambda c, on_epoch, on_model, bundle: {"ran": c.key, "on": bundle})
     got: list = []
@@ -198,7 +205,8 @@ def test_the_batched_trainer_runs_a_pack_it_accepts(monkeypatch):
 def test_a_pack_the_batched_trainer_refuses_runs_member_by_member(monkeypatch):
     how, got = run_with(monkeypatch, FakePacking(reason="pmtl is not batched"))
     assert how == "sequential"
-    assert got == [("a", {"ran": "a", "on": "bundle"}), ("b", {"ran": "b", "on": "bundle"})]
+    assert got == [("a", {"ran": "a", "on": "bundle on cpu"}),
+                   ("b", {"ran": "b", "on": "bundle on cpu"})]
 
 
 def test_a_batched_run_that_raises_fails_every_member_with_its_error(monkeypatch):

@@ -65,21 +65,20 @@ def run_batched(members: list[TrialConfig], train_packed: Callable,
     """The pack as one batched model, or as batched chunks that fit ``gpu_share`` of the
     device; an error of a batched run (or of sizing the chunks) as a whole fails every
     member it trains with it."""
-    sizes = [len(members)]
+    sizes, host = [len(members)], None
     if gpu_share is not None:
         try:
             from trainers.packing.device_fit import chunk_sizes, fitting_size
+            from trainers.packing.train import device_data
+            from trainers.settings import resolve_device
 
-            sizes = chunk_sizes(len(members), fitting_size(members, gpu_share))
+            # the data set loaded and moved to the device once: for the probe, every chunk
+            host, _ = device_data(members[0], resolve_device(members[0].train.device))
+            sizes = chunk_sizes(len(members), fitting_size(members, gpu_share, host))
         except Exception as exc:
             for member in members:
                 on_member(member.key, f"pack sizing failed: {error_text(exc)}", None)
             return
-    host = None
-    if len(sizes) > 1:   # the data set is loaded once for all chunks
-        from trainers.trial import load_dataset
-
-        host = load_dataset(members[0])
     start = 0
     for size in sizes:
         run_chunk(members[start:start + size], train_packed, on_member, on_epoch, host)
@@ -108,18 +107,21 @@ def run_chunk(members: list[TrialConfig], train_packed: Callable,
 
 def run_sequential(members: list[TrialConfig], on_member: OnMember,
                    on_epoch: OnEpoch | None = None) -> None:
-    """The members one after another, each data set loaded once; a member that fails
-    (an exception, a diverged training) fails alone and the next one runs."""
+    """The members one after another, each data set loaded (and moved to the device)
+    once; a member that fails (an exception, a diverged training) fails alone and the next
+    one runs."""
+    from trainers.settings import resolve_device
     from trainers.trial import load_dataset, run_trial
 
     bundles: dict[str, Any] = {}
     for member in members:
         models: list[bytes] = []
         try:
-            data = json.dumps([member.dataset.to_plain(), member.runtime.data_dir],
+            device = resolve_device(member.train.device)
+            data = json.dumps([member.dataset.to_plain(), member.runtime.data_dir, str(device)],
                               sort_keys=True)
             if data not in bundles:
-                bundles[data] = load_dataset(member)
+                bundles[data] = load_dataset(member).to(device)
             epoch = None if on_epoch is None else (
                 lambda record, key=member.key: on_epoch(key, record))
             outcome: MemberOutcome = run_trial(member, on_epoch=epoch, on_model=models.append,

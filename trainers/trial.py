@@ -191,9 +191,7 @@ def run_trial(config: TrialConfig | dict[str, Any],
     settings = config.train
     device = resolve_device(settings.device)
     generator = reproducible(int(config.seed), config.runtime.threads, device)
-    bundle = bundle if bundle is not None else load_dataset(config)
-    splits = {name: split.to(device) for name, split in bundle.splits.items()}
-    bundle = DatasetBundle(bundle.name, bundle.tasks, bundle.input_shape, splits, bundle.info)
+    bundle = (bundle if bundle is not None else load_dataset(config)).to(device)
 
     method_cls = METHODS.get(config.method.name)
     preference = None if config.preference is None else list(config.preference)

@@ -78,6 +78,11 @@ class DatasetBundle:
     def task_names(self) -> list[str]:
         return [t.name for t in self.tasks]
 
+    def to(self, device: torch.device | str) -> "DatasetBundle":
+        """The same data set with its splits on ``device`` (no copy where they are)."""
+        splits = {name: split.to(device) for name, split in self.splits.items()}
+        return DatasetBundle(self.name, self.tasks, self.input_shape, splits, self.info)
+
 
 class DatasetSource(ABC):
     """Base class of a registered dataset.

@@ -100,9 +100,11 @@ def footprint(configs: list[TrialConfig], bundle: DatasetBundle, data: loop.Trai
     return max(one - member, 0), member
 
 
-def fitting_size(configs: list[TrialConfig], share: float) -> int:
+def fitting_size(configs: list[TrialConfig], share: float,
+                 host: DatasetBundle | None = None) -> int:
     """How many of ``configs`` (one pack) train at once on their device: on CUDA what
-    ``share`` of the device holds (measured), on the CPU at most ``CPU_CHUNK``."""
+    ``share`` of the device holds (measured), on the CPU at most ``CPU_CHUNK``. ``host``:
+    their data set, already loaded (and on the device: it counts as held there)."""
     from trainers.packing.train import device_data
 
     device = resolve_device(configs[0].train.device)
@@ -110,7 +112,7 @@ def fitting_size(configs: list[TrialConfig], share: float) -> int:
         return 1
     if device.type != "cuda":
         return min(len(configs), CPU_CHUNK)
-    bundle, data = device_data(configs[0], device)
+    bundle, data = device_data(configs[0], device, host)
     fixed, member = footprint(configs, bundle, data, device)
     torch.cuda.empty_cache()
     free, total = torch.cuda.mem_get_info(device)

@@ -165,12 +165,10 @@ def member_result(member: Member, config: TrialConfig, bundle: DatasetBundle,
 def device_data(config: TrialConfig, device: torch.device,
                 host: DatasetBundle | None = None) -> tuple[DatasetBundle, TrainData]:
     """The pack's data set on ``device`` and its training view; ``host``: the data set
-    already loaded (a pack trained in chunks loads it once), else loaded as ``run_trial``
-    loads it."""
-    host = load_dataset(config) if host is None else host
-    splits = {name: split.to(device) for name, split in host.splits.items()}
-    bundle = DatasetBundle(host.name, host.tasks, host.input_shape, splits, host.info)
-    return bundle, TrainData(bundle.tasks, splits["train"], splits["val"])
+    already loaded (a pack trained in chunks loads it, and moves it, once), else loaded
+    as ``run_trial`` loads it."""
+    bundle = (load_dataset(config) if host is None else host).to(device)
+    return bundle, TrainData(bundle.tasks, bundle.splits["train"], bundle.splits["val"])
 
 
 def train_packed(configs: list[TrialConfig | dict[str, Any]],
