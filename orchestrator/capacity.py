@@ -77,3 +77,23 @@ def check_capacity(capacity: Capacity, source: str, *, cpus_per_trial: float,
                 + (f" and {_count(gpus_per_trial, 'GPU')}" if gpus_per_trial else "")
                 + f" each: at most {slots} run at a time")
     return None
+
+
+def check_trial_devices(trials: list[dict], gpus_per_trial: float, source: str) -> None:
+    """A trial that names a GPU must be given one: Ray shows a trial only the GPUs it
+    reserved for it, numbered from 0 (``cuda:N`` needs N below ``gpus_per_trial``), and
+    with ``gpus_per_trial: 0`` none at all. ``auto`` always fits (the CPU then)."""
+    visible = math.ceil(gpus_per_trial)
+    for device in sorted({trial["train"]["device"] for trial in trials}):
+        if not device.startswith("cuda"):
+            continue
+        index = int(device.partition(":")[2] or 0)
+        if visible == 0:
+            raise SpecError(source, "train.device", f"{device} needs a GPU per trial, but "
+                            "resources.gpus_per_trial is 0: give the trials a GPU share or "
+                            "use device auto")
+        if index >= visible:
+            shown = "cuda:0" if visible == 1 else f"cuda:0 to cuda:{visible - 1}"
+            raise SpecError(source, "train.device", f"{device}: Ray shows a trial only the "
+                            f"GPUs it reserves for it, numbered from 0: {shown} here "
+                            f"(resources.gpus_per_trial is {gpus_per_trial:g})")

@@ -22,6 +22,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,7 @@ def trial_trainable(config: dict[str, Any]) -> None:
     from trainers.errors import DataError
     from trainers.trial import run_trial
 
+    limit_to_assigned_gpus()
     trial = config["trial"]
     key = trial["key"]
     epochs = EpochReports(tune.report)
@@ -125,6 +127,7 @@ def pack_trainable(config: dict[str, Any]) -> None:
 
     from trainers.pack import run_pack
 
+    limit_to_assigned_gpus()
     node = worker_node()
     epochs = EpochReports(tune.report)
 
@@ -137,6 +140,17 @@ def pack_trainable(config: dict[str, Any]) -> None:
 
     run_pack(members, on_member=report, on_epoch=epochs.add,
              gpu_share=config.get(PACK_SHARE_KEY))
+
+
+def limit_to_assigned_gpus() -> None:
+    """A worker Ray reserved no GPU for sees none. Ray leaves CUDA_VISIBLE_DEVICES as it
+    found it in such a worker, so on a GPU machine ``device: auto`` would train on GPU 0,
+    unreserved, beside the trials that did reserve it. Set before the trial first asks
+    torch about CUDA (a worker with no GPU never has)."""
+    import ray
+
+    if ray.is_initialized() and not ray.get_gpu_ids():
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
 
 
 def worker_node() -> str | None:
@@ -188,6 +202,8 @@ def init_ray(address: str | None, num_cpus: float | None = None,
 
     if ray.is_initialized():
         return
+    if not address and os.environ.get("PARETOCTL_XTUNE", "1") == "1":
+        threading.Thread(target=_import_tune, name="import-tune", daemon=True).start()
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
                                   logging_level=logging.ERROR, configure_logging=True)
     if address:
@@ -200,6 +216,16 @@ def init_ray(address: str | None, num_cpus: float | None = None,
         _check_loopback(ray)
     for name in ("ray", "ray.tune", "ray.train", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _import_tune() -> None:
+    """Import Ray Tune while ``ray.init`` waits for Ray's processes to start (0.6-0.8 s of
+    the sweep's fixed cost on 2 cores). A failure here is left to the sweep's own import
+    of Tune, which then raises it where it is used."""
+    try:
+        import ray.tune  # noqa: F401
+    except Exception:  # noqa: BLE001 - raised again by the importer that needs it
+        pass
 
 
 def ray_token_available() -> bool:

@@ -79,6 +79,9 @@ def run_sweep_command(spec_path: Path, *, store_url: Optional[str], address: Opt
 
     threads = max(1, int(spec.resources.cpus_per_trial))
     trials = expand_sweep(spec, data_dir=str(paths.data_dir(data_dir)), threads=threads)
+    from orchestrator.capacity import check_trial_devices
+
+    check_trial_devices(trials, spec.resources.gpus_per_trial, str(spec_path))
     if dry_run:
         out.print(dry_run_table(trials))
         return 0

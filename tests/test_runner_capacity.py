@@ -65,3 +65,54 @@ def test_a_cluster_is_judged_node_by_node():
                              **check)
     assert warning == ("--max-concurrent: 5 trials at once, but the Ray cluster fits 3 of 1 CPU "
                        "and 1 GPU each: at most 3 run at a time")
+
+
+def test_a_device_ray_gives_the_trials_no_gpu_for_is_refused():
+    from orchestrator.capacity import check_trial_devices
+
+    def trials(*devices):
+        return [{"train": {"device": device}} for device in devices]
+
+    for gpus in (0, 0.5, 2):
+        check_trial_devices(trials("auto", "cpu"), gpus, "s.yaml")  # auto fits anywhere
+    with pytest.raises(SpecError, match=r"^s\.yaml: train\.device: cuda needs a GPU per trial, "
+                                        r"but resources\.gpus_per_trial is 0"):
+        check_trial_devices(trials("auto", "cuda"), 0, "s.yaml")
+    # Ray numbers the GPUs a trial reserved from 0: a share or one GPU shows cuda:0 only
+    check_trial_devices(trials("cuda", "cuda:0"), 0.25, "s.yaml")
+    with pytest.raises(SpecError, match=r"cuda:1: Ray shows a trial only the GPUs it reserves "
+                                        r"for it, numbered from 0: cuda:0 here \(resources"
+                                        r"\.gpus_per_trial is 1\)$"):
+        check_trial_devices(trials("cuda:1"), 1, "s.yaml")
+    check_trial_devices(trials("cuda:1"), 2, "s.yaml")
+    with pytest.raises(SpecError, match=r"cuda:0 to cuda:1 here"):
+        check_trial_devices(trials("cuda:2"), 1.5, "s.yaml")
+
+
+def test_a_sweep_asking_cuda_without_gpus_is_refused_before_any_write(workdir):
+    spec = tiny_sweep("nogpu", [explicit("linear", [0, 0.5, 0.5])], device="cuda")
+    for args in ((), ("--dry-run",)):
+        result = sweep_cli(workdir, spec, *args, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            "error: spec.yaml: train.device: cuda needs a GPU per trial, but "
+            "resources.gpus_per_trial is 0: give the trials a GPU share or use device auto"]
+        assert not (workdir / "paretoctl.db").exists()
+        assert not (workdir / ".paretoctl").exists()
+
+
+def test_a_worker_given_no_gpu_sees_none(monkeypatch):
+    import os
+
+    import ray
+
+    from orchestrator.runner import limit_to_assigned_gpus
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [1])
+    limit_to_assigned_gpus()  # Ray set the worker's own GPU: left alone
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
+    monkeypatch.setattr(ray, "get_gpu_ids", lambda: [])
+    limit_to_assigned_gpus()
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == ""
