@@ -142,6 +142,7 @@ def test_the_pack_worker_hands_its_share_to_the_pack(monkeypatch):
     seen = {}
     fake_ray = types.ModuleType("ray")
     fake_ray.tune = types.SimpleNamespace(report=lambda metrics: None)
+    fake_ray.is_initialized = lambda: False
     monkeypatch.setitem(sys.modules, "ray", fake_ray)
     monkeypatch.setitem(sys.modules, "ray.tune", fake_ray.tune)
     monkeypatch.setattr(runner, "worker_node", lambda: None)

@@ -108,3 +108,10 @@ def test_growl_gradient_is_finite_at_a_zero_row():
     growl_value([w], 0.8, 0.2).backward()
     assert torch.isfinite(w.grad).all()
     assert torch.allclose(w.grad, torch.tensor([[0.0, 0.6], [0.0, 0.8]]), atol=1e-6)
+
+
+def test_no_eligible_layer_is_zero_on_the_losses_device():
+    # stacked with the task losses: on a GPU a CPU zero would refuse to stack
+    zero = growl_value([], device="meta")
+    assert zero.device.type == "meta" and zero.shape == ()
+    assert float(growl_value([])) == 0.0

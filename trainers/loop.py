@@ -79,9 +79,10 @@ def batches(split: Split, size: int, generator: torch.Generator | None) -> Itera
         yield split.x[idx], split.y[idx]
 
 
-def sparsity_objective(model: MultiTaskNet, params: dict[str, Any]) -> torch.Tensor:
+def sparsity_objective(model: MultiTaskNet, params: dict[str, Any],
+                       device: torch.device | None = None) -> torch.Tensor:
     weights = [w for _, w in model.eligible_weights()]
-    return growl_value(weights, params["beta1"], params["beta2"])
+    return growl_value(weights, params["beta1"], params["beta2"], device)
 
 
 def objective_vector(model: MultiTaskNet, method: "Method", tasks: tuple[Task, ...],
@@ -90,7 +91,7 @@ def objective_vector(model: MultiTaskNet, method: "Method", tasks: tuple[Task, .
     outputs = model(x)
     losses = [task_loss(out, y[:, i], task) for i, (out, task) in enumerate(zip(outputs, tasks))]
     if method.uses_sparsity:
-        l0 = sparsity_objective(model, method.params)
+        l0 = sparsity_objective(model, method.params, x.device)
     else:
         l0 = torch.zeros((), device=x.device)
     return torch.stack([l0, *losses])

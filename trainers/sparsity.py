@@ -42,13 +42,14 @@ def growl_layer(weight: torch.Tensor, beta1: float, beta2: float) -> torch.Tenso
     return (growl_weights(len(ordered), beta1, beta2, norms.device, norms.dtype) * ordered).sum()
 
 
-def growl_value(weights: Iterable[torch.Tensor], beta1: float = 0.8,
-                beta2: float = 0.2) -> torch.Tensor:
-    """L0 = sum over eligible layers of the GrOWL value; differentiable in the weights."""
+def growl_value(weights: Iterable[torch.Tensor], beta1: float = 0.8, beta2: float = 0.2,
+                device: torch.device | str | None = None) -> torch.Tensor:
+    """L0 = sum over eligible layers of the GrOWL value; differentiable in the weights.
+    No eligible layer: 0 on ``device`` (where the task losses it is stacked with are)."""
     total = None
     for weight in weights:
         value = growl_layer(weight, beta1, beta2)
         total = value if total is None else total + value
     if total is None:
-        return torch.zeros(())
+        return torch.zeros((), device=device)
     return total

@@ -119,7 +119,8 @@ class StackedModel:
             outputs = self.compute(params, x)
             losses = [task.loss(out, y[:, i]) for i, (out, task) in enumerate(zip(outputs, tasks))]
             if sparsity is not None:
-                l0 = growl_value([params[name] for name in self.eligible], *sparsity)
+                l0 = growl_value([params[name] for name in self.eligible], *sparsity,
+                                 device=x.device)
             else:
                 l0 = torch.zeros((), device=x.device)
             return torch.stack([l0, *losses])
@@ -160,7 +161,8 @@ class StackedModel:
                     losses = [task.loss(out, y[:, t])
                               for t, (out, task) in enumerate(zip(outputs, tasks))]
                     if sparsity is not None:
-                        l0 = growl_value([params[name] for name in self.eligible], *sparsity)
+                        l0 = growl_value([params[name] for name in self.eligible], *sparsity,
+                                         device=x.device)
                     else:
                         l0 = torch.zeros((), device=x.device)
                 rows[i] = torch.stack([l0, *losses])
@@ -183,7 +185,8 @@ class StackedModel:
             outputs = functional_call(self.base, params, (x,))
             losses = [task.loss(out, y[:, t]) for t, (out, task) in enumerate(zip(outputs, tasks))]
             if sparsity is not None:
-                l0 = growl_value([params[name] for name in self.eligible], *sparsity)
+                l0 = growl_value([params[name] for name in self.eligible], *sparsity,
+                                 device=x.device)
             else:
                 l0 = torch.zeros((), device=x.device)
             loss = loss_of(torch.stack([l0, *losses]), own)
