@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from typing import Callable
 
 import pytest
 
+from ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
@@ -49,12 +49,6 @@ seeds: {seeds}
 train: {{epochs: {epochs}, batch_size: 64}}
 resources: {{cpus_per_trial: 1, max_concurrent: {concurrent}, max_failures: {max_failures}}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def base_env() -> dict[str, str]:
