@@ -399,21 +399,22 @@ def test_a_lost_node_fails_its_trial_with_the_reason_and_the_sweep_goes_on(clust
                                                                           workdir):
     doomed = cluster.start("worker")
     try:
-        # more trials than nodes, so that the doomed node gets one even when a trial ends
-        # elsewhere before its worker is up (Tune hands a pending trial to the free worker);
-        # each long enough (many epochs) to be still training when the node dies
+        # more trials than nodes; each long enough (many epochs) to be still training
+        # when the node dies, a moment after its worker is seen inside train
         (workdir / "spec.yaml").write_text(sweep_spec("lostnode", list(range(30, 36)),
                                                       concurrent=3, epochs=500))
         env = cluster.driver_env(pg_store, workdir)
         proc = sweep(cluster, workdir / "spec.yaml", env)
-        deadline = time.monotonic() + 300
-        while not doomed.trial_workers(training=True):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"no trial ran on the third node: {proc.communicate()[1]}")
-            time.sleep(0.2)
-        lost = doomed.node_id()
-        doomed.kill()
+        # the other nodes' trials held until the doomed node has one: their workers
+        # cannot take its trial before its own worker is up (Tune reuses actors)
+        others = [node for node in cluster.nodes if node is not doomed and node.proc.poll() is None]
+        held = hold_training(others, lambda holding: bool(doomed.trial_workers(training=True)),
+                             [proc])
+        try:
+            lost = doomed.node_id()
+            doomed.kill()
+        finally:
+            release(held)
         code, stderr = finish(proc)
     finally:
         doomed.stop()
