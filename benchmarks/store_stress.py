@@ -31,8 +31,13 @@ def result(i: int) -> dict[str, Any]:
     return {"points": points, "time_train_s": 0.01}
 
 
-def writer(url: str, index: int, n_trials: int, errors) -> None:
+#: how long a process waits for the others to start (a loaded machine starts them slowly)
+START_TIMEOUT_S = 600
+
+
+def writer(url: str, index: int, n_trials: int, start, errors) -> None:
     try:
+        start.wait(START_TIMEOUT_S)
         with open_store(url, create=True) as store:
             store.register_sweep(f"stress{index}", "", {"writer": index}, {})
             trials = [trial(index, i) for i in range(n_trials)]
@@ -44,10 +49,13 @@ def writer(url: str, index: int, n_trials: int, errors) -> None:
         errors.put(f"writer {index}: {type(exc).__name__}: {exc}")
 
 
-def reader(url: str, stop, errors, reads) -> None:
+def reader(url: str, start, stop, errors, reads) -> None:
+    """Reads until the writers are done, and at least once (a reader that starts late
+    still reads what they wrote)."""
     count = 0
     try:
-        while not stop.is_set():
+        start.wait(START_TIMEOUT_S)
+        while not stop.is_set() or count == 0:
             try:
                 with open_store(url, create=False, read_only=True) as store:
                     load_points(store, PointFilter(dataset="stress"))
@@ -55,6 +63,8 @@ def reader(url: str, stop, errors, reads) -> None:
                 count += 1
             except Exception as exc:
                 if "store not found" in str(exc) or "no paretoctl store" in str(exc):
+                    if stop.is_set():  # the writers are done and made none: nothing to read
+                        break
                     time.sleep(0.01)  # the writers have not created it yet
                     continue
                 raise
@@ -64,19 +74,24 @@ def reader(url: str, stop, errors, reads) -> None:
 
 
 def stress(url: str, writers: int, trials: int, readers: int) -> dict[str, Any]:
-    """Run the writers and readers to the end; returns the figures."""
+    """Run the writers and readers to the end; returns the figures. All of them begin
+    together once every process is up, so that the readers read while the writers write
+    however slowly the processes start."""
     ctx = multiprocessing.get_context("spawn")
     errors, reads, stop = ctx.Queue(), ctx.Queue(), ctx.Event()
+    begin = ctx.Barrier(readers + writers)
     start = time.perf_counter()
-    read_procs = [ctx.Process(target=reader, args=(url, stop, errors, reads)) for _ in range(readers)]
-    write_procs = [ctx.Process(target=writer, args=(url, w, trials, errors)) for w in range(writers)]
+    read_procs = [ctx.Process(target=reader, args=(url, begin, stop, errors, reads))
+                  for _ in range(readers)]
+    write_procs = [ctx.Process(target=writer, args=(url, w, trials, begin, errors))
+                   for w in range(writers)]
     for proc in read_procs + write_procs:
         proc.start()
     for proc in write_procs:
         proc.join()
     elapsed = time.perf_counter() - start
     stop.set()
-    n_reads = sum(reads.get(timeout=120) for _ in read_procs)
+    n_reads = sum(reads.get(timeout=START_TIMEOUT_S) for _ in read_procs)
     for proc in read_procs:
         proc.join()
     seen = []

@@ -6,9 +6,14 @@ import multiprocessing
 
 from store.db import open_store
 
+#: how long a process waits for the others, and the test for an outcome: generous for a
+#: loaded machine, which may start the processes seconds apart
+OUTCOME_TIMEOUT_S = 300
 
-def _open_new_store(url: str, queue) -> None:
+
+def _open_new_store(url: str, begin, queue) -> None:
     try:
+        begin.wait(OUTCOME_TIMEOUT_S)  # every process is up: they open at the same moment
         open_store(url, create=True).close()
         queue.put("ok")
     except Exception as exc:  # reported to the parent
@@ -18,11 +23,12 @@ def _open_new_store(url: str, queue) -> None:
 def create_at_once(url: str, processes: int = 4) -> list[str]:
     """Each process's outcome: "ok" or the error it met."""
     context = multiprocessing.get_context("fork")
-    queue = context.Queue()
-    workers = [context.Process(target=_open_new_store, args=(url, queue)) for _ in range(processes)]
+    queue, begin = context.Queue(), context.Barrier(processes)
+    workers = [context.Process(target=_open_new_store, args=(url, begin, queue))
+               for _ in range(processes)]
     for worker in workers:
         worker.start()
-    outcomes = [queue.get(timeout=60) for _ in workers]
+    outcomes = [queue.get(timeout=OUTCOME_TIMEOUT_S) for _ in workers]
     for worker in workers:
         worker.join(timeout=60)
     return outcomes

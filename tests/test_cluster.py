@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,9 +24,11 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
+from ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
@@ -48,12 +49,6 @@ seeds: {seeds}
 train: {{epochs: {epochs}, batch_size: 64}}
 resources: {{cpus_per_trial: 1, max_concurrent: {concurrent}, max_failures: {max_failures}}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def base_env() -> dict[str, str]:
@@ -199,6 +194,39 @@ class Cluster:
             node.stop()
 
 
+def hold_training(nodes: list[Node], enough: Callable[[set[Node]], bool],
+                  sweeps: list[subprocess.Popen], timeout: float = 300) -> set[int]:
+    """Stop (SIGSTOP) each trial worker of ``nodes`` as soon as it is inside ``train``,
+    until ``enough(the nodes holding a stopped one)``; returns the stopped pids (for
+    ``release``). A trial so held stays on its node and cannot end, so Tune cannot hand
+    another trial to its worker (it reuses actors) before a slower node's worker is up,
+    however fast the trials train."""
+    held: dict[int, Node] = {}
+    deadline = time.monotonic() + timeout
+    while not enough(set(held.values())):
+        if time.monotonic() > deadline or any(p.poll() is not None for p in sweeps):
+            release(set(held))
+            for p in sweeps:
+                p.kill()
+            pytest.fail(f"trials held on {len(set(held.values()))} node(s) only: "
+                        f"{[p.communicate()[1] for p in sweeps]}")
+        for node in nodes:
+            for pid in node.trial_workers(training=True):
+                if pid not in held:
+                    os.kill(pid, signal.SIGSTOP)
+                    held[pid] = node
+        time.sleep(0.05)
+    return set(held)
+
+
+def release(pids: set[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.fixture(scope="module")
 def cluster():
     # short: Ray's Unix sockets live under it (paths of at most ~100 characters)
@@ -266,6 +294,16 @@ def trial_rows(url: str, sweep_name: str) -> list[tuple]:
                       f"JOIN sweeps s ON s.id = st.sweep_id WHERE s.name = '{sweep_name}'")
 
 
+def has_failed(url: str, sweep_name: str) -> bool:
+    """A trial of the sweep is stored failed (False while the store is being made)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return any(status == "failed" for _, status, _, _, _ in trial_rows(url, sweep_name))
+    except SQLAlchemyError:
+        return False
+
+
 def node_ids(rows: list[tuple]) -> Counter:
     """How many trials reported from each node id (``IP/NODE_ID`` in trials.node)."""
     return Counter(node.split("/", 1)[1] for _, _, node, _, _ in rows if node)
@@ -276,13 +314,18 @@ def node_ids(rows: list[tuple]) -> Counter:
 def test_a_sweep_runs_on_both_nodes_and_stores_every_trial_once(cluster, pg_store, workdir):
     (workdir / "spec.yaml").write_text(sweep_spec("twonodes", [0, 1, 2, 3], concurrent=2))
     env = cluster.driver_env(pg_store, workdir)
-    code, stderr = finish(sweep(cluster, workdir / "spec.yaml", env))
+    proc = sweep(cluster, workdir / "spec.yaml", env)
+    # each node's first trial held until the other node has one: neither node's worker
+    # can take all the trials before the other's is up
+    nodes = [node for node in cluster.nodes if node.proc.poll() is None]
+    release(hold_training(nodes, lambda holding: len(holding) == len(nodes), [proc]))
+    code, stderr = finish(proc)
     assert code == 0, stderr
     assert "done 4, failed 0" in stderr
     rows = trial_rows(pg_store, "twonodes")
     assert len(rows) == 4 and {status for _, status, _, _, _ in rows} == {"done"}, rows
     # two trials at a time on two one-CPU nodes: both nodes ran trials
-    assert set(node_ids(rows)) == {node.node_id() for node in cluster.nodes}, rows
+    assert set(node_ids(rows)) == {node.node_id() for node in nodes}, rows
     assert {attempts for _, _, _, attempts, _ in rows} == {1}
     assert all(re.fullmatch(r"[0-9.]+/[0-9a-f]{56}", node) for _, _, node, _, _ in rows), rows
     # each trial once: its points once per split, nothing else written
@@ -309,17 +352,31 @@ def test_two_sweeps_at_once_with_readers_during_both(cluster, pg_store, workdir)
         (workdir / f"{name}.yaml").write_text(sweep_spec(name, seeds, concurrent=1))
         procs[name] = sweep(cluster, workdir / f"{name}.yaml", env)
     readers, during_both = [], Counter()
-    while any(p.poll() is None for p in procs.values()):
+
+    def read_both() -> None:
+        """One `trials` and one `front` at once; counted in ``during_both`` when both
+        sweeps ran from before the readers started until after they ended."""
         commands = [["trials"], ["front", "--dataset", "multidigits"]]
         both_before = all(p.poll() is None for p in procs.values())
         running = [(args[0], subprocess.Popen([PARETOCTL, *args], cwd=workdir, env=env,
                                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                               text=True)) for args in commands]
         for command, reader in running:
-            _, stderr = reader.communicate(timeout=180)
+            _, stderr = reader.communicate(timeout=300)
             readers.append((command, reader.returncode, stderr))
         if both_before and all(p.poll() is None for p in procs.values()):
             during_both.update(command for command, _ in running)
+
+    # one trial of each sweep held (one at a time each, on two one-CPU nodes: two held
+    # trials are one per sweep), so that neither sweep can end during the first readers
+    live = [node for node in cluster.nodes if node.proc.poll() is None]
+    held = hold_training(live, lambda holding: len(holding) == 2, list(procs.values()))
+    try:
+        read_both()
+    finally:
+        release(held)
+    while any(p.poll() is None for p in procs.values()):
+        read_both()
     results = {name: finish(proc) for name, proc in procs.items()}
     for name, (code, stderr) in results.items():
         assert code == 0, (name, stderr)
@@ -342,21 +399,22 @@ def test_a_lost_node_fails_its_trial_with_the_reason_and_the_sweep_goes_on(clust
                                                                           workdir):
     doomed = cluster.start("worker")
     try:
-        # more trials than nodes, so that the doomed node gets one even when a trial ends
-        # elsewhere before its worker is up (Tune hands a pending trial to the free worker);
-        # each long enough (many epochs) to be still training when the node dies
+        # more trials than nodes; each long enough (many epochs) to be still training
+        # when the node dies, a moment after its worker is seen inside train
         (workdir / "spec.yaml").write_text(sweep_spec("lostnode", list(range(30, 36)),
                                                       concurrent=3, epochs=500))
         env = cluster.driver_env(pg_store, workdir)
         proc = sweep(cluster, workdir / "spec.yaml", env)
-        deadline = time.monotonic() + 300
-        while not doomed.trial_workers(training=True):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"no trial ran on the third node: {proc.communicate()[1]}")
-            time.sleep(0.2)
-        lost = doomed.node_id()
-        doomed.kill()
+        # the other nodes' trials held until the doomed node has one: their workers
+        # cannot take its trial before its own worker is up (Tune reuses actors)
+        others = [node for node in cluster.nodes if node is not doomed and node.proc.poll() is None]
+        held = hold_training(others, lambda holding: bool(doomed.trial_workers(training=True)),
+                             [proc])
+        try:
+            lost = doomed.node_id()
+            doomed.kill()
+        finally:
+            release(held)
         code, stderr = finish(proc)
     finally:
         doomed.stop()
@@ -393,8 +451,12 @@ def test_a_node_without_the_data_folder_fails_its_trial_naming_node_and_path(clu
         dataset = "{name: multimnist}"
         (workdir / "spec.yaml").write_text(sweep_spec("nodata", [40, 41, 42], concurrent=3,
                                                       dataset=dataset))
-        code, stderr = finish(sweep(cluster, workdir / "spec.yaml",
-                                    cluster.driver_env(pg_store, workdir)))
+        proc = sweep(cluster, workdir / "spec.yaml", cluster.driver_env(pg_store, workdir))
+        # the other nodes' trials held until the third node's has failed: their workers
+        # cannot take its trial before its own worker is up
+        others = [node for node in cluster.nodes if node is not elsewhere]
+        release(hold_training(others, lambda holding: has_failed(pg_store, "nodata"), [proc]))
+        code, stderr = finish(proc)
         missing_on = elsewhere.node_id()
     finally:
         elsewhere.stop()

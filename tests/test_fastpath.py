@@ -80,6 +80,15 @@ def test_the_cpu_unit_comes_from_the_flags(tmp_path, monkeypatch, flags, unit):
     assert precision.bf16_unit(torch.device("cpu")) == unit
 
 
+@pytest.mark.parametrize("capability, unit", [("AMX", "amx_bf16"), ("AVX512", None),
+                                              ("AVX2", None), ("DEFAULT", None)])
+def test_without_cpu_flags_the_unit_comes_from_torchs_capability(monkeypatch, capability, unit):
+    # where /proc/cpuinfo is missing: forced, so that every host tests both outcomes
+    monkeypatch.setattr(precision, "cpu_flags", lambda: set())
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    assert precision.cpu_bf16_unit() == unit
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_the_cuda_unit_is_native_bf16_only(monkeypatch, native):
     asked = {}
@@ -398,6 +407,7 @@ def test_the_trial_and_the_store_record_the_precision(tmp_path, monkeypatch):
         for loss, acc in ((s["loss"], s["acc"]) for s in point["tasks"].values()):
             assert math.isfinite(loss) and 0.0 <= acc <= 1.0
     monkeypatch.setattr(precision, "cpu_flags", lambda: set())
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")  # any host
     assert trial.run_trial(config)["precision"] == "fp32"
 
     path = tmp_path / "store.db"

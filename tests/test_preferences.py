@@ -63,6 +63,20 @@ def test_explicit_rejects_non_numbers_and_duplicates():
     assert error_of({"explicit": [[0, 0.5, 0.5], [0, 0.5, 0.5]]}).field == "explicit.1"
 
 
+def test_too_many_explicit_vectors_are_refused_before_any_is_checked(monkeypatch):
+    # the count comes first, so a huge list is refused at once (20,000 vectors checked
+    # one by one before the refusal once took half a minute)
+    from trainers import preferences
+
+    checked = []
+    monkeypatch.setattr(preferences, "validate_vector",
+                        lambda vec, *args, **kwargs: checked.append(vec) or list(vec))
+    vectors = [[0, i / 20_000, 1 - i / 20_000] for i in range(20_000)]
+    error = error_of({"explicit": vectors})
+    assert error.field == "explicit" and "20000 vectors (limit 10000)" in str(error)
+    assert checked == []
+
+
 def test_validate_vector_directly():
     assert validate_vector([0, 0.3, 0.7], 2) == [0.0, 0.3, 0.7]
     with pytest.raises(PreferenceError, match="expected 4 entries"):

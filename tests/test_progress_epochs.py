@@ -7,13 +7,17 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import queue
+import signal
 import subprocess
+import threading
 import time
 from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
-from sqlalchemy import select
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from cli_runs import cli_env, explicit, start_cli, tiny_sweep
@@ -25,6 +29,7 @@ from store.errors import StoreError
 from store.queries import PointFilter, latest_epochs, list_trials, live_points, trial_epochs
 from store.schema import Trial
 from tiny_trials import tiny_config
+from trial_holds import stopped, trial_workers, worker_at_report
 from trainers.trial import run_trial
 
 KEYS = [f"{i:016x}" for i in range(1, 4)]
@@ -96,10 +101,20 @@ def test_the_epoch_record_holds_per_task_validation_scores_and_the_training_loss
         assert best["val_acc"][task] == pytest.approx(val["tasks"][task]["acc"], abs=1e-12)
 
 
-def test_time_spent_reporting_an_epoch_is_not_training_time():
+def test_time_spent_reporting_an_epoch_is_not_training_time(monkeypatch):
+    # a driver that takes 1000 s per report, on a clock the test moves (no real wait, and
+    # no bound on how long the training itself may take on a loaded machine)
+    driver_s = {"spent": 0.0}
+    real = time.perf_counter
+    monkeypatch.setattr(time, "perf_counter", lambda: real() + driver_s["spent"])
+
+    def slow_driver(record):
+        driver_s["spent"] += 1000.0
+
     config = tiny_config("linear", preference=[0.0, 0.5, 0.5], train={"epochs": 2})
-    result = run_trial(config, on_epoch=lambda record: time.sleep(1.0))  # a slow driver
-    assert result["time_train_s"] < 2.0
+    result = run_trial(config, on_epoch=slow_driver)
+    assert driver_s["spent"] == 2000.0
+    assert 0.0 < result["time_train_s"] < 1000.0
     assert result["time_phase1_s"] == result["time_train_s"]
 
 
@@ -419,14 +434,13 @@ def test_watch_follows_epochs_and_statuses_until_all_finish(sqlite_store):
 
 # ----------------------------------------------------------------------------- a real sweep
 
-# enough epochs that each trial stays running with stored epochs for a second or more
-# (an epoch of this tiny net takes milliseconds), so readers see it while it trains
+# several epochs, so that a trial's first report is not its last (see trial_holds)
 EPOCHS = 100
 SWEEP = tiny_sweep("live", [explicit("linear", [0, 0.5, 0.5])], arch={"name": "hps", "width": 0.5},
                    seeds=[0, 1], epochs=EPOCHS, resources={"cpus_per_trial": 1, "max_concurrent": 1})
 
 
-def wait_for_store(url: str, process: subprocess.Popen, timeout_s: float = 120.0):
+def wait_for_store(url: str, process: subprocess.Popen, timeout_s: float = 300.0):
     """The sweep's store, opened read-only once the sweep has created it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -438,36 +452,82 @@ def wait_for_store(url: str, process: subprocess.Popen, timeout_s: float = 120.0
     raise AssertionError("the sweep never created its store")
 
 
+def fresh_running(store) -> bool:
+    """A trial is running and has no epoch stored yet."""
+    with store.read_connection() as connection:
+        return connection.execute(text(
+            "SELECT 1 FROM trials t WHERE status = 'running' AND NOT EXISTS "
+            "(SELECT 1 FROM epochs e WHERE e.trial_id = t.id)")).first() is not None
+
+
+def hold_at_first_report(sweep: subprocess.Popen, store) -> int | None:
+    """Stop the sweep's running trial once the driver has its first epoch (its worker
+    stopped after that report; see trial_holds): its pid, or None when no trial is at
+    its start now."""
+    if not (fresh_running(store) and trial_workers(sweep.pid, training=True)):
+        return None
+    with stopped(sweep.pid):
+        worker = worker_at_report(sweep.pid) if fresh_running(store) else None
+        if worker is not None:
+            os.kill(worker, signal.SIGSTOP)
+    return worker
+
+
+def read_lines(stream) -> tuple[list[str], threading.Thread]:
+    """The stream's lines as they come, and the thread that reads it to its end."""
+    lines: list[str] = []
+
+    def read():
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return lines, reader
+
+
 @pytest.mark.e2e
 def test_a_running_sweep_stores_its_epochs_and_readers_follow_them(workdir, ray_tmp):
     (workdir / "spec.yaml").write_text(SWEEP)
     env = cli_env(PARETOCTL_RAY_TMP=str(ray_tmp))
     url = f"sqlite:///{workdir / 'paretoctl.db'}"
     sweep = start_cli("sweep", "spec.yaml", cwd=workdir, env=env)
-    watcher = None
+    watcher, held = None, None
     try:
         store = wait_for_store(url, sweep)
         watcher = start_cli("trials", "--watch", "--interval", "0.5", "--store", url,
                             cwd=workdir, env=env)
-        seen = None
+        lines, reader = read_lines(watcher.stdout)
         deadline = time.monotonic() + 300
-        while seen is None and time.monotonic() < deadline and sweep.poll() is None:
-            latest = latest_epochs(store)        # a read while the sweep writes (WAL)
-            seen = latest.iloc[0] if len(latest) else None
+        while held is None and time.monotonic() < deadline and sweep.poll() is None:
+            held = hold_at_first_report(sweep, store)
             time.sleep(0.05)
-        assert seen is not None, "no epoch of a running trial was seen while the sweep ran"
+        assert held is not None, "no trial was held at its first report while the sweep ran"
+        # the held trial cannot go on: readers see it running with its first epoch stored
+        while not len(latest := latest_epochs(store)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # a read while the sweep writes (WAL)
+        assert len(latest), "the held trial's first epoch was never stored"
+        seen = latest.iloc[0]
         assert seen["stage"] == "train" and seen["stage_epochs"] == EPOCHS
         assert 0 <= seen["epoch"] < EPOCHS and 0.0 <= seen["val_score"] <= 1.0
+        while not any(" running train " in line for line in lines):
+            assert time.monotonic() < deadline and watcher.poll() is None, lines
+            time.sleep(0.05)
+        os.kill(held, signal.SIGCONT)
+        held = None
         _, sweep_err = sweep.communicate(timeout=300)
         assert sweep.returncode == 0, sweep_err
-        watch_out, watch_err = watcher.communicate(timeout=60)
+        watcher.wait(timeout=120)
+        reader.join(timeout=60)
+        watch_err = watcher.stderr.read()
     finally:
+        if held is not None:
+            os.kill(held, signal.SIGCONT)
         for process in (sweep, watcher):
             if process is not None and process.poll() is None:
                 process.kill()
-                process.communicate()
+                process.wait()
     assert watcher.returncode == 0, watch_err
-    lines = watch_out.splitlines()
     assert lines[-1] == "all finished: 2 trials: done 2"
     running = [line for line in lines if " running train " in line]
     assert running and all(f"/{EPOCHS} val 0." in line for line in running), lines

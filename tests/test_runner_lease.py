@@ -9,11 +9,14 @@ there are trials.
 """
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from sqlalchemy import insert
 from cli_runs import cli_env, explicit, start_cli, tiny_sweep
 from store.db import open_store
 from store.schema import SweepLease
+from trial_holds import trial_workers
 
 pytestmark = pytest.mark.e2e
 
@@ -42,11 +46,33 @@ def plant_dead_holders_lease(db: Path) -> str:
     return holder
 
 
+def hold_trials_until_one_ends(runs: list[subprocess.Popen], timeout: float = 300) -> None:
+    """Stop (SIGSTOP) every trial worker of either run as it appears, until one run has
+    ended: the run holding the lease cannot finish the sweep and give the lease back
+    before the other, however much later a loaded machine starts it, has asked for it."""
+    held: set[int] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while all(run.poll() is None for run in runs) and time.monotonic() < deadline:
+            for run in runs:
+                for pid in set(trial_workers(run.pid)) - held:
+                    os.kill(pid, signal.SIGSTOP)
+                    held.add(pid)
+            time.sleep(0.05)
+    finally:
+        for pid in held:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+
+
 def test_a_sweep_started_twice_at_once_trains_once(workdir, ray_tmp):
     (workdir / "spec.yaml").write_text(SPEC)
     dead = plant_dead_holders_lease(workdir / "paretoctl.db")
     env = cli_env(PARETOCTL_RAY_TMP=str(ray_tmp))
     runs = [start_cli("sweep", "spec.yaml", cwd=workdir, env=env) for _ in range(2)]
+    hold_trials_until_one_ends(runs)
     results = [(run.pid, run.wait(timeout=300), run.communicate()[1]) for run in runs]
     codes = sorted(code for _, code, _ in results)
     assert codes == [0, 2], results

@@ -2,12 +2,12 @@
 winner — on SQLite and on PostgreSQL (with PARETOCTL_TEST_PG_URL)."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -82,24 +82,29 @@ def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(store):
 
 
 def test_the_holder_renews_and_learns_when_it_lost_the_lease(store):
-    lease = Lease.acquire(store, "s", ttl=0.4)
+    # renewed every TTL / 4: a TTL of seconds, not tenths, so that a loaded machine's
+    # stalled thread or slow commit still renews in time
+    ttl = 2.0
+    lease = Lease.acquire(store, "s", ttl=ttl)
+    first_expiry = time.monotonic() + ttl  # no earlier than the acquired lease's expiry
     with lease:
-        time.sleep(0.6)  # past the first TTL: only the renewals keep it
+        time.sleep(max(0.0, first_expiry - time.monotonic()) + ttl / 2)
+        # past the first TTL: only the renewals keep it
         assert not try_acquire(store, "s", "b:2:y")[0]
         with store.write_session() as session:  # another run takes it (as after a stall)
             session.execute(text("UPDATE sweep_leases SET holder = 'b:2:y'"))
-        deadline = time.monotonic() + 5
-        while not lease.lost.is_set() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert lease.lost.is_set()
+        assert lease.lost.wait(timeout=120)  # the next renewal finds it gone
     with store.read_connection() as conn:  # a lost lease is not released on exit
         assert conn.execute(text("SELECT holder FROM sweep_leases")).scalar() == "b:2:y"
 
 
-def _race(url: str, holder: str, start_at: float) -> bool:
-    with open_store(url, create=True) as store:
-        time.sleep(max(0.0, start_at - time.time()))
-        return try_acquire(store, "race", holder)[0]
+def _race(url: str, holder: str, barrier, outcomes) -> None:
+    try:
+        with open_store(url, create=True) as store:
+            barrier.wait(timeout=300)  # every racer has opened the store: all try at once
+            outcomes.put(try_acquire(store, "race", holder)[0])
+    except Exception as exc:  # reported to the parent
+        outcomes.put(f"{type(exc).__name__}: {exc}")
 
 
 @pytest.mark.parametrize("stale", [False, True], ids=["new lease", "expired lease"])
@@ -110,7 +115,13 @@ def test_processes_racing_for_one_lease_have_exactly_one_winner(url, stale):
             with store.write_session() as session:
                 session.execute(insert(SweepLease).values(
                     sweep="race", holder="gone:1:x", acquired_at=now, expires_at=now))
-    start_at = time.time() + 2.0  # after every worker has started and opened the store
-    with ProcessPoolExecutor(4) as pool:
-        wins = list(pool.map(_race, [url] * 4, [f"h:{i}:x" for i in range(4)], [start_at] * 4))
-    assert sum(wins) == 1
+    context = multiprocessing.get_context("fork")
+    barrier, outcomes = context.Barrier(4), context.Queue()
+    racers = [context.Process(target=_race, args=(url, f"h:{i}:x", barrier, outcomes))
+              for i in range(4)]
+    for racer in racers:
+        racer.start()
+    wins = [outcomes.get(timeout=300) for _ in racers]
+    for racer in racers:
+        racer.join(timeout=60)
+    assert sorted(wins, key=str) == [False, False, False, True], wins
