@@ -89,6 +89,7 @@ def trial_trainable(config: dict[str, Any]) -> None:
     from ray import tune
 
     from trainers.errors import DataError
+    from trainers.settings import release_cached_memory
     from trainers.trial import run_trial
 
     limit_to_assigned_gpus()
@@ -106,6 +107,8 @@ def trial_trainable(config: dict[str, Any]) -> None:
             detail += f" (on node {node})"
         tune.report({**epochs.take(key), ERROR_KEY: detail, NODE_KEY: node, "trial_key": key})
         return
+    finally:  # the next trial of this reused worker, or a neighbour on its GPU, gets it
+        release_cached_memory()
     tune.report({**epochs.take(key), RESULT_KEY: json.dumps(result), MODEL_KEY: models[0],
                  NODE_KEY: node, "trial_key": key})
 
@@ -126,6 +129,7 @@ def pack_trainable(config: dict[str, Any]) -> None:
     from ray import tune
 
     from trainers.pack import run_pack
+    from trainers.settings import release_cached_memory
 
     limit_to_assigned_gpus()
     node = worker_node()
@@ -140,6 +144,7 @@ def pack_trainable(config: dict[str, Any]) -> None:
 
     run_pack(members, on_member=report, on_epoch=epochs.add,
              gpu_share=config.get(PACK_SHARE_KEY))
+    release_cached_memory()
 
 
 def limit_to_assigned_gpus() -> None:

@@ -71,6 +71,9 @@ CASES = {
     "packed wc_al": (pack("wc_al", PREFERENCES), True),
     "wc_al with sparsity": (single("wc_al", SPARSE[0]), False),
     "packed wc_al with sparsity": (pack("wc_al", SPARSE), True),
+    # a fresh training ray per step: drawn ahead, copied to the device once per block
+    "cosmos": (single("cosmos", None), False),
+    "phn_ls": (single("phn_ls", None), False),
 }
 
 
@@ -99,3 +102,16 @@ def test_a_gradient_combining_step_reads_the_device_once(monkeypatch, case):
     # per step: the Gram matrices and losses to the host, the weights back, nothing else
     assert extra == {".cpu() to the host": 4, ".to to the device": 4}, \
         f"per-step host syncs: {eight - four}"
+
+
+def test_the_relaxed_fairness_loss_makes_no_host_sync():
+    import torch
+
+    from trainers.datasets.kinds import relaxed_deo
+
+    logit, group = torch.randn(64), torch.randint(0, 2, (64,))  # made outside: the device's
+    counter = HostSyncs()
+    with counter:
+        counter.counting = True
+        relaxed_deo(logit, group)
+    assert counter.syncs == []

@@ -314,3 +314,22 @@ def test_the_fused_input_is_in_the_fast_paths_layout():
     assert fused.shape[1] == shape[0] + 2
     assert fused.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(fused, plain)
+
+
+def test_training_rays_drawn_in_blocks_are_the_stream_drawn_one_at_a_time():
+    # drawn RAY_BLOCK at a time and moved to the device together (no copy per step),
+    # past a block's end, the rays are those of one Dir(alpha) draw per step
+    import numpy as np
+
+    from trainers.methods.front import RAY_BLOCK
+
+    for n_tasks, alpha in ((2, 1.2), (3, 0.2)):
+        method = make(n_tasks=n_tasks, alpha=alpha)
+        torch.manual_seed(5)
+        drawn = [method.sample_ray(torch.device("cpu")) for _ in range(RAY_BLOCK + 10)]
+        torch.manual_seed(5)
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
+        single = [rng.dirichlet(np.full(n_tasks, alpha)).astype(np.float32)
+                  for _ in range(RAY_BLOCK + 10)]
+        assert all(np.array_equal(ray.numpy(), want) for ray, want in zip(drawn, single))
+        assert all(ray.dtype == torch.float32 and ray.shape == (n_tasks,) for ray in drawn)

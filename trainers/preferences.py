@@ -295,9 +295,10 @@ def test_rays(count: int = 25, start: float = 0.1, end: float = math.pi / 2 - 0.
 
 
 def dirichlet_ray(alpha: float | Sequence[float], n_tasks: int,
-                  rng: np.random.Generator) -> np.ndarray:
-    """One training ray r ~ Dir(alpha) (alpha a scalar repeated per task, or a list)."""
+                  rng: np.random.Generator, count: int | None = None) -> np.ndarray:
+    """One training ray r ~ Dir(alpha) (alpha a scalar repeated per task, or a list);
+    ``count``: that many, one per row, the same rays as ``count`` draws one at a time."""
     concentration = np.full(n_tasks, float(alpha)) if np.isscalar(alpha) else np.asarray(alpha, float)
     if concentration.shape != (n_tasks,) or (concentration <= 0).any():
         raise PreferenceError("alpha", f"needs {n_tasks} positive entries, got {alpha!r}")
-    return rng.dirichlet(concentration).astype(np.float32)
+    return rng.dirichlet(concentration, size=count).astype(np.float32)

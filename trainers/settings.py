@@ -6,7 +6,7 @@ import torch
 
 from contract.settings import TrainSettings
 
-__all__ = ["TrainSettings", "resolve_device"]
+__all__ = ["TrainSettings", "release_cached_memory", "resolve_device"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -14,3 +14,11 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def release_cached_memory() -> None:
+    """Give the CUDA allocator's cached free blocks back once a trial or pack is done: a
+    reused Ray worker would otherwise keep its peak reserved, and the trials sharing its
+    GPU would size their packs on memory that nothing uses."""
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()

@@ -70,6 +70,10 @@ def spread_indices(n: int, k: int) -> list[int]:
     return sorted({int(i) for i in np.linspace(0, n - 1, min(k, n)).round()})
 
 
+#: training rays drawn (and moved to the device) at once
+RAY_BLOCK = 256
+
+
 class FrontMethod(Method):
     """Base class: ray sampling, test rays, per-ray evaluation and checkpoint score.
     A subclass also derives from ``ScalarisingMethod`` or ``GradientCombiningMethod``,
@@ -91,14 +95,22 @@ class FrontMethod(Method):
         self.rays = evaluation_rays(int(params["test_rays"]), n_tasks)
         self.val_indices = spread_indices(len(self.rays), int(params["val_rays"]))
         self._rng: np.random.Generator | None = None
+        self._drawn: torch.Tensor | None = None  # rays drawn ahead, on the step's device
+        self._next = 0
         self.ray = torch.full((n_tasks,), 1.0 / n_tasks)
 
     def sample_ray(self, device: torch.device) -> torch.Tensor:
-        """One training ray r ~ Dir(alpha), drawn from the trial's seeded stream."""
+        """One training ray r ~ Dir(alpha), drawn from the trial's seeded stream. Rays are
+        drawn RAY_BLOCK at a time (the same stream of rays) and copied to the device
+        together: a copy per step would make the host wait for the GPU each step."""
         if self._rng is None:
             self._rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
-        ray = dirichlet_ray(self.params["alpha"], self.n_tasks, self._rng)
-        return torch.as_tensor(ray, device=device)
+        if self._drawn is None or self._next == len(self._drawn):
+            block = dirichlet_ray(self.params["alpha"], self.n_tasks, self._rng, RAY_BLOCK)
+            self._drawn, self._next = torch.as_tensor(block, device=device), 0
+        ray = self._drawn[self._next]
+        self._next += 1
+        return ray
 
     def begin_step(self, model: nn.Module, x: torch.Tensor) -> None:
         """Draw this mini-batch's ray and set the model to it."""

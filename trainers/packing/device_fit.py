@@ -18,6 +18,7 @@ import torch
 from contract.trial import TrialConfig
 from trainers import loop
 from trainers.datasets import DatasetBundle
+from trainers.reproducibility import reproducible
 from trainers.settings import resolve_device
 
 #: the CPU's ``auto`` pack size (orchestrator.packs.AUTO_PACK): chunks of a GPU-formed
@@ -51,27 +52,37 @@ def chunk_sizes(n: int, size: int) -> list[int]:
 def probe_step(configs: list[TrialConfig], bundle: DatasetBundle, data: loop.TrainData,
                device: torch.device) -> list[Any]:
     """Build ``configs`` as pack members and train one lock-step batch, as a pack's first
-    step does (members initialised, stacked weights, optimiser moments, activations and
-    gradients); returns each member's checkpoint copy (what ``BestValidation`` keeps),
-    so a caller measuring the peak sees them too."""
-    from trainers.packing.loop import BatchOrder, Pack, train_steps
+    step does (members initialised, stacked weights in the pack's precision, optimiser
+    moments, activations and gradients), then validate them as the pack does (one
+    batched pass over every member where it uses one); returns each member's checkpoint
+    copy (what ``BestValidation`` keeps), so a caller measuring the peak sees them too."""
+    from trainers import precision
+    from trainers.packing.loop import BatchOrder, Pack, train_steps, validate
     from trainers.packing.methods import packed_method
     from trainers.packing.optim import PackedOptimizer
     from trainers.packing.stacked import StackedModel
     from trainers.packing.train import build_member
+    from trainers.trial import trial_precision
 
     settings = configs[0].train
+    ran = trial_precision(configs[0], bundle, device)
     members = [build_member(config, bundle, data, device) for config in configs]
-    stacked = StackedModel([member.model for member in members])
+    stacked = StackedModel([member.model for member in members], ran)
+    path = precision.choose(ran, members[0].model, device)
+    for member in members:
+        path.prepare(member.model)
     method = packed_method([member.method for member in members], stacked, bundle.tasks)
     pack = Pack(members, stacked, method, data, settings)
     optimizer = PackedOptimizer(settings, pack.tensors(), stacked.size)
     order = BatchOrder(pack, list(range(len(members))))
-    train_steps(pack, optimizer, float(settings.lr), order, pack.alive.clone(),
-                stop=lambda: True)
-    pack.to_members(list(range(len(members))))
-    first = members[0]
-    first.method.validation_score(first.model, data.val, data.tasks, settings.eval_batch_size)
+    with precision.using(path):
+        train_steps(pack, optimizer, float(settings.lr), order, pack.alive.clone(),
+                    stop=lambda: True)
+        pack.to_members(list(range(len(members))))
+        if not validate(pack):  # the pack validates member by member: one member at a time
+            first = members[0]
+            first.method.validation_score(first.model, data.val, data.tasks,
+                                          settings.eval_batch_size)
     return [loop.snapshot(member.model, member.method) for member in members]
 
 
@@ -112,6 +123,9 @@ def fitting_size(configs: list[TrialConfig], share: float,
         return 1
     if device.type != "cuda":
         return min(len(configs), CPU_CHUNK)
+    # the pack's own settings before probing: a reused worker's CPU trial left
+    # deterministic algorithms on, which cuBLAS refuses without its workspace setting
+    reproducible(int(configs[0].seed), configs[0].runtime.threads, device)
     bundle, data = device_data(configs[0], device, host)
     fixed, member = footprint(configs, bundle, data, device)
     torch.cuda.empty_cache()
