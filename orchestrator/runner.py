@@ -207,7 +207,7 @@ def init_ray(address: str | None, num_cpus: float | None = None,
 
     if ray.is_initialized():
         return
-    if not address and os.environ.get("PARETOCTL_XTUNE", "1") == "1":
+    if not address:  # a local Ray's start is seconds of waiting for its processes
         threading.Thread(target=_import_tune, name="import-tune", daemon=True).start()
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False,
                                   logging_level=logging.ERROR, configure_logging=True)
@@ -224,9 +224,9 @@ def init_ray(address: str | None, num_cpus: float | None = None,
 
 
 def _import_tune() -> None:
-    """Import Ray Tune while ``ray.init`` waits for Ray's processes to start (0.6-0.8 s of
-    the sweep's fixed cost on 2 cores). A failure here is left to the sweep's own import
-    of Tune, which then raises it where it is used."""
+    """Import Ray Tune while ``ray.init`` waits for Ray's processes to start: a sweep's
+    fixed cost fell from 13.1 to 11.7 s (2 cores, benchmarks/RESULTS.md). A failure here
+    is left to the sweep's own import of Tune, which then raises it where it is used."""
     try:
         import ray.tune  # noqa: F401
     except Exception:  # noqa: BLE001 - raised again by the importer that needs it
