@@ -178,11 +178,12 @@ class PackedWcAl(PackedMethod):
 
     @torch.no_grad()
     def to_members(self, which: list[int]) -> None:
+        mus = self.mu.tolist()  # one read of the device, not one per member
         for i in which:
             method = self.methods[i]
             method.t.copy_(self.t[i])
             method.lam = self.lam[i].clone()
-            method.mu = float(self.mu[i])
+            method.mu = mus[i]
             method.iterations = self.iterations
 
     @torch.no_grad()
