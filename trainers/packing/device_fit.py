@@ -57,23 +57,16 @@ def probe_step(configs: list[TrialConfig], bundle: DatasetBundle, data: loop.Tra
     batched pass over every member where it uses one); returns each member's checkpoint
     copy (what ``BestValidation`` keeps), so a caller measuring the peak sees them too."""
     from trainers import precision
-    from trainers.packing.loop import BatchOrder, Pack, train_steps, validate
-    from trainers.packing.methods import packed_method
+    from trainers.packing.loop import BatchOrder, train_steps, validate
     from trainers.packing.optim import PackedOptimizer
-    from trainers.packing.stacked import StackedModel
-    from trainers.packing.train import build_member
+    from trainers.packing.train import assemble, build_member
     from trainers.trial import trial_precision
 
     settings = configs[0].train
     ran = trial_precision(configs[0], bundle, device)
     members = [build_member(config, bundle, data, device) for config in configs]
-    stacked = StackedModel([member.model for member in members], ran)
-    path = precision.choose(ran, members[0].model, device)
-    for member in members:
-        path.prepare(member.model)
-    method = packed_method([member.method for member in members], stacked, bundle.tasks)
-    pack = Pack(members, stacked, method, data, settings)
-    optimizer = PackedOptimizer(settings, pack.tensors(), stacked.size)
+    pack, path = assemble(members, ran, data, settings, device)
+    optimizer = PackedOptimizer(settings, pack.tensors(), pack.stacked.size)
     order = BatchOrder(pack, list(range(len(members))))
     with precision.using(path):
         train_steps(pack, optimizer, float(settings.lr), order, pack.alive.clone(),

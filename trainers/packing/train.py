@@ -35,7 +35,7 @@ from trainers.packing.methods import packed_method
 from trainers.packing.schedules import fit_pmtl, fit_single, fit_two_phase
 from trainers.packing.stacked import StackedModel
 from trainers.reproducibility import reproducible, seed_everything
-from trainers.settings import resolve_device
+from trainers.settings import TrainSettings, resolve_device
 from trainers.artifacts import serialise_model
 from trainers.trial import Scored, build_model, evaluate_points, evaluated_splits, \
     load_dataset, result_info, trial_precision, versions
@@ -162,6 +162,21 @@ def member_result(member: Member, config: TrialConfig, bundle: DatasetBundle,
     ).to_plain()
 
 
+def assemble(members: list[Member], ran: str, data: TrainData, settings: TrainSettings,
+             device: torch.device,
+             on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
+             ) -> tuple[Pack, precision.FastPath]:
+    """The built members as one pack whose stacked weights run in precision ``ran``, and
+    the fast path its members compute on: their own networks as run_trial's (bf16:
+    channels-last); the stack stays NCHW (trainers/packing/stacked.py), copy_ converts."""
+    stacked = StackedModel([member.model for member in members], ran)
+    path = precision.choose(ran, members[0].model, device)
+    for member in members:
+        path.prepare(member.model)
+    method = packed_method([member.method for member in members], stacked, data.tasks)
+    return Pack(members, stacked, method, data, settings, on_epoch), path
+
+
 def device_data(config: TrialConfig, device: torch.device,
                 host: DatasetBundle | None = None) -> tuple[DatasetBundle, TrainData]:
     """The pack's data set on ``device`` and its training view; ``host``: the data set
@@ -202,20 +217,12 @@ def train_packed(configs: list[TrialConfig | dict[str, Any]],
             outcomes[index] = error_text(exc)
     time_init = time.perf_counter() - start
     if built:
-        members = [member for _, member in built]
-        stacked = StackedModel([member.model for member in members], ran)
-        # the members' own networks compute as run_trial's (bf16: channels-last); the
-        # stack stays NCHW (trainers/packing/stacked.py), copy_ converts between them
-        path = precision.choose(ran, members[0].model, device)
-        for member in members:
-            path.prepare(member.model)
-        method = packed_method([member.method for member in members], stacked, bundle.tasks)
-
         def member_epoch(i: int, record: dict[str, Any]) -> None:
             if on_epoch is not None:
                 on_epoch(built[i][0], record)
 
-        pack = Pack(members, stacked, method, data, settings, member_epoch)
+        pack, path = assemble([member for _, member in built], ran, data, settings, device,
+                              member_epoch)
         with precision.using(path):   # what runs member by member computes as a trial's
             time_phase1, time_phase2 = fit(pack)
             scored = split_scores(pack, bundle)
@@ -225,7 +232,7 @@ def train_packed(configs: list[TrialConfig | dict[str, Any]],
                     continue
                 outcomes[index] = member_result(member, configs[index], bundle,
                                                 time_init + time_phase1, time_phase2,
-                                                len(members), device, ran, scored.get(i))
+                                                len(built), device, ran, scored.get(i))
                 if on_model is not None and not isinstance(outcomes[index], str):
                     on_model(index, serialise_model(member.model, configs[index], bundle.tasks,
                                                     bundle.input_shape, bundle.name,
