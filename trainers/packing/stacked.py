@@ -118,11 +118,7 @@ class StackedModel:
                    y: torch.Tensor) -> torch.Tensor:
             outputs = self.compute(params, x)
             losses = [task.loss(out, y[:, i]) for i, (out, task) in enumerate(zip(outputs, tasks))]
-            if sparsity is not None:
-                l0 = growl_value([params[name] for name in self.eligible], *sparsity,
-                                 device=x.device)
-            else:
-                l0 = torch.zeros((), device=x.device)
+            l0 = self.sparsity_value(params, sparsity, x.device)
             return torch.stack([l0, *losses])
 
         if self.loop:
@@ -160,13 +156,18 @@ class StackedModel:
                     outputs = functional_call(self.base, params, (x,))
                     losses = [task.loss(out, y[:, t])
                               for t, (out, task) in enumerate(zip(outputs, tasks))]
-                    if sparsity is not None:
-                        l0 = growl_value([params[name] for name in self.eligible], *sparsity,
-                                         device=x.device)
-                    else:
-                        l0 = torch.zeros((), device=x.device)
+                    l0 = self.sparsity_value(params, sparsity, x.device)
                 rows[i] = torch.stack([l0, *losses])
         return torch.stack(rows)  # type: ignore[arg-type]
+
+    def sparsity_value(self, params: dict[str, torch.Tensor],
+                       sparsity: tuple[float, float] | None,
+                       device: torch.device) -> torch.Tensor:
+        """L0 of one member's weights ``params``: their GrOWL value with spike weights
+        ``sparsity`` (beta1, beta2), or 0 where the step has no sparsity term."""
+        if sparsity is None:
+            return torch.zeros((), device=device)
+        return growl_value([params[name] for name in self.eligible], *sparsity, device=device)
 
     def member_grads(self, i: int, x: torch.Tensor, y: torch.Tensor, tasks: tuple[Task, ...],
                      sparsity: tuple[float, float] | None,
@@ -184,11 +185,7 @@ class StackedModel:
         with self.path.autocast():
             outputs = functional_call(self.base, params, (x,))
             losses = [task.loss(out, y[:, t]) for t, (out, task) in enumerate(zip(outputs, tasks))]
-            if sparsity is not None:
-                l0 = growl_value([params[name] for name in self.eligible], *sparsity,
-                                 device=x.device)
-            else:
-                l0 = torch.zeros((), device=x.device)
+            l0 = self.sparsity_value(params, sparsity, x.device)
             loss = loss_of(torch.stack([l0, *losses]), own)
         leaves = list(params.values()) + own
         for grad, target in zip(torch.autograd.grad(loss, leaves, allow_unused=True), grads):
