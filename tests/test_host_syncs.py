@@ -90,6 +90,8 @@ GRAM_CASES = {
     "pmtl": (single("pmtl", None), False),
     "packed mgda": (pack("mgda", (None, None)), True),
     "packed pmtl": (pack("pmtl", (None, None), (0, 1)), True),
+    # EPO's LP reads the step's ray on the host, where it was drawn
+    "phn_epo": (single("phn_epo", None), False),
 }
 
 

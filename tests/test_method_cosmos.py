@@ -333,3 +333,5 @@ def test_training_rays_drawn_in_blocks_are_the_stream_drawn_one_at_a_time():
                   for _ in range(RAY_BLOCK + 10)]
         assert all(np.array_equal(ray.numpy(), want) for ray, want in zip(drawn, single))
         assert all(ray.dtype == torch.float32 and ray.shape == (n_tasks,) for ray in drawn)
+        # the host's copy of the step's ray (EPO solves on the host) is the same ray
+        assert torch.equal(method.host_ray, drawn[-1])

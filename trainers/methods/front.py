@@ -96,8 +96,11 @@ class FrontMethod(Method):
         self.val_indices = spread_indices(len(self.rays), int(params["val_rays"]))
         self._rng: np.random.Generator | None = None
         self._drawn: torch.Tensor | None = None  # rays drawn ahead, on the step's device
+        self._drawn_host: torch.Tensor | None = None  # the same rays on the host
         self._next = 0
         self.ray = torch.full((n_tasks,), 1.0 / n_tasks)
+        #: this step's ray on the host, for solvers that run there (EPO's LP)
+        self.host_ray = self.ray
 
     def sample_ray(self, device: torch.device) -> torch.Tensor:
         """One training ray r ~ Dir(alpha), drawn from the trial's seeded stream. Rays are
@@ -107,8 +110,9 @@ class FrontMethod(Method):
             self._rng = np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
         if self._drawn is None or self._next == len(self._drawn):
             block = dirichlet_ray(self.params["alpha"], self.n_tasks, self._rng, RAY_BLOCK)
-            self._drawn, self._next = torch.as_tensor(block, device=device), 0
-        ray = self._drawn[self._next]
+            self._drawn_host = torch.as_tensor(block)
+            self._drawn, self._next = self._drawn_host.to(device), 0
+        ray, self.host_ray = self._drawn[self._next], self._drawn_host[self._next]
         self._next += 1
         return ray
 

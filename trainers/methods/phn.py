@@ -80,5 +80,5 @@ class ParetoHyperNetEPO(ParetoHyperNetworkMethod, GradientCombiningMethod):
         return "all"   # every hypernetwork parameter
 
     def weights_from_gram(self, gram: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
-        self.weights = epo_weights(gram, losses, self.ray)
+        self.weights = epo_weights(gram, losses, self.host_ray)  # the LP runs on the host
         return self.weights
