@@ -22,10 +22,12 @@ PREFERENCES = ([0.0, 0.7, 0.3], [0.0, 0.2, 0.8])
 SPARSE = ([0.2, 0.4, 0.4], [0.1, 0.6, 0.3])   # the two-phase schedule: prox, tying
 
 
-def config(method: str, n_batches: int, preference=None, seed: int = 0) -> dict:
+def config(method: str, n_batches: int, preference=None, seed: int = 0,
+           arch: str = "hps") -> dict:
     data = {"n_train": n_batches * BATCH, "n_val": 60, "n_test": 60}
     params = {"phase1_iterations": 1, "phase2_iterations": 1} if method == "wc_al" else None
-    return {**tiny_config(method, preference=preference, data=data, seed=seed, params=params,
+    return {**tiny_config(method, arch=arch, preference=preference, data=data, seed=seed,
+                          params=params,
                           train={"epochs": 1, "batch_size": BATCH, "epochs_per_iteration": 1}),
             "key": f"k{seed}-{preference}"}
 
@@ -50,8 +52,8 @@ def epoch_syncs(monkeypatch, run, packed: bool) -> Counter:
     return Counter(counter.syncs)
 
 
-def single(method: str, preference):
-    return lambda n: lambda: run_trial(config(method, n, preference))
+def single(method: str, preference, arch: str = "hps"):
+    return lambda n: lambda: run_trial(config(method, n, preference, arch=arch))
 
 
 def pack(method: str, preferences, seeds=(0, 0)):
@@ -74,6 +76,11 @@ CASES = {
     # a fresh training ray per step: drawn ahead, copied to the device once per block
     "cosmos": (single("cosmos", None), False),
     "phn_ls": (single("phn_ls", None), False),
+    "uniform": (single("uniform", None), False),
+    "kdmtl": (single("kdmtl", None, "kdmtl"), False),
+    "stl": (single("stl", None, "stl"), False),
+    "mtan": (single("mtan", None, "mtan"), False),
+    "linear on mdmtn": (single("linear", PREFERENCES[0], "mdmtn"), False),
 }
 
 
