@@ -225,7 +225,7 @@ def init_ray(address: str | None, num_cpus: float | None = None,
 
 def _import_tune() -> None:
     """Import Ray Tune while ``ray.init`` waits for Ray's processes to start: a sweep's
-    fixed cost fell from 13.1 to 11.7 s (2 cores, benchmarks/RESULTS.md). A failure here
+    fixed cost fell from 13.1 to 11.5 s (2 cores, benchmarks/RESULTS.md). A failure here
     is left to the sweep's own import of Tune, which then raises it where it is used."""
     try:
         import ray.tune  # noqa: F401
