@@ -181,6 +181,18 @@ def test_freed_memory_stays_in_the_heap_where_glibc_runs():
     assert keep_freed_memory() == (platform.libc_ver()[0] == "glibc")
 
 
+def assert_fails_alone(monkeypatch, owner, name, broken, trials, failed: int, error: str):
+    """With ``owner.name`` replaced by ``broken`` (which breaks member ``failed``), the
+    pack ends that member with ``error`` and every other member equals its own trial."""
+    monkeypatch.setattr(owner, name, broken)
+    packed = train_packed(trials)
+    monkeypatch.undo()
+    assert packed[failed] == error
+    for i in range(len(trials)):
+        if i != failed:
+            assert_same_trial(run_trial(trials[i]), packed[i])
+
+
 def test_a_member_whose_weights_fail_fails_alone(monkeypatch):
     # an error in one member's own step code (here its min-norm weights) ends that member
     # with the error; the others' weights, steps and results are untouched
@@ -196,12 +208,8 @@ def test_a_member_whose_weights_fail_fails_alone(monkeypatch):
             raise FloatingPointError("no descent direction")
         return original(self, gram, losses)
 
-    monkeypatch.setattr(MGDA, "weights_from_gram", weights)
-    packed = train_packed(trials)
-    monkeypatch.setattr(MGDA, "weights_from_gram", original)
-    assert packed[0] == "FloatingPointError: no descent direction"
-    for i in (1, 2):
-        assert_same_trial(run_trial(trials[i]), packed[i])
+    assert_fails_alone(monkeypatch, MGDA, "weights_from_gram", weights, trials, 0,
+                       "FloatingPointError: no descent direction")
 
 
 @pytest.mark.parametrize("which", ["fp32", "bf16"])
@@ -254,12 +262,8 @@ def test_a_member_whose_own_step_fails_fails_alone_in_a_convnet_pack(monkeypatch
             raise FloatingPointError("member 1 broke")
         return original(self, i, objectives, own)
 
-    monkeypatch.setattr(PackedScalarising, "member_loss", member_loss)
-    packed = train_packed(trials)
-    monkeypatch.setattr(PackedScalarising, "member_loss", original)
-    assert packed[1] == "FloatingPointError: member 1 broke"
-    for i in (0, 2):
-        assert_same_trial(run_trial(trials[i]), packed[i])
+    assert_fails_alone(monkeypatch, PackedScalarising, "member_loss", member_loss, trials, 1,
+                       "FloatingPointError: member 1 broke")
 
 
 @pytest.mark.parametrize("method,arch", [("linear", "lenet"), ("wc_al", "hps")])
